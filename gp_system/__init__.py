@@ -1,0 +1,1 @@
+"""GP practice systems: one service hosting every practice, each under its own `/{ODS}` base."""

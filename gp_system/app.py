@@ -1,0 +1,74 @@
+"""The GP system application: `uvicorn --factory gp_system.app:create_app`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from party_common.app_factory import capability_statement, create_party_app
+from party_common.database import Database
+from party_common.http_client import party_client
+from party_common.inbox import Inbox
+from party_common.logging_setup import configure_logging
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
+
+from .confirmations import apply_confirmation
+from .deps import PRACTICE_NAMES
+from .models import Base, ProcessedMessage
+from .routes import appointments, bookings, inbox, practices, referrals
+from .seed import seed_registrations
+from .settings import Settings
+
+PARTY = "gp_system"
+
+
+def gp_capability() -> dict:
+    return capability_statement(
+        "gp_system",
+        [
+            {"type": "Organization", "interactions": ["search-type"]},
+            {"type": "Patient", "interactions": ["search-type"], "search": {"_count": "number", "_offset": "number"}},
+            {"type": "ServiceRequest", "interactions": ["create", "read"], "operations": ["book"]},
+            {"type": "Appointment", "interactions": ["read", "search-type"], "operations": ["cancel"],
+             "search": {"identifier": "token", "_count": "number", "_offset": "number"}},
+        ],
+        ["process-message"],
+    )
+
+
+def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
+    async def handle(session, msg):
+        return await apply_confirmation(session, ods, msg)
+
+    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
+                 source_endpoint=settings.practice_endpoint(ods), dedupe=settings.dedupe)
+
+
+def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url, Base)
+        await db.start()
+        await seed_registrations(db, settings.population_seed, settings.population_size)
+        http = party_client(transport, settings.http_timeout)
+        app.state.db = db
+        app.state.http = http
+        app.state.inboxes = {ods: _inbox_for(db, settings, ods) for ods in PRACTICE_NAMES}
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await db.dispose()
+
+    capability = gp_capability()
+    app = create_party_app(PARTY, capability, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.capability = capability
+    for module in (practices, referrals, bookings, appointments, inbox):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routes of the GP system, one module per resource or operation."""

@@ -1,0 +1,281 @@
+"""Booking a referral through the broker, and cancelling a booking.
+
+The local row is committed before the message goes out: the broker may confirm to the practice
+inbox before it answers this call, and the inbox matches that confirmation by the request id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+import structlog
+from fastapi import APIRouter, Request
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from party_common.booking import BookingFacts, booking_message, read_appointment
+from party_common.database import Database
+from party_common.fhir_json import read_fhir_body
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
+from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
+
+from ..deps import ClientDep, DbDep, PracticeDep, SettingsDep
+from ..models import BOOKED, CANCEL_REQUESTED, CANCELLED, ENDED, FAILED, REQUESTED, Booking, Referral
+from ..outbound import FreeSlot, first_free_slot, no_free_slot, send_to_broker, transient
+from ..settings import Settings
+from ..views import booking_facts
+
+log = structlog.get_logger("bookings")
+router = APIRouter()
+
+# Slot ids are `<service id>-<YYYYMMDDHHMM>` (docs/api.md), so a slot names its service.
+_SLOT_ID = re.compile(r"^(?P<service>.+)-\d{12}$")
+
+
+@dataclass
+class BookRequest:
+    slot: str | None
+    service: str | None
+    start: str | None
+
+
+def _book_parameters(body: dict) -> BookRequest:
+    values: dict[str, str] = {}
+    for i, param in enumerate(body.get("parameter") or []):
+        name = param.get("name")
+        if name in ("slot", "service"):
+            value = param.get("valueString") or param.get("valueId")
+            ref = (param.get("valueReference") or {}).get("reference") or ""
+            if not value and "/" in ref:
+                value = ref.rsplit("/", 1)[1]
+            if not value:
+                raise invalid(f"parameter {name!r} must carry a valueString", f"Parameters.parameter[{i}]")
+        elif name == "start":
+            value = param.get("valueDateTime") or param.get("valueInstant")
+            if not value:
+                raise invalid("parameter 'start' must carry a valueDateTime", f"Parameters.parameter[{i}]")
+        else:
+            continue
+        values[name] = value
+    wanted = BookRequest(values.get("slot"), values.get("service"), values.get("start"))
+    if not wanted.slot and not wanted.start:
+        raise invalid("Parameters must hold 'slot' (a slot id) or 'start' (the earliest time wanted)",
+                      "Parameters.parameter")
+    if wanted.slot and not wanted.service:
+        match = _SLOT_ID.match(wanted.slot)
+        if not match:
+            raise invalid("parameter 'service' is required with a slot id that does not name its service",
+                          "Parameters.parameter")
+        wanted.service = match["service"]
+    return wanted
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@router.post("/{ods}/ServiceRequest/{referral_id}/$book")
+async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, client: ClientDep,
+               settings: SettingsDep):
+    body, _ = await read_fhir_body(request, "Parameters")
+    wanted = _book_parameters(body)
+    async with db.session() as session:
+        referral = (await session.execute(
+            select(Referral.nhs_number, Referral.specialty).where(Referral.id == referral_id,
+                                                                  Referral.gp_ods == ods)
+        )).one_or_none()
+        if referral is None:
+            raise not_found(f"no referral {referral_id} at practice {ods}")
+        live = (await session.execute(
+            select(Booking).where(Booking.active_referral_id == referral_id)
+        )).scalar_one_or_none()
+    if live is not None:
+        if live.status == REQUESTED and not live.ubrn:
+            # The earlier attempt's outcome is unknown: sending the very same message again lets the
+            # broker answer from its dedupe store instead of booking twice.
+            log.info("resending unanswered booking-request", booking=live.id, bundle_id=live.request_bundle_id)
+            return await _request_booking(db, client, settings, live)
+        raise conflict(f"referral {referral_id} already has a booking"
+                       + (f" (UBRN {live.ubrn}, {live.status})" if live.ubrn else f" ({live.status})"))
+
+    if wanted.slot:
+        slot = FreeSlot(slot_id=wanted.slot, service_id=wanted.service or "", start=None, end=None)
+    else:
+        found = await first_free_slot(client, settings.broker_url, start=wanted.start or "",
+                                      specialty=referral.specialty, service=wanted.service)
+        if found is None:
+            raise no_free_slot(referral.specialty, wanted.service, wanted.start or "")
+        slot = found
+    now = _now()
+    row = Booking(
+        id=str(uuid.uuid4()), gp_ods=ods, ubrn=None, referral_id=referral_id, active_referral_id=referral_id,
+        nhs_number=referral.nhs_number, specialty=referral.specialty, service_id=slot.service_id,
+        slot_id=slot.slot_id, start=slot.start, end=slot.end, trust_ods=None, status=REQUESTED,
+        request_bundle_id=str(uuid.uuid4()), request_header_id=str(uuid.uuid4()),
+        created_at=now, updated_at=now,
+    )
+    async with db.session() as session:
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            raise conflict(f"referral {referral_id} is being booked by another request") from exc
+    return await _request_booking(db, client, settings, row)
+
+
+async def _request_booking(db: Database, client, settings: Settings, row: Booking) -> dict:
+    facts = BookingFacts(
+        ubrn=None, nhs_number=row.nhs_number, trust_ods=None, gp_ods=row.gp_ods, service_id=row.service_id,
+        slot_id=row.slot_id, start=row.start, end=row.end, status="proposed", specialty=row.specialty,
+        referral_id=row.referral_id,
+    )
+    message = booking_message(
+        BOOKING_REQUEST, facts, source_endpoint=settings.practice_endpoint(row.gp_ods),
+        destination_endpoint=settings.broker_url, sender_ods=row.gp_ods, receiver_ods=None,
+        bundle_id=row.request_bundle_id, header_id=row.request_header_id,
+    )
+    try:
+        answer = await send_to_broker(client, settings.broker_url, message)
+    except FhirError as exc:
+        if exc.status < 500:
+            await _end_request(db, row.id, FAILED, None)
+        # Unknown outcome (503): the row stays `requested`, so the practice knows it asked.
+        raise
+    await _record_answer(db, row, answer)
+    return answer
+
+
+def _read_answer(answer: dict) -> tuple[str | None, BookingFacts | None]:
+    try:
+        msg = read_message(answer)
+        code = (msg.response or {}).get("code")
+        focus = msg.focus
+        facts = read_appointment(focus) if focus and focus.get("resourceType") == "Appointment" else None
+    except FhirError as exc:
+        raise transient(f"the broker's answer could not be read ({exc}); the request may be retried") from exc
+    return code, facts
+
+
+async def _end_request(db: Database, booking_id: str, status: str, code: str | None) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(Booking).where(Booking.id == booking_id, Booking.status == REQUESTED)
+            .values(status=status, active_referral_id=None, last_response_code=code, updated_at=_now())
+        )
+        await session.commit()
+
+
+async def _record_answer(db: Database, sent: Booking, answer: dict) -> None:
+    code, facts = _read_answer(answer)
+    if code == "fatal-error":
+        await _end_request(db, sent.id, FAILED, code)
+        return
+    if facts is None or not facts.ubrn:
+        log.warning("broker answer without a UBRN", booking=sent.id, code=code)
+        return
+    async with db.session() as session:
+        row = (await session.execute(select(Booking).where(Booking.id == sent.id))).scalar_one_or_none()
+        if row is None:
+            return
+        filled = {"ubrn": row.ubrn or facts.ubrn, "trust_ods": row.trust_ods or facts.trust_ods,
+                  "start": row.start or facts.start, "end": row.end or facts.end,
+                  "last_response_code": row.last_response_code or code}
+        if all(getattr(row, k) == v for k, v in filled.items()):
+            # The broker's confirmation reached the inbox first and recorded it all: no write.
+            return
+        for key, value in filled.items():
+            setattr(row, key, value)
+        row.updated_at = _now()
+        try:
+            await session.commit()
+            return
+        except IntegrityError:
+            await session.rollback()
+    await _merge_recorded_elsewhere(db, sent, facts.ubrn)
+
+
+async def _merge_recorded_elsewhere(db: Database, sent: Booking, ubrn: str) -> None:
+    """The inbox recorded this UBRN on a row of its own before our answer came: keep one row."""
+    async with db.session() as session:
+        other = (await session.execute(
+            select(Booking).where(Booking.gp_ods == sent.gp_ods, Booking.ubrn == ubrn)
+        )).scalar_one_or_none()
+        ours = (await session.execute(select(Booking).where(Booking.id == sent.id))).scalar_one_or_none()
+        if other is None or ours is None:
+            return
+        log.warning("booking recorded twice; merging", booking=ours.id, other=other.id, ubrn=ubrn)
+        merged = {"status": other.status if other.status != REQUESTED else ours.status,
+                  "confirmed_at": other.confirmed_at, "trust_ods": ours.trust_ods or other.trust_ods,
+                  "start": ours.start or other.start, "end": ours.end or other.end,
+                  "last_response_code": other.last_response_code}
+        await session.execute(delete(Booking).where(Booking.id == other.id))
+        if merged["status"] in ENDED:
+            merged["active_referral_id"] = None
+        await session.execute(update(Booking).where(Booking.id == ours.id).values(ubrn=ubrn, **merged))
+        await session.commit()
+
+
+@router.post("/{ods}/Appointment/{booking_ref}/$cancel")
+async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep, client: ClientDep,
+                 settings: SettingsDep):
+    if await request.body():
+        # No parameters are defined, but a body that is sent must still be FHIR.
+        await read_fhir_body(request, "Parameters")
+    async with db.session() as session:
+        row = (await session.execute(
+            select(Booking).where(Booking.gp_ods == ods, or_(Booking.id == booking_ref, Booking.ubrn == booking_ref))
+            .limit(1)
+        )).scalar_one_or_none()
+        if row is None:
+            raise not_found(f"no booking {booking_ref} at practice {ods}")
+        if not row.ubrn:
+            raise business_rule(f"booking {row.id} has no UBRN yet: the broker has not accepted it, "
+                                "so there is nothing it could cancel")
+        if row.status == CANCELLED:
+            raise conflict(f"booking {row.ubrn} is already cancelled")
+        if row.status == FAILED:
+            raise conflict(f"booking {row.ubrn} failed; there is nothing to cancel")
+        bundle_id, header_id = row.cancel_bundle_id, row.cancel_header_id
+        if row.status != CANCEL_REQUESTED or not bundle_id:
+            bundle_id, header_id = str(uuid.uuid4()), str(uuid.uuid4())
+            # Conditional on the status read above: of two racing cancels, one sends the message.
+            changed = await session.execute(
+                update(Booking).where(Booking.id == row.id, Booking.status == row.status)
+                .values(status=CANCEL_REQUESTED, pre_cancel_status=row.status, cancel_bundle_id=bundle_id,
+                        cancel_header_id=header_id, updated_at=_now())
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:
+                raise conflict(f"booking {row.ubrn} changed while being cancelled; try again")
+            await session.commit()
+        # else: the earlier cancellation's outcome is unknown; the same message goes again.
+    message = booking_message(
+        BOOKING_CANCEL, replace(booking_facts(row, status="cancelled"), appointment_id=None),
+        source_endpoint=settings.practice_endpoint(ods),
+        destination_endpoint=settings.broker_url, sender_ods=ods, receiver_ods=None,
+        bundle_id=bundle_id, header_id=header_id,
+    )
+    try:
+        answer = await send_to_broker(client, settings.broker_url, message)
+    except FhirError as exc:
+        if exc.status < 500:
+            await _refused_cancel(db, row.id, bundle_id)
+        raise
+    code, _ = _read_answer(answer)
+    if code == "fatal-error":
+        await _refused_cancel(db, row.id, bundle_id)
+    return answer
+
+
+async def _refused_cancel(db: Database, booking_id: str, cancel_bundle_id: str | None) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id, Booking.status == CANCEL_REQUESTED,
+                   Booking.cancel_bundle_id == cancel_bundle_id)
+            .values(status=func.coalesce(Booking.pre_cancel_status, BOOKED), updated_at=_now())
+        )
+        await session.commit()

@@ -1,0 +1,59 @@
+"""Rows as FHIR resources."""
+
+from __future__ import annotations
+
+from party_common.booking import BookingFacts, appointment_resource
+from party_common.identifiers import NHS_NUMBER_SYSTEM, ODS_SYSTEM
+
+from .deps import PRACTICE_NAMES
+from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, RegisteredPatient
+
+# Appointment.status has no "asked but not answered" or "failed": proposed and entered-in-error
+# are the nearest the practice's view can say.
+_SHOWN_STATUS = {REQUESTED: "proposed", BOOKED: "booked", CANCELLED: "cancelled", FAILED: "entered-in-error"}
+
+
+def shown_status(row: Booking) -> str:
+    if row.status == CANCEL_REQUESTED:
+        # Still the booking it was until the broker confirms the cancellation.
+        return _SHOWN_STATUS.get(row.pre_cancel_status or BOOKED, "booked")
+    return _SHOWN_STATUS.get(row.status, "proposed")
+
+
+def booking_facts(row: Booking, status: str | None = None) -> BookingFacts:
+    return BookingFacts(
+        ubrn=row.ubrn, nhs_number=row.nhs_number, trust_ods=row.trust_ods, gp_ods=row.gp_ods,
+        service_id=row.service_id, slot_id=row.slot_id, start=row.start, end=row.end,
+        status=status or shown_status(row), specialty=row.specialty, appointment_id=row.id,
+        referral_id=row.referral_id,
+    )
+
+
+def appointment(row: Booking) -> dict:
+    return appointment_resource(booking_facts(row))
+
+
+def organization(ods: str) -> dict:
+    return {
+        "resourceType": "Organization",
+        "id": ods,
+        "identifier": [{"system": ODS_SYSTEM, "value": ods}],
+        "active": True,
+        "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                              "code": "prov", "display": "Healthcare Provider"}],
+                  "text": "GP practice"}],
+        "name": PRACTICE_NAMES[ods],
+    }
+
+
+def patient(row: RegisteredPatient) -> dict:
+    return {
+        "resourceType": "Patient",
+        "id": row.nhs_number,
+        "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": row.nhs_number}],
+        "name": [{"use": "official", "family": row.family, "given": [row.given]}],
+        "gender": row.gender,
+        "birthDate": row.birth_date.isoformat(),
+        "generalPractitioner": [{"type": "Organization",
+                                 "identifier": {"system": ODS_SYSTEM, "value": row.gp_ods}}],
+    }

@@ -1,0 +1,1 @@
+"""The harness: the `testbed` CLI, the embedded stack, workloads and run folders."""

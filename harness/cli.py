@@ -1,0 +1,171 @@
+"""The `testbed` command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .embedded_stack import EmbeddedStack, StackError
+from .endpoints import DEFAULT_PORTS, StackUrls
+from .runner import RunOptions, run as run_workload
+from .workload import WorkloadError
+
+app = typer.Typer(help="NHS interoperability testbed: spine, trust PAS, GP systems and a booking broker.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
+BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
+SpinePort = Annotated[int, typer.Option(help="Port of the spine.")]
+PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.")]
+GpPort = Annotated[int, typer.Option(help="Port of the GP system.")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr and a non-zero exit: what the user sees when something is wrong."""
+    print(f"testbed: error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:
+    return StackUrls.local(host, {"broker": broker, "spine": spine, "pas": pas, "gp": gp})
+
+
+@app.command()
+def up(
+    host: HostOpt = "127.0.0.1",
+    broker_port: BrokerPort = DEFAULT_PORTS["broker"],
+    spine_port: SpinePort = DEFAULT_PORTS["spine"],
+    pas_port: PasPort = DEFAULT_PORTS["pas"],
+    gp_port: GpPort = DEFAULT_PORTS["gp"],
+    data_dir: Annotated[Path, typer.Option(help="Where the parties keep their SQLite files and logs.")] = Path(".testbed"),
+    keep_data: Annotated[bool, typer.Option(help="Keep the records of an earlier `up` instead of starting clean.")] = False,
+):
+    """Start all four parties on loopback and keep them up until Ctrl-C."""
+    import shutil
+
+    urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
+    if data_dir.exists() and not keep_data:
+        for sub in ("data", "logs"):
+            shutil.rmtree(data_dir / sub, ignore_errors=True)
+    stack = EmbeddedStack(urls, data_dir=data_dir / "data", log_dir=data_dir / "logs", host=host)
+    stopping = threading.Event()
+
+    def _stop(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start()
+    except StackError as exc:
+        fail(str(exc))
+    table = Table(title="testbed is up", show_header=True)
+    table.add_column("party")
+    table.add_column("url")
+    for name, url in urls.as_dict().items():
+        table.add_row(name, url)
+    Console().print(table)
+    console.print(f"logs in {data_dir / 'logs'}; Ctrl-C stops every party")
+    try:
+        while not stopping.wait(0.5):
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            if dead:
+                stack.stop()
+                fail(f"the {dead[0]} stopped unexpectedly; see {data_dir / 'logs' / (dead[0] + '.log')}")
+    finally:
+        stack.stop()
+    console.print("stopped")
+
+
+@contextmanager
+def _progress_bar(total: int):
+    with Progress(TextColumn("booking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task("bookings", total=total)
+        yield lambda _result: progress.advance(task)
+
+
+@app.command()
+def run(
+    bookings: Annotated[int, typer.Option(min=1, help="How many GP bookings to drive.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the workload: the same seed asks for the same bookings.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Bookings in flight at once.")] = 8,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
+    host: HostOpt = "127.0.0.1",
+    broker_port: BrokerPort = DEFAULT_PORTS["broker"],
+    spine_port: SpinePort = DEFAULT_PORTS["spine"],
+    pas_port: PasPort = DEFAULT_PORTS["pas"],
+    gp_port: GpPort = DEFAULT_PORTS["gp"],
+):
+    """Drive N GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
+    opts = RunOptions(bookings=bookings, seed=seed, urls=_urls(host, broker_port, spine_port, pas_port, gp_port),
+                      runs_dir=runs_dir, concurrency=concurrency)
+    try:
+        summary, folder = run_workload(opts, None if json_out else _progress_bar)
+    except (StackError, WorkloadError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    if json_out:
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_summary(summary)
+    console.print(f"run folder: {folder}")
+
+
+def _print_summary(summary: dict) -> None:
+    out = Console()
+    b = summary["bookings"]
+    lat = summary["latency_ms"]
+    t = Table(title=f"run of {b['attempted']} bookings, seed {summary['run']['seed']} ({summary['run']['stack']} stack)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for key in ("attempted", "accepted", "confirmed_at_gp", "refused", "unavailable", "errors"):
+        t.add_row(key.replace("_", " "), str(b[key]))
+    t.add_row("p50 booking latency (ms)", str(lat["p50"]))
+    t.add_row("p99 booking latency (ms)", str(lat["p99"]))
+    t.add_row("bookings/s", str(summary["bookings_per_s"]))
+    out.print(t)
+    lt = Table(title="messages per link")
+    lt.add_column("link")
+    lt.add_column("attempts", justify="right")
+    lt.add_column("outcomes")
+    for link, entry in sorted(summary["links"].items()):
+        lt.add_row(link, str(entry["attempts"]), ", ".join(f"{k} {v}" for k, v in sorted(entry["outcomes"].items())))
+    out.print(lt)
+
+
+def main() -> None:
+    """Entry point: usage errors come out as one line too, not a multi-line box."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("testbed: error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        # Usage errors (the vendored click's UsageError family) carry format_message().
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            message = exc.format_message()
+            if message:  # empty when the help was shown for a bare `testbed`
+                print(f"testbed: error: {message}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What every party of the testbed needs: FHIR edges, errors, tracing, database, messaging."""

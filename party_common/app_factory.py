@@ -1,0 +1,113 @@
+"""The FastAPI application every party starts from: tracing, error handling, /health, /metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .correlation import CorrelationMiddleware
+from .fhir_json import FhirResponse, loc_to_expression
+from .outcome import FhirError, Issue, operation_outcome
+
+log = structlog.get_logger("errors")
+
+_STATUS_CODES = {
+    400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+    406: "not-supported", 409: "conflict", 413: "too-costly", 415: "not-supported", 422: "business-rule",
+    429: "throttled", 503: "transient",
+}
+
+
+def capability_statement(name: str, resources: list[dict], operations: list[str]) -> dict:
+    """A server CapabilityStatement; `resources` items hold type, interactions and searchParams."""
+    rest_resources = []
+    for res in resources:
+        item: dict[str, Any] = {
+            "type": res["type"],
+            "interaction": [{"code": code} for code in res.get("interactions", [])],
+        }
+        if res.get("search"):
+            item["searchParam"] = [{"name": n, "type": t} for n, t in res["search"].items()]
+        if res.get("operations"):
+            item["operation"] = [
+                {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{op}"}
+                for op in res["operations"]
+            ]
+        rest_resources.append(item)
+    rest: dict[str, Any] = {"mode": "server", "resource": rest_resources}
+    if operations:
+        rest["operation"] = [
+            {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{op}"} for op in operations
+        ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "kind": "instance",
+        "software": {"name": f"nhs-interop-testbed {name}", "version": "0.1.0"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [rest],
+    }
+
+
+def create_party_app(
+    party: str,
+    capability: dict,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None = None,
+    health: Callable[[], Any] | None = None,
+) -> FastAPI:
+    app = FastAPI(title=f"testbed {party}", default_response_class=FhirResponse, lifespan=lifespan)
+    app.add_middleware(CorrelationMiddleware, party=party)
+
+    @app.exception_handler(FhirError)
+    async def _fhir_error(request: Request, exc: FhirError):
+        return FhirResponse(exc.outcome(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, exc: RequestValidationError):
+        issues = []
+        for err in exc.errors()[:20]:
+            loc = tuple(err.get("loc", ()))
+            where = loc[0] if loc else "request"
+            expression = loc_to_expression(str(loc[1]) if len(loc) > 1 else str(where), loc[2:])
+            issues.append(Issue("invalid", f"{where} parameter {expression}: {err.get('msg')}", [expression]))
+        issues = issues or [Issue("invalid", "invalid request")]
+        return FhirResponse(operation_outcome(issues), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        code = _STATUS_CODES.get(exc.status_code, "processing")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.method} {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"method {request.method} not allowed on {request.url.path}"
+        return FhirResponse(operation_outcome([Issue(code, detail)]), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # A bug, not bad input: logged with the correlation id, answered without a stack trace.
+        log.error("unhandled", exc_info=exc, path=request.url.path)
+        return FhirResponse(
+            operation_outcome([Issue("exception", f"internal error: {type(exc).__name__}")]), status_code=500
+        )
+
+    @app.get("/metadata")
+    async def metadata():
+        return capability
+
+    @app.get("/health")
+    async def health_check():
+        detail = await health() if health else {}
+        return {"status": "ok", "party": party, **(detail or {})}
+
+    return app

@@ -1,0 +1,43 @@
+"""Searchset Bundles with paging links."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from .messaging import now_iso
+
+
+def searchset(resources: list[dict], *, total: int | None, base_url: str, path: str,
+              params: dict | None = None, offset: int = 0, count: int | None = None) -> dict:
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    links = [{"relation": "self", "url": _url(base_url, path, params, offset, count)}]
+    if count is not None and total is not None and offset + count < total:
+        links.append({"relation": "next", "url": _url(base_url, path, params, offset + count, count)})
+    bundle = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now_iso()},
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base_url.rstrip('/')}/{r['resourceType']}/{r['id']}" if r.get("id") else None,
+             "resource": r, "search": {"mode": "match"}}
+            for r in resources
+        ],
+    }
+    for e in bundle["entry"]:
+        if e["fullUrl"] is None:
+            del e["fullUrl"]
+    if total is not None:
+        bundle["total"] = total
+    return bundle
+
+
+def _url(base: str, path: str, params: dict, offset: int, count: int | None) -> str:
+    q = dict(params)
+    if count is not None:
+        q["_count"] = count
+    if offset:
+        q["_offset"] = offset
+    return f"{base.rstrip('/')}/{path.lstrip('/')}" + (f"?{urlencode(q, doseq=True)}" if q else "")

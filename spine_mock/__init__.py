@@ -1,0 +1,1 @@
+"""The national spine mock: demographics, UBRN allocation and the national booking index."""

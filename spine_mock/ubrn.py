@@ -1,0 +1,108 @@
+"""UBRN allocation: `$allocate-ubrn`, one unique 12-digit UBRN per call for a known patient."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import structlog
+from fastapi import APIRouter, Request
+from sqlalchemy import DateTime, delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from party_common.database import Database
+from party_common.fhir_json import read_fhir_body
+from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number, ubrn_from_sequence
+from party_common.outcome import FhirError, business_rule, invalid
+
+from .dependencies import SettingsDep
+from .models import Patient, UbrnAllocation
+
+log = structlog.get_logger("ubrn")
+router = APIRouter()
+
+# A collision needs the salt (population seed) changed over a database already holding UBRNs.
+_ATTEMPTS = 5
+
+
+def nhs_number_parameter(parameters: dict) -> tuple[str, str]:
+    """The `nhsNumber` parameter's value and its expression; raises FhirError 400 when absent or bad."""
+    for i, param in enumerate(parameters.get("parameter") or []):
+        if param.get("name") != "nhsNumber":
+            continue
+        where = f"Parameters.parameter[{i}]"
+        if "valueString" in param:
+            value, where = param["valueString"], f"{where}.valueString"
+        elif "valueIdentifier" in param:
+            ident = param["valueIdentifier"]
+            if ident.get("system") not in (None, NHS_NUMBER_SYSTEM):
+                raise invalid(f"nhsNumber identifier system must be {NHS_NUMBER_SYSTEM}",
+                              f"{where}.valueIdentifier.system")
+            value, where = ident.get("value"), f"{where}.valueIdentifier.value"
+            if not value:
+                raise invalid("nhsNumber identifier has no value", where, code="required")
+        else:
+            raise invalid("nhsNumber needs valueString or valueIdentifier", f"{where}.value[x]", code="required")
+        if not is_valid_nhs_number(value):
+            raise invalid(f"{value!r} is not an NHS number (10 digits, Modulus 11 check digit)", where)
+        return value, f"Parameters.parameter[{i}]"
+    raise invalid("parameter nhsNumber is required", "Parameters.parameter", code="required")
+
+
+async def allocate(db: Database, nhs_number: str, salt: int) -> str | None:
+    """Allocates and records a UBRN; None when the spine does not know the patient."""
+    try:
+        return await _allocate(db, nhs_number, salt, careful=False)
+    except IntegrityError:
+        log.warning("UBRN collision, allocating again past it", nhs_number=nhs_number)
+    return await _allocate(db, nhs_number, salt, careful=True)
+
+
+async def _allocate(db: Database, nhs_number: str, salt: int, *, careful: bool) -> str | None:
+    """The fast path takes one draw and lets a collision raise; the careful path isolates each
+    assignment in a savepoint, so a colliding draw stays spent (SQLite's AUTOINCREMENT counter rolls
+    back with its transaction) and the next draw moves past it."""
+    async with db.session() as session:
+        spent: list[int] = []
+        for _ in range(_ATTEMPTS if careful else 1):
+            # Insert-from-select checks the patient and draws the sequence in one statement, and
+            # makes the transaction's first statement a write, so SQLite waits for the lock instead
+            # of failing a stale read snapshot.
+            seq = (await session.execute(
+                insert(UbrnAllocation).from_select(
+                    ["nhs_number", "allocated_at"],
+                    select(Patient.nhs_number, literal(datetime.now(timezone.utc), DateTime(timezone=True)))
+                    .where(Patient.nhs_number == nhs_number),
+                ).returning(UbrnAllocation.seq)
+            )).scalar_one_or_none()
+            if seq is None:
+                return None
+            ubrn = ubrn_from_sequence(seq, salt=salt)
+            assign = update(UbrnAllocation).where(UbrnAllocation.seq == seq).values(ubrn=ubrn)
+            if careful:
+                try:
+                    async with session.begin_nested():
+                        await session.execute(assign)
+                except IntegrityError:
+                    spent.append(seq)
+                    continue
+            else:
+                await session.execute(assign)
+            if spent:
+                await session.execute(delete(UbrnAllocation).where(UbrnAllocation.seq.in_(spent)))
+            await session.commit()
+            return ubrn
+    raise FhirError(409, "conflict", f"no unique UBRN after {_ATTEMPTS} draws")
+
+
+@router.post("/$allocate-ubrn")
+async def allocate_ubrn(request: Request, settings: SettingsDep):
+    parameters, _ = await read_fhir_body(request, "Parameters")
+    nhs_number, where = nhs_number_parameter(parameters)
+    async with request.app.state.write_gate:
+        ubrn = await allocate(request.app.state.db, nhs_number, settings.population_seed)
+    if ubrn is None:
+        raise business_rule(f"no patient with NHS number {nhs_number}: a UBRN needs a known patient", where)
+    return {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "ubrn", "valueIdentifier": {"system": UBRN_SYSTEM, "value": ubrn}}],
+    }

@@ -1,0 +1,218 @@
+"""$book: explicit slot or slot search at the broker, the booking-request sent, the broker's answers."""
+
+from __future__ import annotations
+
+from party_common.booking import REFERRAL_SYSTEM, read_appointment
+from party_common.identifiers import UBRN_SYSTEM
+from party_common.messaging import read_message
+
+from .conftest import GP, OTHER_PRACTICE, PRACTICE, parameters
+from .fakes import BROKER
+
+
+def sent_appointment(bundle: dict) -> dict:
+    return read_message(bundle).focus
+
+
+def answer_ubrn(body: dict) -> str:
+    return read_appointment(read_message(body).focus).ubrn
+
+
+async def test_book_explicit_slot_sends_a_booking_request(stack):
+    ref = await stack.refer()
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070915", service="svc-cardio-rt1")
+    assert resp.status_code == 200, resp.text
+    assert answer_ubrn(resp.json()) == "100000000001"
+
+    [sent] = stack.broker.received
+    msg = read_message(sent)
+    assert msg.event == "booking-request"
+    assert msg.header["source"]["endpoint"] == f"{GP}/{PRACTICE}"
+    assert msg.header["destination"][0]["endpoint"] == BROKER
+    assert msg.sender_ods == PRACTICE
+    facts = read_appointment(msg.focus)
+    assert facts.ubrn is None and facts.trust_ods is None
+    assert (facts.gp_ods, facts.service_id) == (PRACTICE, "svc-cardio-rt1")
+    assert facts.slot_id == "svc-cardio-rt1-203001070915"
+    assert facts.status == "proposed"
+    assert facts.nhs_number == ref["subject"]["identifier"]["value"]
+    assert facts.specialty == "cardiology"
+    assert facts.referral_id == ref["id"]
+    assert msg.focus["basedOn"][0]["identifier"] == {"system": REFERRAL_SYSTEM, "value": ref["id"]}
+    # No slot search when the slot is named.
+    assert stack.broker.slot_queries == []
+
+    [appt] = await stack.appointments()
+    assert appt["identifier"] == [{"system": UBRN_SYSTEM, "value": "100000000001"}]
+    # Asked and answered, but not yet confirmed through the inbox.
+    assert appt["status"] == "proposed"
+    stored = read_appointment(appt)
+    assert (stored.trust_ods, stored.gp_ods, stored.slot_id) == ("RT1", PRACTICE, "svc-cardio-rt1-203001070915")
+    # The broker's start and end fill what the slot id alone could not say.
+    assert stored.start == "2030-01-07T09:00:00Z"
+
+
+async def test_slot_without_service_takes_the_service_from_the_slot_id(stack):
+    ref = await stack.refer()
+    resp = await stack.book(ref["id"], slot="svc-derm-rt1-203001051000")
+    assert resp.status_code == 200
+    assert read_appointment(sent_appointment(stack.broker.received[0])).service_id == "svc-derm-rt1"
+
+
+async def test_book_from_start_searches_the_broker_by_specialty(stack):
+    ref = await stack.refer(specialty="cardiology")
+    resp = await stack.book(ref["id"], start="2030-01-07T00:00:00Z")
+    assert resp.status_code == 200, resp.text
+    assert stack.broker.slot_queries == [
+        {"specialty": "cardiology", "status": "free", "start": "ge2030-01-07T00:00:00Z", "_count": "1"}]
+    facts = read_appointment(sent_appointment(stack.broker.received[0]))
+    # The earliest free cardiology slot from the start asked for, its service from Schedule/<id>.
+    assert (facts.slot_id, facts.service_id) == ("svc-cardio-rt1-203001070900", "svc-cardio-rt1")
+    assert (facts.start, facts.end) == ("2030-01-07T09:00:00Z", "2030-01-07T09:15:00Z")
+
+
+async def test_book_from_start_with_service_searches_by_service(stack):
+    ref = await stack.refer()
+    resp = await stack.book(ref["id"], start="2030-01-01T00:00:00Z", service="svc-cardio-rt1")
+    assert resp.status_code == 200
+    query = stack.broker.slot_queries[0]
+    assert query["service"] == "svc-cardio-rt1" and "specialty" not in query
+    assert read_appointment(sent_appointment(stack.broker.received[0])).slot_id == "svc-cardio-rt1-203001070900"
+
+
+async def test_no_free_slot_is_422_and_sends_nothing(stack):
+    ref = await stack.refer(specialty="neurology")
+    resp = await stack.book(ref["id"], start="2030-01-01T00:00:00Z")
+    assert resp.status_code == 422
+    assert resp.json()["issue"][0]["code"] == "business-rule"
+    assert "no free slot" in resp.json()["issue"][0]["diagnostics"]
+    assert stack.broker.received == []
+    assert await stack.appointments() == []
+
+
+async def test_broker_conflict_is_passed_through_and_the_booking_failed(stack):
+    ref = await stack.refer()
+    stack.broker.refuse = (409, "conflict")
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 409
+    assert resp.json()["issue"][0] == {"severity": "error", "code": "conflict",
+                                       "diagnostics": "refused by the fake broker"}
+    [appt] = await stack.appointments()
+    assert appt["status"] == "entered-in-error"
+    # A refused booking does not block the referral: the practice may book another slot.
+    stack.broker.refuse = None
+    again = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070915")
+    assert again.status_code == 200
+    assert len(stack.broker.received) == 2
+    assert stack.broker.received[0]["id"] != stack.broker.received[1]["id"]
+
+
+async def test_broker_down_is_503_and_the_request_is_kept(stack):
+    ref = await stack.refer()
+    stack.broker.transport.fault = "down"
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 503
+    assert resp.json()["issue"][0]["code"] == "transient"
+    [appt] = await stack.appointments()
+    assert appt["status"] == "proposed"
+    assert "identifier" not in appt
+
+
+async def test_broker_timeout_and_5xx_are_503(stack):
+    ref = await stack.refer()
+    stack.broker.transport.fault = "timeout"
+    assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 503
+    stack.broker.transport.fault = None
+    stack.broker.refuse = (500, "exception")
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 503
+    assert resp.json()["issue"][0]["code"] == "transient"
+    [appt] = await stack.appointments()
+    assert appt["status"] == "proposed"
+
+
+async def test_slot_search_with_broker_down_is_503(stack):
+    ref = await stack.refer()
+    stack.broker.transport.fault = "down"
+    resp = await stack.book(ref["id"], start="2030-01-01T00:00:00Z")
+    assert resp.status_code == 503
+    assert await stack.appointments() == []
+
+
+async def test_retry_after_unknown_outcome_resends_the_same_message(stack):
+    ref = await stack.refer()
+    stack.broker.refuse = (503, "transient")
+    assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 503
+    stack.broker.refuse = None
+    # A different slot in the retry does not matter: the first request may already have been booked.
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070915")
+    assert resp.status_code == 200
+    first, second = stack.broker.received
+    assert first["id"] == second["id"]
+    assert first["entry"][0]["resource"]["id"] == second["entry"][0]["resource"]["id"]
+    assert read_appointment(sent_appointment(second)).slot_id == "svc-cardio-rt1-203001070900"
+    [appt] = await stack.appointments()
+    assert appt["identifier"][0]["value"] == answer_ubrn(resp.json())
+
+
+async def test_a_booked_referral_cannot_be_booked_again(stack):
+    ref = await stack.refer()
+    assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 200
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070915")
+    assert resp.status_code == 409
+    assert resp.json()["issue"][0]["code"] == "conflict"
+    assert len(stack.broker.received) == 1
+
+
+async def test_confirmation_before_the_answer_is_matched_by_request_id(stack):
+    stack.broker.confirm_first = True
+    ref = await stack.refer()
+    resp = await stack.book(ref["id"], start="2030-01-01T00:00:00Z")
+    assert resp.status_code == 200
+    [(status, _)] = stack.broker.confirmations
+    assert status == 200
+    [appt] = await stack.appointments()
+    # One row: the confirmation found the request by its Bundle.id, and the later answer kept `booked`.
+    assert appt["status"] == "booked"
+    assert appt["identifier"][0]["value"] == answer_ubrn(resp.json())
+
+
+async def test_fatal_error_answer_marks_the_booking_failed(stack):
+    stack.broker.answer_code = "fatal-error"
+    ref = await stack.refer()
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 200
+    [appt] = await stack.appointments()
+    assert appt["status"] == "entered-in-error"
+
+
+async def test_book_parameter_errors(stack):
+    ref = await stack.refer()
+    path = f"/{PRACTICE}/ServiceRequest/{ref['id']}/$book"
+    resp = await stack.post(path, parameters(service="svc-cardio-rt1"))
+    assert resp.status_code == 400
+    assert resp.json()["issue"][0]["expression"] == ["Parameters.parameter"]
+    resp = await stack.post(path, {"resourceType": "Parameters",
+                                   "parameter": [{"name": "start", "valueDateTime": "next tuesday"}]})
+    assert resp.status_code == 400
+    assert "Parameters.parameter[0].valueDateTime" in resp.json()["issue"][0]["expression"][0]
+    resp = await stack.post(path, {"resourceType": "Parameters",
+                                   "parameter": [{"name": "slot", "valueBoolean": True}]})
+    assert resp.status_code == 400
+    assert resp.json()["issue"][0]["expression"] == ["Parameters.parameter[0]"]
+    resp = await stack.post(path, parameters(slot="no-time-in-this-id"))
+    assert resp.status_code == 400
+    resp = await stack.post(path, {"resourceType": "ServiceRequest"})
+    assert resp.status_code == 400
+    resp = await stack.client.post(path, content=b"slot=x", headers={"Content-Type": "text/plain"})
+    assert resp.status_code == 415
+    assert stack.broker.received == []
+
+
+async def test_book_unknown_referral_is_404(stack):
+    ref = await stack.refer()
+    resp = await stack.book("no-such-referral", slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 404
+    resp = await stack.book(ref["id"], ods=OTHER_PRACTICE, slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 404
+    assert stack.broker.received == []

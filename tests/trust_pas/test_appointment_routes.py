@@ -1,0 +1,87 @@
+"""A trust's appointments: by UBRN, paged, one by id; each trust sees only its own."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+from fhir.resources.R4B.bundle import Bundle
+
+from party_common.identifiers import UBRN_SYSTEM
+
+from .helpers import booking, focus, free_slots, post_message, ubrn
+
+
+async def book_many(pas, n: int) -> list[dict]:
+    booked = []
+    for i, slot in enumerate(await free_slots(pas, count=n)):
+        r = await post_message(pas, booking(slot, ubrn_value=ubrn(1000 + i)))
+        assert r.status_code == 200
+        booked.append(focus(r.json()))
+    return booked
+
+
+async def test_paging_is_ordered_with_total_and_next(pas):
+    booked = await book_many(pas, 7)
+    r = await pas.get("/RT1/Appointment", params={"_count": 3})
+    page = r.json()
+    Bundle.model_validate(page)
+    assert page["total"] == 7
+    assert [e["resource"]["id"] for e in page["entry"]] == [a["id"] for a in booked[:3]]
+    seen = []
+    url = "/RT1/Appointment?_count=3"
+    while url:
+        body = (await pas.get(url)).json()
+        seen += [e["resource"]["id"] for e in body["entry"]]
+        nxt = [link["url"] for link in body["link"] if link["relation"] == "next"]
+        url = nxt[0].replace("http://party.test", "") if nxt else None
+    assert seen == [a["id"] for a in booked]
+    last = (await pas.get("/RT1/Appointment", params={"_count": 3, "_offset": 6})).json()
+    assert len(last["entry"]) == 1 and not [x for x in last["link"] if x["relation"] == "next"]
+
+
+async def test_default_and_maximum_page_sizes(pas):
+    await book_many(pas, 2)
+    r = await pas.get("/RT1/Appointment")
+    assert parse_qs(urlparse(r.json()["link"][0]["url"]).query)["_count"] == ["100"]
+    r = await pas.get("/RT1/Appointment", params={"_count": 5000})
+    assert parse_qs(urlparse(r.json()["link"][0]["url"]).query)["_count"] == ["1000"]
+
+
+async def test_search_by_ubrn(pas):
+    booked = await book_many(pas, 3)
+    r = await pas.get("/RT1/Appointment", params={"identifier": f"{UBRN_SYSTEM}|{ubrn(1001)}"})
+    assert [e["resource"] for e in r.json()["entry"]] == [booked[1]]
+    r = await pas.get("/RT1/Appointment", params={"identifier": ubrn(1002)})
+    assert [e["resource"]["id"] for e in r.json()["entry"]] == [booked[2]["id"]]
+    r = await pas.get("/RT1/Appointment", params={"identifier": f"http://other.example|{ubrn(1002)}"})
+    assert r.json()["total"] == 0
+    r = await pas.get("/RT1/Appointment", params={"identifier": f"{UBRN_SYSTEM}|000000000000"})
+    assert r.json()["total"] == 0 and r.json()["entry"] == []
+
+
+async def test_status_filter(pas):
+    booked = await book_many(pas, 2)
+    slot = (await pas.get(f"/RT1/Slot/{booked[0]['slot'][0]['reference'][5:]}")).json()
+    await post_message(pas, booking(slot, ubrn_value=ubrn(1000), event="booking-cancel"))
+    r = await pas.get("/RT1/Appointment", params={"status": "cancelled"})
+    assert [e["resource"]["id"] for e in r.json()["entry"]] == [booked[0]["id"]]
+    r = await pas.get("/RT1/Appointment", params={"status": "booked,cancelled"})
+    assert r.json()["total"] == 2
+
+
+async def test_read_and_trust_isolation(pas):
+    booked = (await book_many(pas, 1))[0]
+    assert (await pas.get(f"/RT1/Appointment/{booked['id']}")).json() == booked
+    assert (await pas.get(f"/RT2/Appointment/{booked['id']}")).status_code == 404
+    assert (await pas.get("/RT2/Appointment")).json()["total"] == 0
+    r = await pas.get("/RT1/Appointment/not-an-id")
+    assert r.status_code == 404 and r.json()["resourceType"] == "OperationOutcome"
+    assert (await pas.get("/RT1/Appointment/" + "x" * 200)).status_code == 404
+
+
+async def test_bad_paging_parameters_are_400(pas):
+    for params, name in (({"_count": "x"}, "_count"), ({"_offset": "-3"}, "_offset"),
+                         ({"_offset": "1.5"}, "_offset"), ({"status": ","}, "status")):
+        r = await pas.get("/RT1/Appointment", params=params)
+        assert r.status_code == 400, params
+        assert r.json()["issue"][0]["expression"] == [name]

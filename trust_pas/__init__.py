@@ -1,0 +1,1 @@
+"""Hospital Patient Administration Systems: one service hosting every trust, each at `/{ODS}`."""

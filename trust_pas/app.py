@@ -1,0 +1,61 @@
+"""The trust PAS application: `uvicorn --factory trust_pas.app:create_app`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from party_common.app_factory import create_party_app
+from party_common.database import Database
+from party_common.http_client import party_client
+from party_common.logging_setup import configure_logging
+
+from . import appointment_routes, directory_routes, message_routes, slot_routes
+from .booking_handlers import make_handlers
+from .capability import root_capability, trust_capability
+from .catalogue import build_catalogue
+from .models import Base, ProcessedMessage
+from .settings import Settings
+from .slot_search import SlotFinder
+from .trust_inbox import TrustInbox
+
+
+def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    # Built before serving so a bad PAS_TRUSTS stops the start instead of the first request.
+    catalogue = build_catalogue(settings.trusts, settings.calendar_start, settings.horizon_days)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url, Base)
+        await db.start()
+        finder = SlotFinder()
+        # The PAS calls no other party today; the client keeps the transport seam like every party's.
+        http = party_client(transport, settings.http_timeout)
+        app.state.settings = settings
+        app.state.catalogue = catalogue
+        app.state.db = db
+        app.state.http = http
+        app.state.slot_finder = finder
+        app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
+        app.state.inboxes = {
+            ods: TrustInbox(ods, db, ProcessedMessage, make_handlers(trust, finder, is_sqlite=db.is_sqlite),
+                            source_endpoint=f"{settings.base_url}/{ods}", dedupe=settings.dedupe)
+            for ods, trust in catalogue.trusts.items()
+        }
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await db.dispose()
+
+    async def health() -> dict:
+        return {"trusts": sorted(catalogue.trusts)}
+
+    app = create_party_app("trust_pas", root_capability(), lifespan=lifespan, health=health)
+    for module in (directory_routes, slot_routes, message_routes, appointment_routes):
+        app.include_router(module.router)
+    return app

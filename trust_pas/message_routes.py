@@ -1,0 +1,18 @@
+"""`POST /{ods}/$process-message`: each trust's inbox for booking messages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from party_common.fhir_json import FhirResponse, read_fhir_body
+
+from .deps import TrustDep
+
+router = APIRouter()
+
+
+@router.post("/{ods}/$process-message")
+async def process_message(trust: TrustDep, request: Request):
+    bundle, _model = await read_fhir_body(request, "Bundle")
+    status, body = await request.app.state.inboxes[trust.ods].process(bundle)
+    return FhirResponse(body, status_code=status)
