@@ -12,7 +12,7 @@ from .links import Courier, LinkStats
 
 
 def _state(name: str):
-    def get(request: Request):
+    async def get(request: Request):
         return getattr(request.app.state, name)
     return get
 

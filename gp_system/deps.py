@@ -18,21 +18,21 @@ from .settings import Settings
 PRACTICE_NAMES: dict[str, str] = dict(PRACTICES)
 
 
-def practice_ods(ods: str) -> str:
+async def practice_ods(ods: str) -> str:
     if ods not in PRACTICE_NAMES:
         raise not_found(f"no practice with ODS code {ods!r} is hosted here")
     return ods
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_client(request: Request) -> httpx.AsyncClient:
+async def get_client(request: Request) -> httpx.AsyncClient:
     return request.app.state.http
 
 

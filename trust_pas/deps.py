@@ -19,15 +19,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_catalogue(request: Request) -> Catalogue:
+async def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
-def get_slot_finder(request: Request) -> SlotFinder:
+async def get_slot_finder(request: Request) -> SlotFinder:
     return request.app.state.slot_finder
 
 
-def get_trust(ods: str, request: Request) -> Trust:
+async def get_trust(ods: str, request: Request) -> Trust:
     trust = request.app.state.catalogue.trust(ods)
     if trust is None:
         raise not_found(f"no trust with ODS code {ods!r} is hosted here")
