@@ -6,15 +6,21 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
+from party_common.clock import SYSTEM_CLOCK
 from party_common.database import Database
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
 
-from . import routes_directory, routes_ledger, routes_messages
+from . import routes_directory, routes_faults, routes_journal, routes_ledger, routes_messages
 from .booking_flow import BookingFlow
+from .courier import Courier, LinkStats
 from .directory import Directory
-from .links import Courier, LinkStats
+from .faults.engine import FaultEngine
+from .faults.rules import FaultRule
+from .journal import Journal
+from .metrics import BrokerMetrics
 from .models import Base
+from .outbox import Outbox
 from .settings import Settings
 
 CAPABILITY = capability_statement(
@@ -32,26 +38,36 @@ CAPABILITY = capability_statement(
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    engine = FaultEngine(settings.fault_seed, SYSTEM_CLOCK)
+    engine.configure(settings.fault_seed, [FaultRule.model_validate(r) for r in settings.faults])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         db = Database(settings.database_url, Base)
         await db.start()
         client = party_client(transport, settings.http_timeout)
-        stats = LinkStats()
-        courier = Courier(client, stats)
+        stats, metrics = LinkStats(), BrokerMetrics()
+        journal = Journal(db, SYSTEM_CLOCK)
+        await journal.start()
+        courier = Courier(client, stats, engine, journal, metrics)
+        outbox = Outbox(db, courier, metrics)
         directory = Directory(settings, courier)
-        app.state.db, app.state.stats, app.state.courier = db, stats, courier
-        app.state.directory = directory
-        app.state.flow = BookingFlow(settings, db, courier, directory)
+        flow = BookingFlow(settings, db, courier, directory, outbox)
+        app.state.db, app.state.stats, app.state.metrics = db, stats, metrics
+        app.state.courier, app.state.journal, app.state.outbox = courier, journal, outbox
+        app.state.directory, app.state.flow, app.state.engine = directory, flow, engine
+        await outbox.start()
         try:
             yield
         finally:
+            await outbox.stop()
+            await courier.release()
+            await journal.stop()
             await client.aclose()
             await db.dispose()
 
     app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan)
     app.state.settings = settings
-    for module in (routes_directory, routes_messages, routes_ledger):
+    for module in (routes_directory, routes_messages, routes_ledger, routes_faults, routes_journal):
         app.include_router(module.router)
     return app

@@ -1,12 +1,21 @@
 """One booking (or cancellation) end to end, as the broker orchestrates it.
 
 GP request -> UBRN from the spine -> booking message to the trust -> ledger entry -> confirmation to
-the practice -> report to the spine's booking index. In fire-and-forget delivery each message gets
-one attempt and the ledger says booked whatever became of it: the 2006 behaviour.
+the practice -> report to the spine's booking index.
+
+- fire-and-forget (2006): each message gets one attempt, in line; the ledger says booked whatever
+  became of the trust's copy, and the practice is told so.
+- reliable: the ledger entry and the messages it owes are written in one transaction (the outbox);
+  the practice's request is acknowledged at once, and the outbox worker delivers with retries. The
+  practice is confirmed (or told of the trust's refusal) only once the trust has answered.
+
+Outbound message ids derive from the practice's request id, so a retry is the same message (the
+receiver's dedupe sees it as such) and a rerun of the same scenario journals the same ids.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -14,6 +23,8 @@ import orjson
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential_jitter
 
 from party_common.booking import BookingFacts, appointment_resource, booking_from_message, booking_message
 from party_common.database import Database
@@ -21,55 +32,63 @@ from party_common.identifiers import UBRN_SYSTEM
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message, message_bundle, response_bundle
 from party_common.outcome import FhirError
 
+from .courier import Courier
 from .directory import Directory
-from .links import REJECTED, Courier
-from .models import LedgerEntry, ProcessedMessage
+from .models import LedgerEntry, OutboxMessage, ProcessedMessage
+from .outbox import Outbox, outbox_row
+from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
 from .settings import Settings
 
 log = structlog.get_logger("booking")
 
+_ID_NAMESPACE = uuid.UUID("6f1c1c3e-6a8e-4c44-9a55-2d0f3f0f7a11")
+RELIABLE = "reliable"
+
+
+def derived_id(origin: str, purpose: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{origin}|{purpose}"))
+
 
 class BookingFlow:
-    def __init__(self, settings: Settings, db: Database, courier: Courier, directory: Directory):
+    def __init__(self, settings: Settings, db: Database, courier: Courier, directory: Directory, outbox: Outbox):
         self.settings = settings
+        self.delivery = settings.delivery
         self.db = db
         self.courier = courier
         self.directory = directory
+        self.outbox = outbox
+        outbox.on_settled = self._settled
         self.source = settings.public_url.rstrip("/")
+
+    @property
+    def reliable(self) -> bool:
+        return self.delivery == RELIABLE
 
     # -- the inbox from GP systems -------------------------------------------------------------
 
     async def process(self, msg: Message) -> tuple[int, dict]:
-        gp_ods = msg.sender_ods
-        link = f"gp:{gp_ods or 'unknown'}->broker"
         if self.settings.dedupe:
             stored = await self._stored(msg)
             if stored is not None:
-                self.courier.stats.record(link, msg.event, "duplicate")
                 return stored.status_code, orjson.loads(stored.response)
         try:
             if msg.event == BOOKING_REQUEST:
-                status, body = await self._book(msg, gp_ods)
-            elif msg.event == BOOKING_CANCEL:
-                status, body = await self._cancel(msg, gp_ods)
-            else:
-                raise FhirError(422, "not-supported", f"event {msg.event!r} is not handled by the broker",
-                                ["Bundle.entry[0].resource.eventCoding.code"])
+                return await self._book(msg)
+            if msg.event == BOOKING_CANCEL:
+                return await self._cancel(msg)
+            raise FhirError(422, "not-supported", f"event {msg.event!r} is not handled by the broker",
+                            ["Bundle.entry[0].resource.eventCoding.code"])
         except FhirError as exc:
-            self.courier.stats.record(link, msg.event, "rejected" if exc.status < 500 else "failed")
             if exc.status < 500 and self.settings.dedupe:
                 await self._store(msg, exc.status, exc.outcome())
             raise
-        self.courier.stats.record(link, msg.event, "delivered")
-        return status, body
 
     async def _stored(self, msg: Message):
         async with self.db.session() as s:
-            q = select(ProcessedMessage).where(ProcessedMessage.bundle_id == msg.bundle_id)
-            found = (await s.execute(q)).scalar_one_or_none()
+            found = await s.get(ProcessedMessage, msg.bundle_id)
             if found is None and msg.header_id:
-                q = select(ProcessedMessage).where(ProcessedMessage.header_id == msg.header_id)
-                found = (await s.execute(q.limit(1))).scalar_one_or_none()
+                q = select(ProcessedMessage).where(ProcessedMessage.header_id == msg.header_id).limit(1)
+                found = (await s.execute(q)).scalar_one_or_none()
             return found
 
     def _record(self, msg: Message, status: int, body: dict) -> ProcessedMessage:
@@ -87,7 +106,8 @@ class BookingFlow:
 
     # -- booking ---------------------------------------------------------------------------------
 
-    async def _book(self, msg: Message, gp_ods: str | None) -> tuple[int, dict]:
+    async def _book(self, msg: Message) -> tuple[int, dict]:
+        gp_ods = msg.sender_ods
         if not gp_ods:
             raise FhirError(422, "required", "MessageHeader.sender must identify the practice by ODS code",
                             ["Bundle.entry[0].resource.sender"])
@@ -96,36 +116,61 @@ class BookingFlow:
         if service is None:
             raise FhirError(422, "business-rule", f"no trust offers service {facts.service_id!r}",
                             [f"Bundle.entry[{msg.first_index('Appointment')}].resource.participant"])
-        ubrn = await self._allocate_ubrn(facts.nhs_number)
+        ubrn = await self._allocate_ubrn(facts.nhs_number, msg.bundle_id)
         facts = replace(facts, ubrn=ubrn, trust_ods=service.trust_ods, gp_ods=gp_ods, status="booked",
                         specialty=facts.specialty or service.specialty)
+        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source,
+                                 bundle_id=derived_id(msg.bundle_id, "answer"))
 
-        pas = await self._send_to_pas(BOOKING_REQUEST, facts)
+        if self.reliable:
+            pas_row = self._pas_row(BOOKING_REQUEST, facts, msg.bundle_id)
+            await self._commit_booking(msg, facts, answer, [pas_row])
+            self.outbox.notify()
+            return 200, answer
+
+        pas = await self._send_to_pas(BOOKING_REQUEST, facts, msg.bundle_id)
         if pas.outcome == REJECTED:
             # The trust said no (slot taken, unknown slot): nothing was booked, so nothing is recorded.
             raise _passed_on(pas)
+        await self._commit_booking(msg, facts, answer, [])
+        await self._confirm_to_gp(msg.bundle_id, BOOKING_REQUEST, facts, "ok")
+        await self._report_to_spine(BOOKING_REQUEST, facts, msg.bundle_id)
+        return 200, answer
 
+    async def _commit_booking(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
         now = datetime.now(timezone.utc)
-        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source)
         async with self.db.session() as s:
             s.add(LedgerEntry(
-                ubrn=ubrn, nhs_number=facts.nhs_number, gp_ods=gp_ods, trust_ods=service.trust_ods,
+                ubrn=facts.ubrn, nhs_number=facts.nhs_number, gp_ods=facts.gp_ods, trust_ods=facts.trust_ods,
                 service_id=facts.service_id, slot_id=facts.slot_id, start=facts.start, end=facts.end,
                 specialty=facts.specialty, referral_id=facts.referral_id, status="booked",
                 request_bundle_id=msg.bundle_id, created_at=now, updated_at=now,
             ))
             if self.settings.dedupe:
                 s.add(self._record(msg, 200, answer))
+            s.add_all(rows)
             await s.commit()
 
-        await self._confirm_to_gp(msg, BOOKING_REQUEST, facts, gp_ods)
-        await self._report_to_spine(BOOKING_REQUEST, facts)
-        return 200, answer
-
-    async def _allocate_ubrn(self, nhs_number: str) -> str:
+    async def _allocate_ubrn(self, nhs_number: str, origin: str) -> str:
+        url = f"{self.settings.spine_url.rstrip('/')}/$allocate-ubrn"
         params = {"resourceType": "Parameters", "parameter": [{"name": "nhsNumber", "valueString": nhs_number}]}
-        d = await self.courier.send("broker->spine", "allocate-ubrn", "POST",
-                                    f"{self.settings.spine_url.rstrip('/')}/$allocate-ubrn", params)
+        if self.reliable:
+            # The practice is waiting on the line: retry while the spine is away, within a bound.
+            attempts = 0
+            d: Delivery | None = None
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential_jitter(multiplier=0.02, max=1.0),
+                stop=stop_after_delay(self.settings.reliable_wait_s),
+                retry=retry_if_result(lambda r: r.outcome in RETRYABLE), retry_error_callback=lambda s: d,
+            ):
+                with attempt:
+                    attempts += 1
+                    d = await self.courier.send("broker->spine", "allocate-ubrn", "POST", url, params,
+                                                attempt=attempts)
+                if not attempt.retry_state.outcome.failed:
+                    attempt.retry_state.set_result(d)
+        else:
+            d = await self.courier.send("broker->spine", "allocate-ubrn", "POST", url, params)
         if d.outcome == REJECTED:
             raise _passed_on(d)
         if not d.ok or not d.body:
@@ -138,57 +183,113 @@ class BookingFlow:
 
     # -- cancellation ----------------------------------------------------------------------------
 
-    async def _cancel(self, msg: Message, gp_ods: str | None) -> tuple[int, dict]:
+    async def _cancel(self, msg: Message) -> tuple[int, dict]:
         requested = booking_from_message(msg, require_ubrn=True)
         async with self.db.session() as s:
             entry = await s.get(LedgerEntry, requested.ubrn)
             if entry is None:
                 raise FhirError(404, "not-found", f"no booking with UBRN {requested.ubrn}",
                                 [f"Bundle.entry[{msg.first_index('Appointment')}].resource.identifier"])
-            facts = _facts(entry)
+            facts = ledger_facts(entry)
         facts.status = "cancelled"
-        pas = await self._send_to_pas(BOOKING_CANCEL, facts)
+        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source,
+                                 bundle_id=derived_id(msg.bundle_id, "answer"))
+        if self.reliable:
+            await self._commit_cancel(msg, facts, answer, [self._pas_row(BOOKING_CANCEL, facts, msg.bundle_id)])
+            self.outbox.notify()
+            return 200, answer
+        pas = await self._send_to_pas(BOOKING_CANCEL, facts, msg.bundle_id)
         if pas.outcome == REJECTED and pas.status != 422:
             raise _passed_on(pas)
-        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source)
+        await self._commit_cancel(msg, facts, answer, [])
+        await self._confirm_to_gp(msg.bundle_id, BOOKING_CANCEL, facts, "ok")
+        await self._report_to_spine(BOOKING_CANCEL, facts, msg.bundle_id)
+        return 200, answer
+
+    async def _commit_cancel(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
         async with self.db.session() as s:
-            entry = await s.get(LedgerEntry, requested.ubrn)
+            entry = await s.get(LedgerEntry, facts.ubrn)
             entry.status = "cancelled"
+            entry.request_bundle_id = msg.bundle_id
             entry.updated_at = datetime.now(timezone.utc)
             if self.settings.dedupe:
                 s.add(self._record(msg, 200, answer))
+            s.add_all(rows)
             await s.commit()
-        await self._confirm_to_gp(msg, BOOKING_CANCEL, facts, facts.gp_ods)
-        await self._report_to_spine(BOOKING_CANCEL, facts)
-        return 200, answer
 
-    # -- outbound messages -----------------------------------------------------------------------
+    # -- reliable delivery: what follows when the outbox settles a message ------------------------
 
-    async def _send_to_pas(self, event: str, facts: BookingFacts):
+    async def _settled(self, s: AsyncSession, row: OutboxMessage, d: Delivery) -> list[OutboxMessage]:
+        if row.kind != "pas":
+            return []
+        entry = await s.get(LedgerEntry, row.ubrn)
+        facts = ledger_facts(entry)
+        origin = entry.request_bundle_id
+        if d.outcome == DELIVERED or (row.event == BOOKING_CANCEL and d.status == 422):
+            return [self._gp_row(origin, row.event, facts, "ok"), self._spine_row(row.event, facts, origin)]
+        # The trust refused for good (slot taken, unknown slot): the booking did not happen.
+        if row.event == BOOKING_REQUEST:
+            entry.status = "rejected"
+            entry.updated_at = datetime.now(timezone.utc)
+        return [self._gp_row(origin, row.event, facts, "fatal-error")]
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def _pas_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
         base = self.directory.pas_base(facts.trust_ods)
-        bundle = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=base,
-                                 sender_ods=facts.gp_ods, receiver_ods=facts.trust_ods,
-                                 reason="new" if event == BOOKING_REQUEST else "cancel")
-        return await self.courier.send(f"broker->pas:{facts.trust_ods}", event, "POST",
-                                       f"{base}/$process-message", bundle)
+        body = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=base,
+                               sender_ods=facts.gp_ods, receiver_ods=facts.trust_ods,
+                               reason="new" if event == BOOKING_REQUEST else "cancel",
+                               bundle_id=derived_id(origin, f"pas:{event}"),
+                               header_id=derived_id(origin, f"pas:{event}:header"))
+        return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body
 
-    async def _confirm_to_gp(self, request: Message, event: str, facts: BookingFacts, gp_ods: str):
-        base = self.directory.gp_base(gp_ods)
-        bundle = message_bundle(
+    def _gp_message(self, origin: str, event: str, facts: BookingFacts, code: str) -> tuple[str, str, dict]:
+        base = self.directory.gp_base(facts.gp_ods)
+        body = message_bundle(
             event, [appointment_resource(facts)], source_endpoint=self.source, destination_endpoint=base,
-            receiver_ods=gp_ods, reason=None, response={"identifier": request.bundle_id, "code": "ok"},
+            receiver_ods=facts.gp_ods, reason=None, response={"identifier": origin, "code": code},
+            bundle_id=derived_id(origin, f"gp:{event}:{code}"), header_id=derived_id(origin, f"gp:{event}:header"),
         )
-        return await self.courier.send(f"broker->gp:{gp_ods}", event, "POST", f"{base}/$process-message", bundle)
+        return f"broker->gp:{facts.gp_ods}", f"{base}/$process-message", body
 
-    async def _report_to_spine(self, event: str, facts: BookingFacts):
+    def _spine_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
         spine = self.settings.spine_url.rstrip("/")
-        bundle = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=spine,
-                                 sender_ods=facts.gp_ods, receiver_ods=None,
-                                 reason="new" if event == BOOKING_REQUEST else "cancel")
-        return await self.courier.send("broker->spine", event, "POST", f"{spine}/$process-message", bundle)
+        body = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=spine,
+                               sender_ods=facts.gp_ods, receiver_ods=None,
+                               reason="new" if event == BOOKING_REQUEST else "cancel",
+                               bundle_id=derived_id(origin, f"spine:{event}"),
+                               header_id=derived_id(origin, f"spine:{event}:header"))
+        return "broker->spine", f"{spine}/$process-message", body
+
+    def _pas_row(self, event, facts, origin):
+        return outbox_row(facts.ubrn, "pas", *self._as_row(event, self._pas_message(event, facts, origin)))
+
+    def _gp_row(self, origin, event, facts, code):
+        return outbox_row(facts.ubrn, "gp", *self._as_row(event, self._gp_message(origin, event, facts, code)))
+
+    def _spine_row(self, event, facts, origin):
+        return outbox_row(facts.ubrn, "spine", *self._as_row(event, self._spine_message(event, facts, origin)))
+
+    @staticmethod
+    def _as_row(event, message):
+        link, url, body = message
+        return link, event, url, body
+
+    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str) -> Delivery:
+        link, url, body = self._pas_message(event, facts, origin)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
+
+    async def _confirm_to_gp(self, origin: str, event: str, facts: BookingFacts, code: str) -> Delivery:
+        link, url, body = self._gp_message(origin, event, facts, code)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
+
+    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str) -> Delivery:
+        link, url, body = self._spine_message(event, facts, origin)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
 
 
-def _facts(entry: LedgerEntry) -> BookingFacts:
+def ledger_facts(entry: LedgerEntry) -> BookingFacts:
     return BookingFacts(
         ubrn=entry.ubrn, nhs_number=entry.nhs_number, trust_ods=entry.trust_ods, gp_ods=entry.gp_ods,
         service_id=entry.service_id, slot_id=entry.slot_id, start=entry.start, end=entry.end,
@@ -197,16 +298,16 @@ def _facts(entry: LedgerEntry) -> BookingFacts:
 
 
 def ledger_appointment(entry: LedgerEntry) -> dict:
-    facts = _facts(entry)
+    facts = ledger_facts(entry)
     facts.appointment_id = entry.ubrn
+    if facts.status == "rejected":
+        facts.status = "entered-in-error"
     return appointment_resource(facts)
 
 
-def _passed_on(d) -> FhirError:
+def _passed_on(d: Delivery) -> FhirError:
     """A receiver's refusal, passed back to the practice with the receiver's own OperationOutcome."""
     body = d.body if isinstance(d.body, dict) else {}
-    issues = body.get("issue") or [{}]
-    first = issues[0]
-    err = FhirError(d.status or 502, first.get("code", "processing"),
-                    first.get("diagnostics", f"{d.link} refused the message"), first.get("expression"))
-    return err
+    first = (body.get("issue") or [{}])[0]
+    return FhirError(d.status or 502, first.get("code", "processing"),
+                     first.get("diagnostics", f"{d.link} refused the message"), first.get("expression"))

@@ -10,7 +10,7 @@ import structlog
 from party_common.identifiers import ODS_SYSTEM, SPECIALTY_SYSTEM
 from party_common.outcome import FhirError
 
-from .links import Courier
+from .courier import Courier
 from .settings import Settings
 
 log = structlog.get_logger("directory")

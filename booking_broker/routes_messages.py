@@ -1,19 +1,45 @@
-"""The broker's `$process-message` inbox for GP systems."""
+"""The broker's `$process-message` inbox for GP systems: the `gp:<ODS>->broker` links."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 
-from party_common.fhir_json import FhirResponse, read_fhir_body
+from party_common.fhir_json import FhirResponse, parse_json_bytes, read_fhir_body, validate_resource
 from party_common.messaging import read_message
+from party_common.outcome import FhirError, Issue, operation_outcome
 
-from .dependencies import FlowDep
+from .dependencies import CourierDep, FlowDep
+from .outcomes import TIMEOUT, Delivery, outcome_for_status
 
 router = APIRouter()
 
 
 @router.post("/$process-message")
-async def process_message(request: Request, flow: FlowDep):
+async def process_message(request: Request, flow: FlowDep, courier: CourierDep):
     data, _ = await read_fhir_body(request, "Bundle")
-    status, body = await flow.process(read_message(data))
-    return FhirResponse(body, status_code=status)
+    msg = read_message(data)
+    link = f"gp:{msg.sender_ods or 'unknown'}->broker"
+
+    async def transfer(content: bytes | None = None) -> Delivery:
+        started = time.perf_counter()
+        try:
+            if content is not None:
+                # Corrupted in transit: the broker sees what arrived, and refuses it as it would.
+                validate_resource(parse_json_bytes(content), "Bundle")
+            status, body = await flow.process(msg)
+        except FhirError as exc:
+            status, body = exc.status, exc.outcome()
+        return Delivery(link, msg.event, outcome_for_status(status), status, body,
+                        round((time.perf_counter() - started) * 1000, 3), delivered=status < 300)
+
+    d = await courier.carry(link, msg.event, data, transfer)
+    if d.status is not None and d.body is not None:
+        return FhirResponse(d.body, status_code=d.status)
+    # The sender heard nothing (dropped, held, answer lost): a gateway would say it timed out.
+    if d.outcome == TIMEOUT or d.outcome == "held":
+        issue = Issue("timeout", f"no answer on {link} (injected fault: {d.decision})")
+        return FhirResponse(operation_outcome([issue]), status_code=504)
+    issue = Issue("transient", f"{link} is unreachable (injected fault: {d.decision})")
+    return FhirResponse(operation_outcome([issue]), status_code=503)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
@@ -20,3 +22,12 @@ class Settings(PartySettings):
     gp_url: str = "http://127.0.0.1:8003"
     gp_endpoints: dict[str, str] = {}
     dedupe: bool = True
+    # fire-and-forget: one attempt per message, the ledger says booked whatever happened (2006).
+    # reliable: transactional outbox, retries with backoff, receivers deduplicate.
+    delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
+    # Seed of the fault engine's decision streams (a scenario or `testbed run --seed` sets it).
+    fault_seed: int = 0
+    # Reliable delivery gives up on a synchronous step (UBRN allocation) after this long.
+    reliable_wait_s: float = 30.0
+    # Fault rules to load at start, as JSON ([{"link": "broker->pas:*", "action": "drop", ...}]).
+    faults: list[dict] = []

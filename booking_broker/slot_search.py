@@ -7,7 +7,8 @@ import asyncio
 from party_common.outcome import FhirError
 
 from .directory import Directory
-from .links import REJECTED, Courier
+from .courier import Courier
+from .outcomes import REJECTED
 
 
 async def search_slots(directory: Directory, courier: Courier, *, service: str | None, specialty: str | None,

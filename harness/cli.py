@@ -17,12 +17,15 @@ from rich.table import Table
 
 from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import DEFAULT_PORTS, StackUrls
-from .runner import RunOptions, run as run_workload
+from .faults_cli import faults_app
+from .runner import RunOptions, run as run_workload, stack_is_up
+from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .workload import WorkloadError
 
 app = typer.Typer(help="NHS interoperability testbed: spine, trust PAS, GP systems and a booking broker.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console(stderr=True)
+app.add_typer(faults_app, name="faults")
 
 HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
 BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
@@ -98,10 +101,12 @@ def _progress_bar(total: int):
 
 @app.command()
 def run(
-    bookings: Annotated[int, typer.Option(min=1, help="How many GP bookings to drive.")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the workload: the same seed asks for the same bookings.")] = 1,
+    bookings: Annotated[int | None, typer.Option(min=1, help="How many GP bookings to drive (default 100).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of workload and faults: the same seed, the same run.")] = None,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file (YAML or JSON); flags override its fields.")] = None,
+    delivery: Annotated[str | None, typer.Option(help="fire-and-forget (2006) or reliable (outbox, retries, dedupe).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Bookings in flight at once.")] = 8,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Bookings in flight at once (default 8).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
     host: HostOpt = "127.0.0.1",
     broker_port: BrokerPort = DEFAULT_PORTS["broker"],
@@ -109,9 +114,21 @@ def run(
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
 ):
-    """Drive N GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
-    opts = RunOptions(bookings=bookings, seed=seed, urls=_urls(host, broker_port, spine_port, pas_port, gp_port),
-                      runs_dir=runs_dir, concurrency=concurrency)
+    """Drive GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
+    try:
+        spec = load_scenario(scenario) if scenario else Scenario()
+        overrides = {k: v for k, v in {"seed": seed, "delivery": delivery}.items() if v is not None}
+        workload = {k: v for k, v in {"bookings": bookings, "concurrency": concurrency}.items() if v is not None}
+        data = spec.model_dump(by_alias=True, exclude_none=True)
+        data.update(overrides)
+        data["workload"] = {**data["workload"], **workload}
+        spec = parse_scenario(data, str(scenario) if scenario else "options")
+    except ScenarioError as exc:
+        fail(str(exc), 2)
+    urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
+    opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir)
+    if not spec.receivers.dedupe and stack_is_up(urls):
+        console.print("warning: receivers.dedupe=false applies only to a stack this run starts itself")
     try:
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
     except (StackError, WorkloadError) as exc:
@@ -129,7 +146,9 @@ def _print_summary(summary: dict) -> None:
     out = Console()
     b = summary["bookings"]
     lat = summary["latency_ms"]
-    t = Table(title=f"run of {b['attempted']} bookings, seed {summary['run']['seed']} ({summary['run']['stack']} stack)")
+    r = summary["run"]
+    t = Table(title=f"run of {b['attempted']} bookings, seed {r['seed']}, {r['delivery']}, {r['faults']} fault rules"
+                    f" ({r['stack']} stack)")
     t.add_column("measure")
     t.add_column("value", justify="right")
     for key in ("attempted", "accepted", "confirmed_at_gp", "refused", "unavailable", "errors"):

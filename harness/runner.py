@@ -1,9 +1,8 @@
-"""`testbed run`: a workload against a stack (started here when none is up), then its summary."""
+"""`testbed run`: a scenario's workload against a stack (started here when none is up), then its summary."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,21 +13,29 @@ import httpx
 from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 
-from .embedded_stack import EmbeddedStack
+from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .run_folder import new_run_folder, write_json, write_jsonl
+from .scenario import Scenario
 from .summary import links_delta, summarise
 from .workload import BookingResult, Workload, discover
 
 
 @dataclass
 class RunOptions:
-    bookings: int
-    seed: int
+    scenario: Scenario
     urls: StackUrls
     runs_dir: Path
-    concurrency: int = 8
     horizon_days: int = 150
+    drain_timeout_s: float = 120.0
+
+    @property
+    def bookings(self) -> int:
+        return self.scenario.workload.bookings
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.seed
 
 
 def stack_is_up(urls: StackUrls) -> bool:
@@ -36,6 +43,11 @@ def stack_is_up(urls: StackUrls) -> bool:
         return httpx.get(f"{urls.broker}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def receiver_env(scenario: Scenario) -> dict[str, str]:
+    flag = "true" if scenario.receivers.dedupe else "false"
+    return {"SPINE_DEDUPE": flag, "PAS_DEDUPE": flag, "GP_DEDUPE": flag}
 
 
 async def confirmed_at_gp(client: httpx.AsyncClient, urls: StackUrls, ubrns: set[str]) -> int:
@@ -56,40 +68,79 @@ async def confirmed_at_gp(client: httpx.AsyncClient, urls: StackUrls, ubrns: set
     return confirmed
 
 
+async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario: Scenario) -> None:
+    for method, path, body in (("PUT", "/faults", scenario.fault_plan()),
+                               ("PUT", "/delivery", {"mode": scenario.delivery})):
+        r = await client.request(method, f"{urls.broker}{path}", json=body)
+        if r.status_code != 200:
+            detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
+            raise StackError(f"the broker refused the scenario ({method} {path}): {detail}")
+
+
+async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float) -> dict:
+    """Waits until the outbox is empty and no message is held back; returns the last reading."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = (await client.get(f"{urls.broker}/outbox")).json()
+        if (state["depth"] == 0 and state["held"] == 0) or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.1)
+
+
+async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -> list[dict]:
+    entries: list[dict] = []
+    while True:
+        page = (await client.get(f"{urls.broker}/journal", params={"since": since, "_count": 5000})).json()
+        entries += page["entries"]
+        if "next" not in page:
+            return entries
+        since = page["last"]
+
+
 async def drive(opts: RunOptions, folder: Path, progress=None) -> dict:
-    limits = httpx.Limits(max_connections=opts.concurrency * 2, max_keepalive_connections=opts.concurrency * 2)
+    scenario = opts.scenario
+    concurrency = scenario.workload.concurrency
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON}) as client:
         population = await discover(client, opts.urls)
+        await configure_broker(client, opts.urls, scenario)
+        journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
         links_before = (await client.get(f"{opts.urls.broker}/links")).json()
-        workload = Workload(opts.urls, population, seed=opts.seed, bookings=opts.bookings,
-                            concurrency=opts.concurrency, horizon_days=opts.horizon_days, run_id=folder.name)
+        workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
+                            concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name)
         started = time.perf_counter()
         results: list[BookingResult] = await workload.run(client, progress)
+        drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
         duration = time.perf_counter() - started
         links_after = (await client.get(f"{opts.urls.broker}/links")).json()
         accepted = {r.ubrn for r in results if r.ubrn}
         confirmed = await confirmed_at_gp(client, opts.urls, accepted)
+        journal = await read_journal(client, opts.urls, journal_since)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
-    return summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
-                     links=links_delta(links_before, links_after))
+    write_jsonl(folder / "journal.jsonl", journal)
+    summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
+                        links=links_delta(links_before, links_after))
+    summary["outbox_after_drain"] = drained
+    summary["journal_entries"] = len(journal)
+    return summary
 
 
 def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
-    """Runs the workload; returns the summary and the run folder. Raises StackError/WorkloadError."""
+    """Runs the scenario; returns the summary and the run folder. Raises StackError/WorkloadError."""
     folder = new_run_folder(opts.runs_dir, opts.seed, opts.bookings)
+    write_json(folder / "scenario.json", opts.scenario.model_dump(by_alias=True, exclude_none=True))
     with ExitStack() as stack:
         embedded = not stack_is_up(opts.urls)
         if embedded:
-            stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs"))
+            stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs",
+                                              extra_env=receiver_env(opts.scenario)))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
         summary = asyncio.run(drive(opts, folder, progress))
-    if embedded:
-        # The databases are the parties' records of this run: kept for inspection, small enough.
-        shutil.rmtree(folder / "data" / "__pycache__", ignore_errors=True)
     summary = {
         "run": {"folder": str(folder), "seed": opts.seed, "bookings": opts.bookings,
-                "stack": "embedded" if embedded else "external", "urls": opts.urls.as_dict(),
-                "concurrency": opts.concurrency},
+                "scenario": opts.scenario.name, "delivery": opts.scenario.delivery,
+                "faults": len(opts.scenario.faults), "stack": "embedded" if embedded else "external",
+                "urls": opts.urls.as_dict(), "concurrency": opts.scenario.workload.concurrency},
         **summary,
     }
     write_json(folder / "summary.json", summary)

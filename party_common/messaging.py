@@ -141,7 +141,7 @@ def read_message(bundle: dict) -> Message:
 
 
 def response_bundle(request: Message, code: str, resources: list[dict], *, source_endpoint: str,
-                    event: str | None = None) -> dict:
+                    event: str | None = None, bundle_id: str | None = None) -> dict:
     """The response message to `request`: MessageHeader.response.identifier is the request Bundle.id."""
     if code not in RESPONSE_CODES:
         raise ValueError(code)
@@ -152,4 +152,5 @@ def response_bundle(request: Message, code: str, resources: list[dict], *, sourc
         destination_endpoint=request.header.get("source", {}).get("endpoint") or "urn:unknown",
         reason=None,
         response={"identifier": request.bundle_id, "code": code},
+        bundle_id=bundle_id,
     )

@@ -25,7 +25,8 @@ URLS = StackUrls(broker="http://broker.test", spine="http://spine.test", pas="ht
 
 @asynccontextmanager
 async def inprocess_stack(tmp: Path, *, population_size: int = 400, broker_overrides: dict | None = None,
-                          pas_overrides: dict | None = None, database_urls: dict | None = None):
+                          pas_overrides: dict | None = None, database_urls: dict | None = None,
+                          log_level: str = "WARNING"):
     """Yields (urls, client, apps); the client reaches every party through the same transport."""
     urls = database_urls or {}
     routes = RoutingTransport()
@@ -34,11 +35,11 @@ async def inprocess_stack(tmp: Path, *, population_size: int = 400, broker_overr
         return urls.get(name) or f"sqlite+aiosqlite:///{tmp}/{name}.db"
 
     apps = {
-        "spine": spine_app(SpineSettings(database_url=db("spine"), population_size=population_size), routes),
-        "pas": pas_app(PasSettings(database_url=db("pas"), **(pas_overrides or {})), routes),
-        "gp": gp_app(GpSettings(database_url=db("gp"), population_size=population_size, spine_url=URLS.spine,
+        "spine": spine_app(SpineSettings(database_url=db("spine"), population_size=population_size, log_level=log_level), routes),
+        "pas": pas_app(PasSettings(database_url=db("pas"), log_level=log_level, **(pas_overrides or {})), routes),
+        "gp": gp_app(GpSettings(database_url=db("gp"), population_size=population_size, log_level=log_level, spine_url=URLS.spine,
                                 broker_url=URLS.broker, public_url=URLS.gp), routes),
-        "broker": broker_app(BrokerSettings(database_url=db("broker"), spine_url=URLS.spine, pas_url=URLS.pas,
+        "broker": broker_app(BrokerSettings(database_url=db("broker"), log_level=log_level, spine_url=URLS.spine, pas_url=URLS.pas,
                                             gp_url=URLS.gp, public_url=URLS.broker, **(broker_overrides or {})),
                              routes),
     }

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.sockets
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -79,6 +80,38 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path):
                 if corr in line:
                     parties.add(json.loads(line)["party"])
         assert parties == {"booking_broker", "spine_mock", "trust_pas", "gp_system"}
+
+        # The fault rules of the running broker, from the command line.
+        broker = ["--broker-url", f"http://127.0.0.1:{ports[0]}"]
+        added = subprocess.run(_testbed("faults", "add", "--link", "broker->pas:*", "--action", "delay",
+                                        "--param", "ms=1", "--every", "1/2", *broker),
+                               capture_output=True, text=True, timeout=30)
+        assert added.returncode == 0, added.stderr
+        rule = json.loads(added.stdout)
+        assert rule["every"] == {"k": 1, "n": 2} and rule["params"] == {"ms": 1}
+        listed = json.loads(subprocess.run(_testbed("faults", "list", *broker), capture_output=True,
+                                           text=True, timeout=30).stdout)
+        assert [r["id"] for r in listed["rules"]] == [rule["id"]]
+        bad = subprocess.run(_testbed("faults", "add", "--link", "x", "--action", "explode", *broker),
+                             capture_output=True, text=True, timeout=30)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown action" in bad.stderr
+        removed = subprocess.run(_testbed("faults", "remove", rule["id"], *broker), capture_output=True,
+                                 text=True, timeout=30)
+        assert removed.returncode == 0 and json.loads(removed.stdout)["rules"] == []
+        assert subprocess.run(_testbed("faults", "reset", "--seed", "4", *broker), capture_output=True,
+                              timeout=30).returncode == 0
+
+        # A scenario against the running stack: its faults are set over HTTP and journaled.
+        scen = subprocess.run(_testbed("run", "--scenario", str(REPO / "scenarios" / "choose-and-book-2006.yaml"),
+                                       "--bookings", "40", "--json", "--runs-dir", str(tmp_path / "runs"),
+                                       *_port_args(ports)), capture_output=True, text=True, timeout=180)
+        assert scen.returncode == 0, scen.stderr
+        summary = json.loads(scen.stdout)
+        assert summary["run"]["scenario"] == "choose-and-book-2006" and summary["run"]["seed"] == 7
+        journal = [json.loads(line) for line in
+                   (Path(summary["run"]["folder"]) / "journal.jsonl").read_text().splitlines()]
+        drops = [e for e in journal if e["decision"] == "drop"]
+        assert 5 < len(drops) < 40 and all(e["link"].startswith("broker->pas:") for e in drops)
     finally:
         up.send_signal(signal.SIGINT)
         out, err = up.communicate(timeout=30)

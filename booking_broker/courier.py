@@ -1,0 +1,182 @@
+"""Every message the broker sends or receives travels a named link; the courier carries it.
+
+Link names: `broker->spine`, `broker->pas:<ODS>`, `broker->gp:<ODS>`, `gp:<ODS>->broker`. The courier
+is the one place a message crosses a link, so the fault engine's decision, the journal entry, the
+per-link counts and the metrics all happen here and nowhere else, for both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+
+import httpx
+import structlog
+
+from party_common.fhir_json import FHIR_JSON
+from party_common.identifiers import UBRN_SYSTEM
+
+from .faults.actions import Attempt
+from .faults.engine import FaultEngine
+from .journal import Journal
+from .metrics import BrokerMetrics
+from .outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
+
+log = structlog.get_logger("courier")
+
+Transfer = Callable[..., Awaitable[Delivery]]   # transfer(content: bytes | None = None) -> Delivery
+
+
+class LinkStats:
+    """Outcome counts per link and event since start (or reset): what `GET /links` shows."""
+
+    def __init__(self):
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+
+    def record(self, link: str, event: str, outcome: str) -> None:
+        self.counts[(link, event, outcome)] += 1
+
+    def as_json(self) -> dict:
+        links: dict[str, dict] = {}
+        for (link, event, outcome), n in sorted(self.counts.items()):
+            entry = links.setdefault(link, {"attempts": 0, "outcomes": {}, "events": {}})
+            entry["attempts"] += n
+            entry["outcomes"][outcome] = entry["outcomes"].get(outcome, 0) + n
+            ev = entry["events"].setdefault(event, {})
+            ev[outcome] = ev.get(outcome, 0) + n
+        return {"links": links}
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+
+def message_ids(body: dict | None) -> tuple[str | None, str | None, str | None]:
+    """(MessageHeader.id, Bundle.id, UBRN) of a message Bundle, for the journal."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        return None, None, None
+    entries = body.get("entry") or []
+    header = (entries[0].get("resource") or {}) if entries else {}
+    ubrn = None
+    for entry in entries[1:]:
+        res = entry.get("resource") or {}
+        if res.get("resourceType") == "Appointment":
+            ubrn = next((i.get("value") for i in res.get("identifier") or [] if i.get("system") == UBRN_SYSTEM), None)
+            break
+    return header.get("id"), body.get("id"), ubrn
+
+
+class Courier:
+    def __init__(self, client: httpx.AsyncClient, stats: LinkStats, engine: FaultEngine, journal: Journal,
+                 metrics: BrokerMetrics):
+        self.client = client
+        self.stats = stats
+        self.engine = engine
+        self.journal = journal
+        self.metrics = metrics
+        self._held: dict[str, list[tuple[Transfer, dict]]] = defaultdict(list)
+
+    async def send(self, link: str, event: str, method: str, url: str, body: dict | None = None,
+                   params=None, *, ubrn: str | None = None, attempt: int = 1) -> Delivery:
+        """An outbound HTTP request on a link, through the fault engine."""
+
+        async def transfer(content: bytes | None = None) -> Delivery:
+            started = time.perf_counter()
+            status, payload = None, None
+            try:
+                if content is not None:
+                    response = await self.client.request(method, url, content=content, params=params,
+                                                         headers={"Content-Type": FHIR_JSON})
+                else:
+                    response = await self.client.request(
+                        method, url, json=body, params=params,
+                        headers={"Content-Type": FHIR_JSON} if body is not None else None)
+                status = response.status_code
+                outcome = outcome_for_status(status)
+                try:
+                    payload = response.json()
+                except ValueError:
+                    payload = None
+            except httpx.TimeoutException:
+                outcome = TIMEOUT
+            except httpx.TransportError:
+                outcome = UNREACHABLE
+            latency = round((time.perf_counter() - started) * 1000, 3)
+            return Delivery(link, event, outcome, status, payload, latency,
+                            delivered=status is not None and status < 300)
+
+        return await self.carry(link, event, body, transfer, ubrn=ubrn, attempt=attempt)
+
+    async def carry(self, link: str, event: str, body: dict | None, transfer: Transfer, *,
+                    ubrn: str | None = None, attempt: int = 1) -> Delivery:
+        """Carries one message over a link: decide, apply, journal, count; releases held messages."""
+        header_id, bundle_id, body_ubrn = message_ids(body)
+        meta = {"message_id": header_id, "bundle_id": bundle_id, "ubrn": ubrn or body_ubrn, "attempt": attempt}
+        decision = self.engine.decide(link, event)
+        if decision.action is None:
+            delivery = await transfer()
+        else:
+            held = {"flag": False}
+
+            def hold() -> None:
+                held["flag"] = True
+
+            copies: list[Delivery] = []
+
+            async def send_for_action(content: bytes | None = None, copy: bool = False) -> Delivery:
+                d = await transfer(content)
+                if copy:
+                    copies.append(d)
+                return d
+
+            delivery = await decision.action.apply(Attempt(
+                link=link, event=event, body=body, send=send_for_action, clock=self.engine.clock,
+                rng=self.engine.params_stream(link), elapsed=decision.elapsed, hold=hold))
+            if held["flag"]:
+                self._held[link].append((transfer, {**meta, "event": event}))
+                max_hold = getattr(decision.action.params, "max_hold_ms", 2000) / 1000
+                asyncio.get_running_loop().call_later(max_hold, self._release_later, link)
+            for copy in copies:
+                copy.decision = "duplicate-copy"
+                copy.rule_id = decision.rule.id
+                self._record(copy, meta, decision.elapsed)
+        delivery.decision = decision.name
+        delivery.rule_id = decision.rule.id if decision.rule else None
+        self._record(delivery, meta, decision.elapsed)
+        if self._held.get(link) and delivery.outcome != HELD:
+            await self.release(link)
+        return delivery
+
+    def _record(self, d: Delivery, meta: dict, elapsed: float) -> None:
+        self.stats.record(d.link, d.event, d.outcome)
+        self.metrics.messages.labels(d.link, d.event, d.decision, d.outcome).inc()
+        self.metrics.latency.labels(d.link).observe(d.latency_ms / 1000)
+        self.journal.append(elapsed_s=round(elapsed, 6), link=d.link, event=d.event,
+                            message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
+                            decision=d.decision, rule_id=d.rule_id, outcome=d.outcome, delivered=d.delivered,
+                            status=d.status, latency_ms=d.latency_ms, attempt=meta["attempt"])
+        if d.outcome not in ("delivered",):
+            log.info("delivery not ok", link=d.link, event_code=d.event, outcome=d.outcome, status=d.status,
+                     decision=d.decision, ubrn=meta["ubrn"])
+
+    async def release(self, link: str | None = None) -> int:
+        """Sends the messages a reorder fault held back (on one link, or all); returns how many."""
+        links = [link] if link else list(self._held)
+        released = 0
+        for name in links:
+            queue, self._held[name] = self._held.get(name, []), []
+            for transfer, meta in queue:
+                d = await transfer()
+                d.decision = "release"
+                self._record(d, meta, self.engine.clock.monotonic() - self.engine.started)
+                released += 1
+        return released
+
+    def _release_later(self, link: str) -> None:
+        if self._held.get(link):
+            asyncio.get_running_loop().create_task(self.release(link))
+
+    @property
+    def held_count(self) -> int:
+        return sum(len(q) for q in self._held.values())

@@ -1,0 +1,156 @@
+"""The fault engine: for each message on a link, decide what happens to it.
+
+Every decision draws from a random stream of its own link (seeded from the engine's seed and the
+link's name), so a rule added on one link changes no decision on another, and the same seed with
+the same rules and the same message order gives the same decisions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from dataclasses import dataclass
+
+from party_common.clock import SYSTEM_CLOCK, Clock
+
+from .actions import Action, build
+from .rules import FaultRule
+
+
+@dataclass
+class Decision:
+    rule: FaultRule | None
+    action: Action | None
+    elapsed: float
+
+    @property
+    def name(self) -> str:
+        return self.rule.action if self.rule else "pass"
+
+
+PASS = Decision(None, None, 0.0)
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; the message names what is wrong."""
+
+
+class FaultEngine:
+    def __init__(self, seed: int = 0, clock: Clock = SYSTEM_CLOCK):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.rules: list[FaultRule] = []
+        self._actions: dict[str, Action] = {}
+        self.reset(seed)
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, keep_rules: bool = False) -> None:
+        """Back to the start: counters, streams and the clock origin; rules too unless kept."""
+        with self._lock:
+            if seed is not None:
+                self.seed = seed
+            self.started = self.clock.monotonic()
+            self._streams: dict[str, random.Random] = {}
+            self._param_streams: dict[str, random.Random] = {}
+            self._counts: dict[str, int] = {}
+            if not keep_rules:
+                self.rules = []
+                self._actions = {}
+                self._ids = itertools.count(1)
+
+    def _compile(self, rule: FaultRule) -> Action:
+        try:
+            return build(rule.action, rule.params)
+        except ValueError as exc:
+            raise RuleError(str(exc)) from None
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        action = self._compile(rule)
+        with self._lock:
+            if not rule.id:
+                rule = rule.model_copy(update={"id": f"r{next(self._ids)}"})
+            if any(r.id == rule.id for r in self.rules):
+                raise RuleError(f"a rule with id {rule.id!r} exists already")
+            self.rules.append(rule)
+            self._actions[rule.id] = action
+        return rule
+
+    def replace(self, rule_id: str, rule: FaultRule) -> FaultRule:
+        action = self._compile(rule)
+        rule = rule.model_copy(update={"id": rule_id})
+        with self._lock:
+            for i, existing in enumerate(self.rules):
+                if existing.id == rule_id:
+                    self.rules[i] = rule
+                    self._actions[rule_id] = action
+                    self._counts.pop(rule_id, None)
+                    return rule
+        raise KeyError(rule_id)
+
+    def remove(self, rule_id: str) -> None:
+        with self._lock:
+            before = len(self.rules)
+            self.rules = [r for r in self.rules if r.id != rule_id]
+            if len(self.rules) == before:
+                raise KeyError(rule_id)
+            self._actions.pop(rule_id, None)
+            self._counts.pop(rule_id, None)
+
+    def configure(self, seed: int, rules: list[FaultRule]) -> list[FaultRule]:
+        """Replaces everything at once (a scenario's fault plan); all rules are checked first."""
+        for rule in rules:
+            self._compile(rule)
+        self.reset(seed)
+        return [self.add(rule) for rule in rules]
+
+    def as_json(self) -> dict:
+        return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.rules]}
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def _stream(self, table: dict[str, random.Random], link: str, kind: str) -> random.Random:
+        stream = table.get(link)
+        if stream is None:
+            stream = table[link] = random.Random(f"{self.seed}:{kind}:{link}")
+        return stream
+
+    def params_stream(self, link: str) -> random.Random:
+        return self._stream(self._param_streams, link, "params")
+
+    def decide(self, link: str, event: str) -> Decision:
+        if not self.rules:
+            return PASS
+        with self._lock:
+            elapsed = self.clock.monotonic() - self.started
+            chosen: Decision | None = None
+            # Every matching rule counts (and draws for) every message it matches, even when an
+            # earlier rule wins: "the 3rd message on this link" must not depend on other rules.
+            for rule in self.rules:
+                if not rule.matches(link, event):
+                    continue
+                if rule.window and not rule.window.contains(elapsed):
+                    continue
+                count = self._counts[rule.id] = self._counts.get(rule.id, 0) + 1
+                fires = self._fires(rule, link, count)
+                if not fires or chosen is not None:
+                    continue
+                action = self._actions[rule.id]
+                since = elapsed - (rule.window.start if rule.window else 0.0)
+                if action.active(since):
+                    chosen = Decision(rule, action, elapsed)
+        return chosen or Decision(None, None, elapsed)
+
+    def _fires(self, rule: FaultRule, link: str, count: int) -> bool:
+        if rule.probability is not None:
+            return self._stream(self._streams, link, "decisions").random() < rule.probability
+        if rule.nth is not None:
+            return count in rule.nth
+        if rule.every is not None:
+            # Bresenham: k hits spread evenly over each n, exactly k per complete block of n.
+            k, n = rule.every.k, rule.every.n
+            i = (count - 1) % n
+            return (i + 1) * k // n > i * k // n
+        return True

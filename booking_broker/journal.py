@@ -1,0 +1,84 @@
+"""The journal: every attempt on every link, in order, in the broker's database.
+
+Entries are numbered as they happen and written in small batches, so journaling costs one insert
+per batch rather than one transaction per message. A read flushes first, so it sees everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+
+from party_common.clock import SYSTEM_CLOCK, Clock
+from party_common.database import Database
+
+from .models import JournalEntry
+
+# Fields that depend on when the run happened rather than on what happened in it.
+WALL_CLOCK_FIELDS = ("at", "elapsed_s", "latency_ms")
+
+
+class Journal:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK, flush_interval: float = 0.2,
+                 batch: int = 500):
+        self.db = db
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.batch = batch
+        self.seq = 0
+        self._buffer: list[dict] = []
+        self._flush_lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        async with self.db.session() as s:
+            self.seq = (await s.execute(select(func.max(JournalEntry.seq)))).scalar_one() or 0
+        self._task = asyncio.create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    def append(self, **fields) -> int:
+        self.seq += 1
+        row = {"seq": self.seq, "at": self.clock.now(), **fields}
+        self._buffer.append(row)
+        if len(self._buffer) >= self.batch:
+            self._wake.set()
+        return self.seq
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if not self._buffer:
+                return
+            rows, self._buffer = self._buffer, []
+            async with self.db.session() as s:
+                await s.execute(insert(JournalEntry), rows)
+                await s.commit()
+
+    async def page(self, since: int = 0, count: int = 1000) -> list[dict]:
+        await self.flush()
+        async with self.db.session() as s:
+            q = select(JournalEntry).where(JournalEntry.seq > since).order_by(JournalEntry.seq).limit(count)
+            return [entry_json(e) for e in (await s.execute(q)).scalars()]
+
+
+def entry_json(e: JournalEntry) -> dict:
+    out = {c: getattr(e, c) for c in JournalEntry.__table__.columns.keys()}
+    if isinstance(out["at"], datetime):
+        out["at"] = out["at"].isoformat()
+    return out

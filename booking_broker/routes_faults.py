@@ -1,0 +1,120 @@
+"""Run-time control of the fault engine and delivery mode, in the spirit of Toxiproxy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+
+from party_common.fhir_json import parse_json_bytes
+from party_common.outcome import FhirError, invalid, not_found
+
+from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
+from .faults.engine import RuleError
+from .faults.rules import FaultRule
+
+router = APIRouter()
+
+
+async def _json(request: Request):
+    return parse_json_bytes(await request.body())
+
+
+def _rule(data, where: str = "rule") -> FaultRule:
+    try:
+        return FaultRule.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err.get("loc", ())) or where
+        raise invalid(f"{where}.{loc}: {err.get('msg')}", f"{where}.{loc}") from None
+
+
+def _rule_error(exc: RuleError) -> FhirError:
+    return FhirError(422, "business-rule", str(exc))
+
+
+@router.get("/faults")
+async def list_faults(engine: EngineDep):
+    return engine.as_json()
+
+
+@router.post("/faults", status_code=201)
+async def add_fault(request: Request, engine: EngineDep):
+    try:
+        return engine.add(_rule(await _json(request))).model_dump(by_alias=True, exclude_none=True)
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+
+
+@router.put("/faults")
+async def configure_faults(request: Request, engine: EngineDep, courier: CourierDep):
+    """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and streams start over."""
+    data = await _json(request)
+    if not isinstance(data, dict):
+        raise invalid("body must be {\"seed\": N, \"rules\": [...]}")
+    seed = data.get("seed", engine.seed)
+    if not isinstance(seed, int):
+        raise invalid("seed must be an integer", "seed")
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise invalid("rules must be a list", "rules")
+    rules = [_rule(r, f"rules[{i}]") for i, r in enumerate(raw_rules)]
+    await courier.release()
+    try:
+        engine.configure(seed, rules)
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return engine.as_json()
+
+
+@router.put("/faults/{rule_id}")
+async def replace_fault(rule_id: str, request: Request, engine: EngineDep):
+    try:
+        return engine.replace(rule_id, _rule(await _json(request))).model_dump(by_alias=True, exclude_none=True)
+    except KeyError:
+        raise not_found(f"no fault rule {rule_id!r}") from None
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+
+
+@router.delete("/faults/{rule_id}")
+async def delete_fault(rule_id: str, engine: EngineDep):
+    try:
+        engine.remove(rule_id)
+    except KeyError:
+        raise not_found(f"no fault rule {rule_id!r}") from None
+    return engine.as_json()
+
+
+@router.post("/faults/reset")
+async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep, stats: StatsDep):
+    """Removes every rule, releases held messages, restarts counters, streams and the link counts."""
+    raw = await request.body()
+    data = parse_json_bytes(raw) if raw.strip() else {}
+    seed = data.get("seed") if isinstance(data, dict) else None
+    if seed is not None and not isinstance(seed, int):
+        raise invalid("seed must be an integer", "seed")
+    await courier.release()
+    engine.reset(seed)
+    stats.reset()
+    return engine.as_json()
+
+
+class DeliveryMode(BaseModel):
+    mode: Literal["fire-and-forget", "reliable"]
+
+
+@router.get("/delivery")
+async def get_delivery(flow: FlowDep):
+    return {"mode": flow.delivery}
+
+
+@router.put("/delivery")
+async def set_delivery(request: Request, flow: FlowDep):
+    try:
+        mode = DeliveryMode.model_validate(await _json(request))
+    except ValidationError as exc:
+        raise invalid(f"mode: {exc.errors()[0].get('msg')}", "mode") from None
+    flow.delivery = mode.mode
+    return {"mode": flow.delivery}

@@ -1,0 +1,36 @@
+"""The journal, the outbox and the metrics, read over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .dependencies import CourierDep, JournalDep, MetricsDep, OutboxDep
+
+router = APIRouter()
+
+
+@router.get("/journal")
+async def journal(request: Request, journal: JournalDep, since: Annotated[int, Query(ge=0)] = 0,
+                  _count: Annotated[int, Query(ge=1, le=10000)] = 1000):
+    """Entries after sequence number `since`, oldest first; `next` is the `since` for the next page."""
+    entries = await journal.page(since, _count)
+    last = entries[-1]["seq"] if entries else since
+    out = {"entries": entries, "since": since, "last": last, "head": journal.seq}
+    if len(entries) == _count:
+        out["next"] = str(request.url.include_query_params(since=last))
+    return out
+
+
+@router.get("/outbox")
+async def outbox(outbox: OutboxDep, courier: CourierDep):
+    return {"depth": await outbox.depth(), "held": courier.held_count}
+
+
+@router.get("/metrics")
+async def metrics(metrics: MetricsDep, outbox: OutboxDep):
+    await outbox.depth()
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
