@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         stats, metrics = LinkStats(), BrokerMetrics()
         journal = Journal(db, SYSTEM_CLOCK)
         await journal.start()
-        courier = Courier(client, stats, engine, journal, metrics)
+        courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine)
         outbox = Outbox(db, courier, metrics)
         directory = Directory(settings, courier)
         flow = BookingFlow(settings, db, courier, directory, outbox)

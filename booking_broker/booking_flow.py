@@ -276,17 +276,44 @@ class BookingFlow:
         link, url, body = message
         return link, event, url, body
 
-    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str) -> Delivery:
+    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery"):
         link, url, body = self._pas_message(event, facts, origin)
-        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
-    async def _confirm_to_gp(self, origin: str, event: str, facts: BookingFacts, code: str) -> Delivery:
+    async def _confirm_to_gp(self, origin: str, event: str, facts: BookingFacts, code: str,
+                             purpose: str = "delivery") -> Delivery:
         link, url, body = self._gp_message(origin, event, facts, code)
-        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
-    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str) -> Delivery:
+    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery"):
         link, url, body = self._spine_message(event, facts, origin)
-        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn)
+        return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
+
+    # -- repair ------------------------------------------------------------------------------------
+
+    async def resend(self, ubrn: str, target: str) -> Delivery:
+        """Sends a party the ledger's current state of a booking again, as the same message.
+
+        The message ids are those of the original delivery, so a receiver that already has it
+        answers from its dedupe store and changes nothing: a repair is safe to repeat.
+        """
+        async with self.db.session() as s:
+            entry = await s.get(LedgerEntry, ubrn)
+        if entry is None:
+            raise FhirError(404, "not-found", f"no booking with UBRN {ubrn}")
+        if entry.status == "rejected":
+            raise FhirError(422, "business-rule", f"booking {ubrn} was refused by its trust: nothing to resend")
+        facts = ledger_facts(entry)
+        event = BOOKING_CANCEL if entry.status == "cancelled" else BOOKING_REQUEST
+        origin = entry.request_bundle_id
+        if target == "pas":
+            return await self._send_to_pas(event, facts, origin, purpose="repair")
+        if target == "gp":
+            return await self._confirm_to_gp(origin, event, facts, "ok", purpose="repair")
+        if target == "spine":
+            return await self._report_to_spine(event, facts, origin, purpose="repair")
+        raise FhirError(400, "invalid", f"target must be pas, gp or spine, not {target!r}",
+                        ["Parameters.parameter[0].valueCode"])
 
 
 def ledger_facts(entry: LedgerEntry) -> BookingFacts:

@@ -19,7 +19,7 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 
 from .faults.actions import Attempt
-from .faults.engine import FaultEngine
+from .faults.engine import PASS, FaultEngine
 from .journal import Journal
 from .metrics import BrokerMetrics
 from .outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
@@ -69,8 +69,9 @@ def message_ids(body: dict | None) -> tuple[str | None, str | None, str | None]:
 
 class Courier:
     def __init__(self, client: httpx.AsyncClient, stats: LinkStats, engine: FaultEngine, journal: Journal,
-                 metrics: BrokerMetrics):
+                 metrics: BrokerMetrics, faults_enabled: bool = True):
         self.client = client
+        self.faults_enabled = faults_enabled
         self.stats = stats
         self.engine = engine
         self.journal = journal
@@ -78,7 +79,8 @@ class Courier:
         self._held: dict[str, list[tuple[Transfer, dict]]] = defaultdict(list)
 
     async def send(self, link: str, event: str, method: str, url: str, body: dict | None = None,
-                   params=None, *, ubrn: str | None = None, attempt: int = 1) -> Delivery:
+                   params=None, *, ubrn: str | None = None, attempt: int = 1,
+                   purpose: str = "delivery") -> Delivery:
         """An outbound HTTP request on a link, through the fault engine."""
 
         async def transfer(content: bytes | None = None) -> Delivery:
@@ -106,14 +108,15 @@ class Courier:
             return Delivery(link, event, outcome, status, payload, latency,
                             delivered=status is not None and status < 300)
 
-        return await self.carry(link, event, body, transfer, ubrn=ubrn, attempt=attempt)
+        return await self.carry(link, event, body, transfer, ubrn=ubrn, attempt=attempt, purpose=purpose)
 
     async def carry(self, link: str, event: str, body: dict | None, transfer: Transfer, *,
-                    ubrn: str | None = None, attempt: int = 1) -> Delivery:
+                    ubrn: str | None = None, attempt: int = 1, purpose: str = "delivery") -> Delivery:
         """Carries one message over a link: decide, apply, journal, count; releases held messages."""
         header_id, bundle_id, body_ubrn = message_ids(body)
-        meta = {"message_id": header_id, "bundle_id": bundle_id, "ubrn": ubrn or body_ubrn, "attempt": attempt}
-        decision = self.engine.decide(link, event)
+        meta = {"message_id": header_id, "bundle_id": bundle_id, "ubrn": ubrn or body_ubrn, "attempt": attempt,
+                "purpose": purpose}
+        decision = self.engine.decide(link, event) if self.faults_enabled else PASS
         if decision.action is None:
             delivery = await transfer()
         else:
@@ -155,7 +158,8 @@ class Courier:
         self.journal.append(elapsed_s=round(elapsed, 6), link=d.link, event=d.event,
                             message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
                             decision=d.decision, rule_id=d.rule_id, outcome=d.outcome, delivered=d.delivered,
-                            status=d.status, latency_ms=d.latency_ms, attempt=meta["attempt"])
+                            status=d.status, latency_ms=d.latency_ms, attempt=meta["attempt"],
+                            purpose=meta["purpose"])
         if d.outcome not in ("delivered",):
             log.info("delivery not ok", link=d.link, event_code=d.event, outcome=d.outcome, status=d.status,
                      decision=d.decision, ubrn=meta["ubrn"])

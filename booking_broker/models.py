@@ -57,6 +57,7 @@ class JournalEntry(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     latency_ms: Mapped[float] = mapped_column(Float)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    purpose: Mapped[str] = mapped_column(String(16), default="delivery")   # delivery | repair
 
 
 class OutboxMessage(Base):

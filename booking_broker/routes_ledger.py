@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from party_common.bundles import searchset
+from party_common.fhir_json import read_fhir_body
 from party_common.identifiers import UBRN_SYSTEM, split_token
 from party_common.outcome import invalid
 
 from .booking_flow import ledger_appointment
-from .dependencies import DatabaseDep, StatsDep
+from .dependencies import DatabaseDep, FlowDep, StatsDep
 from .models import LedgerEntry
 
 router = APIRouter()
+NDJSON = "application/fhir+ndjson"
 
 
 @router.get("/Appointment")
@@ -42,3 +46,31 @@ async def ledger(request: Request, db: DatabaseDep, identifier: str | None = Non
 async def links(stats: StatsDep):
     """Message outcomes per link and event since start (or since the last reset)."""
     return stats.as_json()
+
+
+@router.get("/Appointment/$export")
+async def export_ledger(db: DatabaseDep):
+    """Every ledger entry as NDJSON, one Appointment a line (FHIR Bulk Data style), streamed."""
+
+    async def lines():
+        async with db.session() as s:
+            result = await s.stream(select(LedgerEntry).order_by(LedgerEntry.ubrn).execution_options(yield_per=2000))
+            async for entry in result.scalars():
+                yield orjson.dumps(ledger_appointment(entry)) + b"\n"
+
+    return StreamingResponse(lines(), media_type=NDJSON)
+
+
+@router.post("/Appointment/{ubrn}/$resend")
+async def resend(ubrn: str, request: Request, flow: FlowDep):
+    """Repair: re-deliver a booking's current state to one party (`target`: pas, gp or spine)."""
+    _, params = await read_fhir_body(request, "Parameters")
+    target = next((p.valueCode or p.valueString for p in params.parameter or [] if p.name == "target"), None)
+    if not target:
+        raise invalid("Parameters must hold `target` (pas, gp or spine)", "Parameters.parameter")
+    d = await flow.resend(ubrn, target)
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "outcome", "valueCode": d.outcome},
+        {"name": "delivered", "valueBoolean": d.delivered},
+        *([{"name": "status", "valueInteger": d.status}] if d.status is not None else []),
+    ]}

@@ -29,5 +29,7 @@ class Settings(PartySettings):
     fault_seed: int = 0
     # Reliable delivery gives up on a synchronous step (UBRN allocation) after this long.
     reliable_wait_s: float = 30.0
+    # false takes the fault engine out of the message path altogether (to measure what it costs).
+    fault_engine: bool = True
     # Fault rules to load at start, as JSON ([{"link": "broker->pas:*", "action": "drop", ...}]).
     faults: list[dict] = []

@@ -142,3 +142,39 @@ async def test_error_and_timeout_on_the_pas_link_are_journaled_as_not_delivered(
             ("error", "failed", False), ("timeout", "timeout", False)]
         assert pas[1]["latency_ms"] == 0.0 or pas[1]["latency_ms"] >= 0
         assert await dd.pas_ubrns(client, urls) == []
+
+
+async def test_resend_repairs_a_lost_booking_and_is_safe_to_repeat(tmp_path):
+    async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _):
+        await client.put(f"{urls.broker}/faults", json={"seed": 1, "rules": [
+            {"link": "broker->pas:*", "event": "booking-request", "action": "drop", "nth": [1]}]})
+        results = await dd.drive(client, urls, bookings=3, seed=1, concurrency=1)
+        lost = results[0][2]
+        assert lost not in await dd.pas_ubrns(client, urls)
+        body = {"resourceType": "Parameters", "parameter": [{"name": "target", "valueCode": "pas"}]}
+        for _ in range(2):
+            r = await client.post(f"{urls.broker}/Appointment/{lost}/$resend", json=body,
+                                  headers={"Content-Type": "application/fhir+json"})
+            assert r.status_code == 200, r.text
+            assert {p["name"]: p.get("valueBoolean") for p in r.json()["parameter"]}["delivered"] is True
+        assert Counter(await dd.pas_ubrns(client, urls))[lost] == 1
+        repairs = [e for e in await dd.journal(client, urls) if e["purpose"] == "repair"]
+        assert len(repairs) == 2 and {e["ubrn"] for e in repairs} == {lost}
+        bad = await client.post(f"{urls.broker}/Appointment/{lost}/$resend", headers={"Content-Type": "application/fhir+json"},
+                                json={"resourceType": "Parameters", "parameter": [{"name": "target", "valueCode": "fax"}]})
+        assert bad.status_code == 400
+        missing = await client.post(f"{urls.broker}/Appointment/000000000000/$resend", json=body,
+                                    headers={"Content-Type": "application/fhir+json"})
+        assert missing.status_code == 404
+
+
+async def test_ledger_bulk_export_is_ndjson_of_every_booking(tmp_path):
+    import json
+
+    async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _):
+        results = await dd.drive(client, urls, bookings=7, seed=2)
+        r = await client.get(f"{urls.broker}/Appointment/$export")
+        assert r.headers["content-type"].startswith("application/fhir+ndjson")
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        assert {a["identifier"][0]["value"] for a in lines} == {u for _, _, u in results}
+        assert all(a["resourceType"] == "Appointment" for a in lines)
