@@ -210,7 +210,7 @@ class BookingFlow:
         async with self.db.session() as s:
             entry = await s.get(LedgerEntry, facts.ubrn)
             entry.status = "cancelled"
-            entry.request_bundle_id = msg.bundle_id
+            entry.cancel_bundle_id = msg.bundle_id
             entry.updated_at = datetime.now(timezone.utc)
             if self.settings.dedupe:
                 s.add(self._record(msg, 200, answer))
@@ -224,13 +224,14 @@ class BookingFlow:
             return []
         entry = await s.get(LedgerEntry, row.ubrn)
         facts = ledger_facts(entry)
-        origin = entry.request_bundle_id
-        if d.outcome == DELIVERED or (row.event == BOOKING_CANCEL and d.status == 422):
+        cancelling = row.event == BOOKING_CANCEL
+        origin = entry.cancel_bundle_id if cancelling else entry.request_bundle_id
+        if d.outcome == DELIVERED or (cancelling and d.status == 422):
             return [self._gp_row(origin, row.event, facts, "ok"), self._spine_row(row.event, facts, origin)]
-        # The trust refused for good (slot taken, unknown slot): the booking did not happen.
-        if row.event == BOOKING_REQUEST:
-            entry.status = "rejected"
-            entry.updated_at = datetime.now(timezone.utc)
+        # The trust refused for good: a booking did not happen; a cancellation did not either, so
+        # the booking stands, and the practice is told the cancellation failed.
+        entry.status = "booked" if cancelling else "rejected"
+        entry.updated_at = datetime.now(timezone.utc)
         return [self._gp_row(origin, row.event, facts, "fatal-error")]
 
     # -- messages --------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ class BookingFlow:
             raise FhirError(422, "business-rule", f"booking {ubrn} was refused by its trust: nothing to resend")
         facts = ledger_facts(entry)
         event = BOOKING_CANCEL if entry.status == "cancelled" else BOOKING_REQUEST
-        origin = entry.request_bundle_id
+        origin = entry.cancel_bundle_id if event == BOOKING_CANCEL else entry.request_bundle_id
         if target == "pas":
             return await self._send_to_pas(event, facts, origin, purpose="repair")
         if target == "gp":

@@ -77,6 +77,7 @@ class Courier:
         self.journal = journal
         self.metrics = metrics
         self._held: dict[str, list[tuple[Transfer, dict]]] = defaultdict(list)
+        self._releasing = 0  # taken off the held queues but not yet delivered
 
     async def send(self, link: str, event: str, method: str, url: str, body: dict | None = None,
                    params=None, *, ubrn: str | None = None, attempt: int = 1,
@@ -170,10 +171,14 @@ class Courier:
         released = 0
         for name in links:
             queue, self._held[name] = self._held.get(name, []), []
+            self._releasing += len(queue)
             for transfer, meta in queue:
-                d = await transfer()
-                d.decision = "release"
-                self._record(d, meta, self.engine.clock.monotonic() - self.engine.started)
+                try:
+                    d = await transfer()
+                    d.decision = "release"
+                    self._record(d, meta, self.engine.clock.monotonic() - self.engine.started)
+                finally:
+                    self._releasing -= 1
                 released += 1
         return released
 
@@ -183,4 +188,4 @@ class Courier:
 
     @property
     def held_count(self) -> int:
-        return sum(len(q) for q in self._held.values())
+        return sum(len(q) for q in self._held.values()) + self._releasing

@@ -29,6 +29,7 @@ class LedgerEntry(Base):
     referral_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     request_bundle_id: Mapped[str] = mapped_column(String(64))
+    cancel_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

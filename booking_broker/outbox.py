@@ -50,6 +50,7 @@ class Outbox:
         # Settled rows stay "in flight" until a poll that began after their commit has run, so a
         # poll that read them as pending just before they settled cannot send them again.
         self._finished: set[int] = set()
+        self._busy: dict[tuple[str, str], int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._workers: set[asyncio.Task] = set()
@@ -92,8 +93,17 @@ class Outbox:
                 continue
             self._in_flight -= settled_before
             self._finished -= settled_before
-            rows = [r for r in found if r.id not in self._in_flight]
-            for row in rows:
+            for key in [k for k, row_id in self._busy.items() if row_id not in self._in_flight]:
+                del self._busy[key]
+            for row in found:
+                if row.id in self._in_flight:
+                    continue
+                # One message at a time per booking and party, in order: a cancellation must not
+                # overtake the booking it cancels while that booking is still being retried.
+                key = (row.ubrn, row.kind)
+                if key in self._busy:
+                    continue
+                self._busy[key] = row.id
                 self._in_flight.add(row.id)
                 task = asyncio.create_task(self._deliver(row))
                 self._workers.add(task)

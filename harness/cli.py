@@ -18,6 +18,8 @@ from rich.table import Table
 from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
+from .reconcile import KINDS, PartyUnreachable
+from .reconcile_cli import register as register_reconcile
 from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .workload import WorkloadError
@@ -133,6 +135,8 @@ def run(
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
     except (StackError, WorkloadError) as exc:
         fail(str(exc))
+    except PartyUnreachable as exc:
+        fail(str(exc), 3)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     if json_out:
@@ -140,6 +144,11 @@ def run(
     else:
         _print_summary(summary)
     console.print(f"run folder: {folder}")
+    missed = summary.get("expectations", {}).get("missed", [])
+    if missed:
+        for line in missed:
+            print(f"testbed: error: expectation missed: {line}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 def _print_summary(summary: dict) -> None:
@@ -157,13 +166,35 @@ def _print_summary(summary: dict) -> None:
     t.add_row("p99 booking latency (ms)", str(lat["p99"]))
     t.add_row("bookings/s", str(summary["bookings_per_s"]))
     out.print(t)
+    rates = summary.get("error_rates", {}).get("links", {})
     lt = Table(title="messages per link")
     lt.add_column("link")
     lt.add_column("attempts", justify="right")
     lt.add_column("outcomes")
+    lt.add_column("error rate", justify="right")
     for link, entry in sorted(summary["links"].items()):
-        lt.add_row(link, str(entry["attempts"]), ", ".join(f"{k} {v}" for k, v in sorted(entry["outcomes"].items())))
+        rate = rates.get(link, {}).get("rate")
+        lt.add_row(link, str(entry["attempts"]), ", ".join(f"{k} {v}" for k, v in sorted(entry["outcomes"].items())),
+                   "" if rate is None else f"{rate:.3f}")
     out.print(lt)
+    rec = summary.get("reconciliation")
+    if rec:
+        rt = Table(title=f"reconciliation: {rec['disagreeing']} of {rec['attempted']} bookings disagree")
+        rt.add_column("measure")
+        rt.add_column("value", justify="right")
+        rt.add_row("end-to-end error rate", f"{rec['error_rate']:.3f}")
+        for kind in KINDS:
+            rt.add_row(kind, str(rec["counts"][kind]))
+        if rec.get("score"):
+            rt.add_row("precision against the journal", f"{rec['score']['precision']:.3f}")
+            rt.add_row("recall against the journal", f"{rec['score']['recall']:.3f}")
+        out.print(rt)
+    expectations = summary.get("expectations")
+    if expectations and expectations["met"]:
+        out.print("every expectation of the scenario was met")
+
+
+register_reconcile(app)
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from party_common.identifiers import UBRN_SYSTEM
 
 from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import StackUrls
+from .error_rates import expectation_misses, link_rates
+from .reconcile import ReconcileJob, run_job
 from .run_folder import new_run_folder, write_json, write_jsonl
 from .scenario import Scenario
 from .summary import links_delta, summarise
@@ -97,7 +99,7 @@ async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -
         since = page["last"]
 
 
-async def drive(opts: RunOptions, folder: Path, progress=None) -> dict:
+async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = True) -> dict:
     scenario = opts.scenario
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
@@ -116,17 +118,30 @@ async def drive(opts: RunOptions, folder: Path, progress=None) -> dict:
         accepted = {r.ubrn for r in results if r.ubrn}
         confirmed = await confirmed_at_gp(client, opts.urls, accepted)
         journal = await read_journal(client, opts.urls, journal_since)
+        # The run ends by reconciling its own bookings (those it was answered for, and any the
+        # journal names): on a stack that was up before, earlier runs' bookings are not its business.
+        scope = {r.ubrn for r in results if r.ubrn} | {e["ubrn"] for e in journal if e.get("ubrn")}
+        # The scenario's receivers setting reaches only a stack this run started.
+        dedupe = scenario.receivers.dedupe if embedded else True
+        reconciliation, report = await run_job(client, ReconcileJob(
+            urls=opts.urls, scope=scope, attempted=len(results), settle_s=10, journal=journal, dedupe=dedupe))
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
+    write_json(folder / "reconciliation.json", report)
     summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
                         links=links_delta(links_before, links_after))
     summary["outbox_after_drain"] = drained
     summary["journal_entries"] = len(journal)
+    summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
+    summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": link_rates(journal)}
     return summary
 
 
 def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
-    """Runs the scenario; returns the summary and the run folder. Raises StackError/WorkloadError."""
+    """Runs the scenario; returns the summary and the run folder.
+
+    Raises StackError/WorkloadError, or PartyUnreachable when the final reconciliation cannot read a party.
+    """
     folder = new_run_folder(opts.runs_dir, opts.seed, opts.bookings)
     write_json(folder / "scenario.json", opts.scenario.model_dump(by_alias=True, exclude_none=True))
     with ExitStack() as stack:
@@ -135,7 +150,7 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
             stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs",
                                               extra_env=receiver_env(opts.scenario)))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
-        summary = asyncio.run(drive(opts, folder, progress))
+        summary = asyncio.run(drive(opts, folder, progress, embedded))
     summary = {
         "run": {"folder": str(folder), "seed": opts.seed, "bookings": opts.bookings,
                 "scenario": opts.scenario.name, "delivery": opts.scenario.delivery,
@@ -143,6 +158,10 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
                 "urls": opts.urls.as_dict(), "concurrency": opts.scenario.workload.concurrency},
         **summary,
     }
+    if opts.scenario.expect is not None:
+        missed = expectation_misses(opts.scenario.expect, summary["reconciliation"],
+                                    summary["error_rates"]["links"], summary["reconciliation"]["score"])
+        summary["expectations"] = {"met": not missed, "missed": missed}
     write_json(folder / "summary.json", summary)
     if not embedded:
         (folder / "logs").mkdir(exist_ok=True)

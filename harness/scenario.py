@@ -5,6 +5,11 @@
     workload: {bookings: 1000}
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
+    expect:                          # optional: `testbed run` exits 1 when the run misses any of these
+      error_rate: {min: 0.52, max: 0.62}             # end to end: bookings the parties disagree on
+      discrepancies: {missing_at_pas: {min: 1}, slot_mismatch: {max: 0}, total: {max: 700}}
+      links: {"broker->pas:*": {max: 0.7}, "broker->spine#booking-request": {max: 0}}
+      score: {precision: {min: 1.0}, recall: {min: 1.0}}   # the reconciler against the journal
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from booking_broker.faults.actions import build
 from booking_broker.faults.rules import FaultRule
@@ -36,6 +41,75 @@ class Receivers(BaseModel):
     dedupe: bool = True
 
 
+class RateBound(BaseModel):
+    """A rate (0..1) must lie within [min, max]; either end may be left open."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: float | None = Field(None, ge=0, le=1)
+    max: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class CountBound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class DiscrepancyBounds(BaseModel):
+    """Counts of each discrepancy kind (harness/reconcile/kinds.py), and `total` over all kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+    missing_at_pas: CountBound | None = None
+    missing_at_broker: CountBound | None = None
+    status_mismatch: CountBound | None = None
+    slot_mismatch: CountBound | None = None
+    duplicate_at_pas: CountBound | None = None
+    missing_at_spine: CountBound | None = None
+    missing_at_gp: CountBound | None = None
+    total: CountBound | None = None
+
+
+class ScoreBounds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    precision: RateBound | None = None
+    recall: RateBound | None = None
+
+
+class Expectations(BaseModel):
+    """What a run must come to; `testbed run` exits 1 and says which when it does not."""
+
+    model_config = ConfigDict(extra="forbid")
+    error_rate: RateBound | None = None
+    discrepancies: DiscrepancyBounds | None = None
+    # Per-link delivery error rates: a link glob, or `glob#event-glob` for one event on each link.
+    links: dict[str, RateBound] = Field(default_factory=dict)
+    score: ScoreBounds | None = None
+
+    @field_validator("links")
+    @classmethod
+    def _globs(cls, value: dict[str, RateBound]):
+        for glob in value:
+            if not glob.strip() or glob.startswith("#"):
+                raise ValueError(f"{glob!r} is not a link glob (e.g. 'broker->pas:*' or 'broker->pas:*#booking-request')")
+        return value
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
@@ -45,6 +119,7 @@ class Scenario(BaseModel):
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
     faults: list[FaultRule] = Field(default_factory=list)
+    expect: Expectations | None = None
 
     def fault_plan(self) -> dict:
         return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.faults]}

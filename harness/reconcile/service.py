@@ -1,0 +1,60 @@
+"""Reconciling a running stack: settle, read every party, classify, and optionally score and repair."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import httpx
+
+from harness.endpoints import StackUrls
+
+from .repair import repair
+from .report import Reconciliation
+from .rules import reconcile_records
+from .score import score_reconciliation
+from .sources import read_stack, wait_settled
+
+
+async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: Iterable[str] | None = None,
+                          attempted: int | None = None, settle_s: float = 30.0) -> Reconciliation:
+    note = await wait_settled(client, urls.broker, settle_s)
+    sources = await read_stack(client, urls)
+    scope_set = set(scope) if scope is not None else None
+    outcome = reconcile_records(sources["broker"], sources["pas"], sources["spine"], sources["gp"], scope_set)
+    return Reconciliation(sources, outcome.discrepancies, outcome.checked, outcome.disagreeing, attempted,
+                          scope_set, notes=[note] if note else [], urls=urls.as_dict())
+
+
+@dataclass
+class ReconcileJob:
+    urls: StackUrls
+    scope: set[str] | None = None
+    attempted: int | None = None
+    settle_s: float = 30.0
+    journal: list[dict] | None = None      # scores the reconciliation when given
+    dedupe: bool = True                    # whether the receivers deduplicate (for the score)
+    repair: bool = False
+    max_rounds: int = 3
+    attempts: int = 10
+
+
+async def run_job(client: httpx.AsyncClient, job: ReconcileJob) -> tuple[Reconciliation, dict]:
+    """Returns the final reconciliation and its document (what `--json` prints)."""
+    from harness.error_rates import link_rates
+
+    rec = await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted, settle_s=job.settle_s)
+    extra: dict = {}
+    if job.journal is not None:
+        # Scored before any repair: the repair changes the parties, not what was injected.
+        extra["score"] = score_reconciliation(rec, job.journal, job.dedupe)
+        extra["links"] = link_rates(job.journal)
+    if job.repair:
+        async def again() -> Reconciliation:
+            return await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted,
+                                         settle_s=job.settle_s)
+
+        rec, result = await repair(client, job.urls.broker, rec, again, max_rounds=job.max_rounds,
+                                   attempts=job.attempts)
+        extra["repair"] = result.to_json()
+    return rec, {**rec.to_json(), **extra}

@@ -1,0 +1,245 @@
+"""`testbed reconcile` and `testbed check`: find, name and repair the bookings the parties disagree
+on, and turn the error rates into a pass or a fail for CI.
+
+Exit codes (both commands): 0 done (check: every bound met), 1 a bound missed (check) or another
+failure, 2 a usage error, 3 a party cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+
+from party_common.fhir_json import FHIR_JSON
+
+from .endpoints import DEFAULT_PORTS, StackUrls
+from .error_rates import (Bound, JournalError, end_to_end_miss, link_bound_misses, link_rates, load_journal,
+                          read_journal)
+from .reconcile import PartyUnreachable, ReconcileJob, render, run_job, write_junit
+from .reconcile.report import Reconciliation
+
+USAGE, MISSED, UNREACHABLE = 2, 1, 3
+
+HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
+BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
+SpinePort = Annotated[int, typer.Option(help="Port of the spine.")]
+PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.")]
+GpPort = Annotated[int, typer.Option(help="Port of the GP system.")]
+BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
+SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
+PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]
+GpUrl = Annotated[str | None, typer.Option(help="Base URL of the GP system hosting the practices (/{ODS}).")]
+JournalOpt = Annotated[Path | None, typer.Option(help="A journal.jsonl to score against and take link rates from.")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="A run folder: its journal, its bookings (the scope"
+                                              " and the bookings attempted) and its receivers' dedupe setting.")]
+SettleOpt = Annotated[float, typer.Option(min=0, help="Wait up to this many seconds for the broker's outbox to"
+                                                      " drain before reading (0: do not wait).")]
+
+
+def fail(message: str, code: int = MISSED) -> None:
+    print(f"testbed: error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]) -> StackUrls:
+    urls = StackUrls.local(host, ports)
+    given = {k: v.rstrip("/") for k, v in explicit.items() if v}
+    for name, url in given.items():
+        if not url.startswith(("http://", "https://")):
+            fail(f"--{name}-url must be an http(s) URL, got {url!r}", USAGE)
+    return replace(urls, **given)
+
+
+class RunContext:
+    """What a run folder or a journal file tells the reconciler."""
+
+    def __init__(self, journal: Path | None, run: Path | None, dedupe: bool | None):
+        if journal and run:
+            fail("give --journal or --run, not both", USAGE)
+        self.journal: list[dict] | None = None
+        self.scope: set[str] | None = None
+        self.attempted: int | None = None
+        self.dedupe = True
+        try:
+            if run is not None:
+                if not run.is_dir():
+                    fail(f"--run {run}: not a run folder", USAGE)
+                self.journal = load_journal(run / "journal.jsonl")
+                bookings = [orjson.loads(line) for line in (run / "bookings.jsonl").read_bytes().splitlines()
+                            if line.strip()] if (run / "bookings.jsonl").is_file() else []
+                self.attempted = len(bookings) or None
+                self.scope = {b["ubrn"] for b in bookings if b.get("ubrn")} | {
+                    e["ubrn"] for e in self.journal if e.get("ubrn")}
+                self.dedupe = _run_dedupe(run)
+            elif journal is not None:
+                self.journal = load_journal(journal)
+        except JournalError as exc:
+            fail(str(exc), USAGE)
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            fail(f"--run {run}: cannot read its bookings ({exc})", USAGE)
+        if dedupe is not None:
+            self.dedupe = dedupe
+
+
+def _run_dedupe(run: Path) -> bool:
+    """Whether the run's receivers deduplicated: only an embedded stack takes the scenario's setting."""
+    try:
+        summary = orjson.loads((run / "summary.json").read_bytes())
+        scenario = orjson.loads((run / "scenario.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return True
+    if summary.get("run", {}).get("stack") != "embedded":
+        return True
+    return bool(scenario.get("receivers", {}).get("dedupe", True))
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON})
+
+
+async def _reconcile(job: ReconcileJob) -> tuple[Reconciliation, dict]:
+    async with _client() as client:
+        return await run_job(client, job)
+
+
+def reconcile(
+    json_out: Annotated[bool, typer.Option("--json", help="Print counts by kind and every discrepancy as JSON.")] = False,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: one test case per booking checked.")] = None,
+    repair: Annotated[bool, typer.Option(help="Resend what is missing through the broker, then reconcile again.")] = False,
+    max_rounds: Annotated[int, typer.Option(min=1, max=100, help="Repair rounds at most (resend, reconcile).")] = 3,
+    attempts: Annotated[int, typer.Option(min=1, max=100, help="Resends of one booking per round while its link loses them.")] = 10,
+    journal: JournalOpt = None,
+    run_folder: RunOpt = None,
+    receivers_dedupe: Annotated[bool | None, typer.Option("--receivers-dedupe/--no-receivers-dedupe",
+                                                          help="Whether the trust deduplicates (for the score; default: the run's setting, else yes).")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Discrepancies shown in the table.")] = 20,
+    settle: SettleOpt = 30.0,
+    host: HostOpt = "127.0.0.1",
+    broker_port: BrokerPort = DEFAULT_PORTS["broker"],
+    spine_port: SpinePort = DEFAULT_PORTS["spine"],
+    pas_port: PasPort = DEFAULT_PORTS["pas"],
+    gp_port: GpPort = DEFAULT_PORTS["gp"],
+    broker_url: BrokerUrl = None,
+    spine_url: SpineUrl = None,
+    pas_url: PasUrl = None,
+    gp_url: GpUrl = None,
+):
+    """Join every party's bookings on UBRN and name each disagreement (optionally repair them)."""
+    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port},
+                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url})
+    ctx = RunContext(journal, run_folder, receivers_dedupe)
+    job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle, journal=ctx.journal,
+                       dedupe=ctx.dedupe, repair=repair, max_rounds=max_rounds, attempts=attempts)
+    try:
+        rec, doc = asyncio.run(_reconcile(job))
+    except PartyUnreachable as exc:
+        fail(str(exc), UNREACHABLE)
+    if junit is not None:
+        try:
+            write_junit(rec, junit)
+        except OSError as exc:
+            fail(f"cannot write {junit}: {exc.strerror}")
+    if json_out:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render(Console(), doc, limit)
+
+
+def check(
+    max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Bound on the end-to-end error rate.")] = None,
+    link: Annotated[list[str] | None, typer.Option(help="A link glob (or GLOB#EVENT) to bound; pairs with the --max after it.")] = None,
+    max_: Annotated[list[float] | None, typer.Option("--max", min=0, max=1, help="Bound on the error rate of each link the --link before it matches.")] = None,
+    journal: JournalOpt = None,
+    run_folder: RunOpt = None,
+    report: Annotated[Path | None, typer.Option(help="Judge a saved reconciliation (a run folder's reconciliation.json) instead of the live parties.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON on stdout.")] = False,
+    settle: SettleOpt = 30.0,
+    host: HostOpt = "127.0.0.1",
+    broker_port: BrokerPort = DEFAULT_PORTS["broker"],
+    spine_port: SpinePort = DEFAULT_PORTS["spine"],
+    pas_port: PasPort = DEFAULT_PORTS["pas"],
+    gp_port: GpPort = DEFAULT_PORTS["gp"],
+    broker_url: BrokerUrl = None,
+    spine_url: SpineUrl = None,
+    pas_url: PasUrl = None,
+    gp_url: GpUrl = None,
+):
+    """Exit 0 when the error rates are within every bound, 1 (saying which) when not."""
+    links, maxes = link or [], max_ or []
+    if max_error_rate is None and not links:
+        fail("give --max-error-rate R and/or --link GLOB --max R", USAGE)
+    if len(links) != len(maxes):
+        fail(f"--link and --max go in pairs: got {len(links)} --link and {len(maxes)} --max", USAGE)
+    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port},
+                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url})
+    ctx = RunContext(journal, run_folder, None)
+    try:
+        summary, rates = asyncio.run(_measure(urls, ctx, report, settle, need_links=bool(links)))
+    except PartyUnreachable as exc:
+        fail(str(exc), UNREACHABLE)
+    misses = check_misses(summary, rates, max_error_rate, list(zip(links, maxes)))
+    if json_out:
+        verdict = {"passed": not misses, "misses": misses, "end_to_end": summary,
+                   "bounds": {"max_error_rate": max_error_rate, "links": dict(zip(links, maxes))},
+                   "links": {k: {f: v[f] for f in ("attempts", "failed", "rate")} for k, v in (rates or {}).items()}}
+        sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if misses:
+        for line in misses:
+            print(f"testbed: error: {line}", file=sys.stderr)
+        raise typer.Exit(MISSED)
+    if not json_out:
+        out = Console()
+        if summary is not None and max_error_rate is not None:
+            out.print(f"ok: end-to-end error rate {summary['error_rate']:.4f} <= {max_error_rate:g} "
+                      f"({summary['disagreeing']} of {summary['attempted']} bookings disagree)")
+        for glob, bound in zip(links, maxes):
+            out.print(f"ok: every link matching {glob!r} within {bound:g}")
+
+
+def check_misses(summary: dict | None, rates: dict | None, max_error_rate: float | None,
+                 link_bounds: list[tuple[str, float]]) -> list[str]:
+    """One line per bound missed: the end-to-end rate, then each link bound in the order given."""
+    misses: list[str] = []
+    if max_error_rate is not None and summary is not None:
+        miss = end_to_end_miss(summary, Bound(max=max_error_rate))
+        if miss:
+            misses.append(miss)
+    for glob, bound in link_bounds:
+        misses += link_bound_misses(rates or {}, glob, Bound(max=bound))
+    return misses
+
+
+async def _measure(urls: StackUrls, ctx: RunContext, report: Path | None, settle: float,
+                   need_links: bool) -> tuple[dict | None, dict | None]:
+    """(end-to-end summary, link rates) from a saved report or the live stack."""
+    rates = link_rates(ctx.journal) if ctx.journal is not None else None
+    if report is not None:
+        try:
+            doc = orjson.loads(report.read_bytes())
+            summary = {k: doc[k] for k in ("checked", "attempted", "disagreeing", "error_rate", "counts")}
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            fail(f"--report {report}: not a reconciliation report ({type(exc).__name__})", USAGE)
+        if rates is None and need_links:
+            if not doc.get("links"):
+                fail(f"--report {report} holds no link rates: give --journal or --run", USAGE)
+            rates = doc["links"]
+        return summary, rates
+    async with _client() as client:
+        job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle)
+        rec, _ = await run_job(client, job)
+        if rates is None and need_links:
+            rates = link_rates(await read_journal(client, urls.broker))
+    return rec.summary(), rates
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)
+    app.command("check")(check)

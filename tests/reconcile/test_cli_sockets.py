@@ -1,0 +1,165 @@
+"""`testbed reconcile` and `testbed check` as real commands against a real stack over sockets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.test_sockets import _free_ports, _port_args, _testbed
+
+pytestmark = pytest.mark.sockets
+
+SCENARIO_2006 = """
+name: reconcile-2006
+seed: 7
+workload: {{bookings: {n}, concurrency: 8}}
+faults:
+  - {{link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}}
+expect:
+  error_rate: {{min: 0.3, max: 0.85}}
+  discrepancies: {{missing_at_pas: {{min: 1}}, missing_at_spine: {{max: 0}}, total: {{max: {n}}}}}
+  links: {{"broker->pas:*#booking-request": {{min: 0.3, max: 0.9}}, "broker->spine": {{max: 0}}}}
+  score: {{precision: {{min: 1.0}}, recall: {{min: 1.0}}}}
+"""
+
+SCENARIO_MISSED = """
+name: clean-but-expecting-losses
+seed: 3
+workload: {bookings: 10}
+expect:
+  error_rate: {min: 0.5}
+  discrepancies: {missing_at_pas: {min: 1}}
+"""
+
+
+def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(_testbed(*args), capture_output=True, text=True, timeout=timeout)
+
+
+def _one_error_line(done: subprocess.CompletedProcess) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("testbed: error: "), done.stderr
+    return lines[0]
+
+
+def test_reconcile_repair_and_check_against_a_stack_over_sockets(tmp_path: Path):
+    ports = _free_ports(4)
+    stack = _port_args(ports)
+    up = subprocess.Popen(_testbed("up", "--data-dir", str(tmp_path / "stack"), *stack),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if all(httpx.get(f"http://127.0.0.1:{p}/health", timeout=1).status_code == 200 for p in ports):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "testbed up did not come up"
+            time.sleep(0.2)
+
+        # The run ends by reconciling; its scenario's expectations are met.
+        n = 60
+        scenario = tmp_path / "s2006.yaml"
+        scenario.write_text(SCENARIO_2006.format(n=n))
+        done = _cli("run", "--scenario", str(scenario), "--json", "--runs-dir", str(tmp_path / "runs"), *stack)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        rec = summary["reconciliation"]
+        lost = rec["counts"]["missing_at_pas"]
+        assert lost > 0 and rec["disagreeing"] == lost and rec["attempted"] == n
+        assert rec["error_rate"] == round(lost / n, 6) == summary["error_rates"]["end_to_end"]
+        assert (rec["score"]["precision"], rec["score"]["recall"]) == (1.0, 1.0)
+        assert summary["expectations"] == {"met": True, "missed": []}
+        assert summary["error_rates"]["links"]["broker->spine"]["rate"] == 0
+        run1 = Path(summary["run"]["folder"])
+        saved = json.loads((run1 / "reconciliation.json").read_text())
+        assert saved["counts"] == rec["counts"] and len(saved["discrepancies"]) == lost
+
+        # Reconcile on its own: JSON, scored against the run's journal.
+        done = _cli("reconcile", "--json", "--run", str(run1), *stack)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["counts"]["missing_at_pas"] == lost and doc["checked"] == n
+        assert {d["kind"] for d in doc["discrepancies"]} == {"missing_at_pas"}
+        assert (doc["score"]["precision"], doc["score"]["recall"]) == (1.0, 1.0)
+        assert doc["sources"]["broker"]["read"][0].endswith("/Appointment/$export (export)")
+
+        # The table, and JUnit: one case per booking, a failure per lost one.
+        junit = tmp_path / "junit" / "reconcile.xml"
+        done = _cli("reconcile", "--junit", str(junit), *stack)
+        assert done.returncode == 0, done.stderr
+        assert f"{lost} of {n} bookings disagree" in done.stdout and "missing_at_pas" in done.stdout
+        suite = ET.parse(junit).getroot().find("testsuite")
+        assert len(suite.findall("testcase")) == n and suite.get("failures") == str(lost)
+
+        # The gate fails, one line per bound missed; live or from the saved report.
+        done = _cli("check", "--max-error-rate", "0", *stack)
+        assert done.returncode == 1
+        assert "end-to-end error rate" in _one_error_line(done) and f"({lost} of {n} bookings disagree)" in done.stderr
+        done = _cli("check", "--max-error-rate", "0", "--report", str(run1 / "reconciliation.json"))
+        assert done.returncode == 1 and "exceeds the maximum 0" in _one_error_line(done)
+        done = _cli("check", "--link", "broker->pas:*#booking-request", "--max", "0.1", "--link", "broker->spine",
+                    "--max", "0", "--run", str(run1), *stack)
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines and all(line.startswith("testbed: error: link broker->pas:RT") for line in lines)
+
+        # Repair (the drops still in force), then the gate passes. Practices book the earliest free
+        # slot, and a slot whose booking the trust never got looks free there: if another booking
+        # took it since, the resend is refused, and that is what may be left (with the reason).
+        done = _cli("reconcile", "--repair", "--json", *stack)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["repair"]["before"]["missing_at_pas"] == lost
+        left = doc["repair"]["left"]
+        assert all(item["kind"] == "missing_at_pas" and "given the slot to another booking" in item["reason"]
+                   for item in left), left
+        assert all("its slot is now booked at the trust under UBRN" in d["detail"] for d in doc["discrepancies"])
+        assert doc["disagreeing"] == len(left)
+        bound = "0" if not left else f"{len(left) / n + 1e-9:.10f}"
+        done = _cli("check", "--max-error-rate", bound, "--link", "broker->spine", "--max", "0", "--json", *stack)
+        assert done.returncode == 0, done.stderr
+        verdict = json.loads(done.stdout)
+        assert verdict["passed"] and verdict["end_to_end"]["disagreeing"] == len(left)
+
+        # A scenario whose expectations are missed: the summary still comes, then exit 1, one line each.
+        scenario = tmp_path / "missed.yaml"
+        scenario.write_text(SCENARIO_MISSED)
+        done = _cli("run", "--scenario", str(scenario), "--json", "--runs-dir", str(tmp_path / "runs"), *stack)
+        assert done.returncode == 1
+        assert json.loads(done.stdout)["expectations"]["met"] is False
+        missed = [line for line in done.stderr.splitlines() if line.startswith("testbed: error:")]
+        assert [line.split(":")[3].strip() for line in missed] == ["expect.error_rate", "expect.discrepancies.missing_at_pas"]
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=30)
+
+
+def test_usage_errors_and_an_unreachable_party():
+    ports = _free_ports(4)
+    done = _cli("check", *_port_args(ports))
+    assert done.returncode == 2 and "--max-error-rate" in _one_error_line(done)
+    done = _cli("check", "--link", "broker->pas:*", *_port_args(ports))
+    assert done.returncode == 2 and "pairs" in _one_error_line(done)
+    done = _cli("check", "--max-error-rate", "1.5")
+    assert done.returncode == 2
+    _one_error_line(done)
+    done = _cli("reconcile", "--journal", "/nonexistent/journal.jsonl", *_port_args(ports))
+    assert done.returncode == 2 and "cannot read journal" in _one_error_line(done)
+    done = _cli("reconcile", "--broker-url", "ftp://x", *_port_args(ports))
+    assert done.returncode == 2 and "--broker-url" in _one_error_line(done)
+    for command in (["reconcile", "--settle", "0"], ["check", "--max-error-rate", "0"]):
+        done = _cli(*command, *_port_args(ports))
+        assert done.returncode == 3
+        assert "cannot be reached" in _one_error_line(done)
+    # An explicit URL wins over the ports: here a real system that is not there.
+    done = _cli("reconcile", "--spine-url", f"http://127.0.0.1:{ports[1]}/fhir", "--settle", "0", *_port_args(ports))
+    assert done.returncode == 3
