@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
 from party_common.database import Database
-from party_common.http_client import party_client
-from party_common.inbox import Inbox
+from party_common.gated_inbox import GatedInbox
+from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
 
@@ -38,12 +38,12 @@ def gp_capability() -> dict:
     )
 
 
-def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
+def _inbox_for(db: Database, settings: Settings, ods: str) -> GatedInbox:
     async def handle(session, msg):
         return await apply_confirmation(session, ods, msg)
 
-    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
-                 source_endpoint=settings.practice_endpoint(ods), dedupe=settings.dedupe)
+    return GatedInbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
+                      source_endpoint=settings.practice_endpoint(ods), dedupe=settings.dedupe)
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -52,18 +52,10 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        db = Database(settings.database_url, Base)
-        await db.start()
-        await seed_registrations(db, settings.population_seed, settings.population_size)
-        http = party_client(transport, settings.http_timeout)
-        app.state.db = db
-        app.state.http = http
-        app.state.inboxes = {ods: _inbox_for(db, settings, ods) for ods in PRACTICE_NAMES}
-        try:
+        async with party_resources(app, settings, Base, transport) as (db, _http):
+            await seed_registrations(db, settings.population_seed, settings.population_size)
+            app.state.inboxes = {ods: _inbox_for(db, settings, ods) for ods in PRACTICE_NAMES}
             yield
-        finally:
-            await http.aclose()
-            await db.dispose()
 
     capability = gp_capability()
     app = create_party_app(PARTY, capability, lifespan=lifespan)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,29 +49,37 @@ def next_status(event: str, code: str, current: str | None, pre_cancel: str | No
     return current
 
 
-async def _find(session: AsyncSession, ods: str, ubrn: str | None, request_id: str | None) -> Booking | None:
-    clauses = []
-    if ubrn:
-        clauses.append(Booking.ubrn == ubrn)
-    if request_id:
-        clauses += [Booking.request_bundle_id == request_id, Booking.cancel_bundle_id == request_id]
-    if not clauses:
+# Built once, on the table rather than the mapped class, so they run as plain Core statements.
+_BOOKINGS = Booking.__table__
+_INSERT = _BOOKINGS.insert()
+_UPDATE = update(_BOOKINGS).where(_BOOKINGS.c.id == bindparam("booking_id"))
+_BY_UBRN_OR_REQUEST = select(_BOOKINGS).where(
+    _BOOKINGS.c.gp_ods == bindparam("ods"),
+    or_(_BOOKINGS.c.ubrn == bindparam("ubrn"), _BOOKINGS.c.request_bundle_id == bindparam("request_id"),
+        _BOOKINGS.c.cancel_bundle_id == bindparam("request_id")),
+).limit(3)
+
+
+async def _find(session: AsyncSession, ods: str, ubrn: str | None, request_id: str | None):
+    """The practice's booking (a bookings row) a confirmation is about, or None."""
+    if not ubrn and not request_id:
         return None
-    rows = (await session.execute(
-        select(Booking).where(Booking.gp_ods == ods, or_(*clauses)).limit(3)
-    )).scalars().all()
+    # A NULL parameter matches nothing, so one statement serves every mix of known keys.
+    params = {"ods": ods, "ubrn": ubrn or None, "request_id": request_id or None}
+    rows = (await session.execute(_BY_UBRN_OR_REQUEST, params)).all()
     # The UBRN is the booking's identity; the request id only stands in while the UBRN is unknown.
     return next((r for r in rows if ubrn and r.ubrn == ubrn), rows[0] if rows else None)
 
 
-def _new_row(ods: str, event: str, request_id: str | None, facts: BookingFacts, now: datetime) -> Booking:
-    return Booking(
+def _new_row(ods: str, event: str, request_id: str | None, facts: BookingFacts, now: datetime) -> dict:
+    return dict(
         id=str(uuid.uuid4()), gp_ods=ods, ubrn=facts.ubrn, referral_id=facts.referral_id,
-        nhs_number=facts.nhs_number, specialty=facts.specialty, service_id=facts.service_id,
-        slot_id=facts.slot_id, start=facts.start, end=facts.end, trust_ods=facts.trust_ods,
-        status=REQUESTED, created_at=now, updated_at=now,
-        request_bundle_id=request_id if event == BOOKING_REQUEST else None,
-        cancel_bundle_id=request_id if event == BOOKING_CANCEL else None,
+        active_referral_id=None, nhs_number=facts.nhs_number, specialty=facts.specialty,
+        service_id=facts.service_id, slot_id=facts.slot_id, start=facts.start, end=facts.end,
+        trust_ods=facts.trust_ods, status=REQUESTED, pre_cancel_status=None,
+        request_bundle_id=request_id if event == BOOKING_REQUEST else None, request_header_id=None,
+        cancel_bundle_id=request_id if event == BOOKING_CANCEL else None, cancel_header_id=None,
+        last_response_code=None, created_at=now, updated_at=now, confirmed_at=None,
     )
 
 
@@ -101,35 +110,38 @@ async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> l
                             f"{where}.extension")
 
     now = datetime.now(timezone.utc)
-    row = await _find(session, ods, facts.ubrn if facts else None, request_id)
-    if row is None:
+    found = await _find(session, ods, facts.ubrn if facts else None, request_id)
+    if found is None:
         if facts is None or not facts.ubrn:
             raise business_rule("the confirmation answers no request of this practice and carries no "
                                 "Appointment with a UBRN to record it by", f"{RESPONSE}.identifier")
         row = _new_row(ods, msg.event, request_id, facts, now)
-        row.status = next_status(msg.event, code, None)
-        if row.status == CANCEL_REQUESTED:
-            row.pre_cancel_status = BOOKED
-        session.add(row)
+        row["status"] = next_status(msg.event, code, None)
+        if row["status"] == CANCEL_REQUESTED:
+            row["pre_cancel_status"] = BOOKED
+        changes = row
     else:
-        if facts and facts.ubrn and row.ubrn and facts.ubrn != row.ubrn:
+        if facts and facts.ubrn and found.ubrn and facts.ubrn != found.ubrn:
             raise conflict(f"the confirmation names UBRN {facts.ubrn} but the booking it answers has "
-                           f"UBRN {row.ubrn}", f"{where}.identifier")
+                           f"UBRN {found.ubrn}", f"{where}.identifier")
+        changes = {}
         if facts:
-            row.ubrn = row.ubrn or facts.ubrn
-            row.trust_ods = facts.trust_ods or row.trust_ods
-            row.start = facts.start or row.start
-            row.end = facts.end or row.end
-        row.status = next_status(msg.event, code, row.status, row.pre_cancel_status)
-        row.updated_at = now
-    if row.status in ENDED:
-        row.active_referral_id = None
-    row.last_response_code = code
+            changes.update(ubrn=found.ubrn or facts.ubrn, trust_ods=facts.trust_ods or found.trust_ods,
+                           start=facts.start or found.start, end=facts.end or found.end)
+        changes["status"] = next_status(msg.event, code, found.status, found.pre_cancel_status)
+        changes["updated_at"] = now
+        row = {**found._asdict(), **changes}
+    if row["status"] in ENDED:
+        changes["active_referral_id"] = row["active_referral_id"] = None
+    changes["last_response_code"] = row["last_response_code"] = code
     if code != "transient-error":
-        row.confirmed_at = now
+        changes["confirmed_at"] = row["confirmed_at"] = now
     try:
-        await session.flush()
+        if found is None:
+            await session.execute(_INSERT, row)
+        else:
+            await session.execute(_UPDATE, {"booking_id": found.id, **changes})
     except IntegrityError as exc:
         raise conflict("the confirmation collides with a booking already recorded (same UBRN or request id)",
                        f"{RESPONSE}.identifier") from exc
-    return [appointment(row)]
+    return [appointment(SimpleNamespace(**row))]

@@ -87,8 +87,8 @@ async def first_free_slot(client: httpx.AsyncClient, broker_url: str, *, start: 
     return None
 
 
-async def send_to_broker(client: httpx.AsyncClient, broker_url: str, bundle: dict) -> dict:
-    """POSTs a message to the broker; returns its 200 response message.
+async def send_to_broker(client: httpx.AsyncClient, broker_url: str, bundle: dict) -> tuple[dict, bytes]:
+    """POSTs a message to the broker; returns its 200 response message, read and as received.
 
     Raises FhirError 503 when the outcome is unknown (unreachable, timeout, 5xx, unreadable) and
     the broker's own status and OperationOutcome when it refused the message (4xx).
@@ -107,7 +107,7 @@ async def send_to_broker(client: httpx.AsyncClient, broker_url: str, bundle: dic
     body = _json(resp)
     if not body or body.get("resourceType") != "Bundle":
         raise transient("the broker's answer is not a Bundle; the request may be retried")
-    return body
+    return body, resp.content
 
 
 def no_free_slot(specialty: str | None, service: str | None, start: str) -> FhirError:

@@ -8,8 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
-from party_common.database import Database
-from party_common.http_client import party_client
+from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 
 from . import appointments, demographics, messages, ubrn
@@ -17,7 +16,6 @@ from .booking_index import booking_index_inbox
 from .models import Base
 from .seeding import seed_patients
 from .settings import Settings
-from .write_gate import WriteGate
 
 PARTY = "spine_mock"
 
@@ -40,21 +38,10 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        db = Database(settings.database_url, Base)
-        # The spine calls no one today; the client keeps the transport seam every party shares.
-        http = party_client(transport, settings.http_timeout)
-        try:
-            await db.start()
+        async with party_resources(app, settings, Base, transport) as (db, _http):
             await seed_patients(db, settings.population_seed, settings.population_size)
-            app.state.settings = settings
-            app.state.db = db
-            app.state.http = http
-            app.state.write_gate = WriteGate(serialise=db.is_sqlite)
             app.state.inbox = booking_index_inbox(db, endpoint=settings.endpoint, dedupe=settings.dedupe)
             yield
-        finally:
-            await http.aclose()
-            await db.dispose()
 
     app = create_party_app(PARTY, spine_capability(), lifespan=lifespan)
     app.include_router(demographics.router)

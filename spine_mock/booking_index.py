@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
-from sqlalchemy import update
+from sqlalchemy import Insert, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingFacts, appointment_resource, booking_from_message
 from party_common.database import Database
-from party_common.inbox import Inbox
+from party_common.gated_inbox import GatedInbox
+from party_common.inbox import Handler
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import business_rule
 
 from .models import BookingIndexEntry, ProcessedMessage
 
 _UBRN = re.compile(r"\d{12}")
+# Statements go on the table, not the mapped class: Core statements skip the ORM's machinery.
+_INDEX = BookingIndexEntry.__table__
 _UPDATED_ON_REBOOK = ("nhs_number", "trust_ods", "gp_ods", "service_id", "slot_id", "start", "end", "status",
                       "specialty", "referral_id", "updated_at")
 
 
-def entry_facts(row: BookingIndexEntry) -> BookingFacts:
+def entry_facts(row) -> BookingFacts:
     # The UBRN doubles as the entry's id: it is unique in the index and a valid FHIR id.
     return BookingFacts(
         ubrn=row.ubrn, nhs_number=row.nhs_number, trust_ods=row.trust_ods, gp_ods=row.gp_ods,
@@ -31,7 +35,8 @@ def entry_facts(row: BookingIndexEntry) -> BookingFacts:
     )
 
 
-def entry_resource(row: BookingIndexEntry) -> dict:
+def entry_resource(row) -> dict:
+    """The index entry (an ORM row or a Core row of the table) as its Appointment."""
     return appointment_resource(entry_facts(row))
 
 
@@ -50,42 +55,46 @@ def _booking(msg: Message) -> tuple[BookingFacts, str]:
     return facts, where
 
 
-def _upsert(session: AsyncSession):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(BookingIndexEntry)
-
-
-async def record_booking(session: AsyncSession, msg: Message) -> list[dict]:
-    facts, _ = _booking(msg)
-    row = BookingIndexEntry(
-        ubrn=facts.ubrn, nhs_number=facts.nhs_number, trust_ods=facts.trust_ods, gp_ods=facts.gp_ods,
-        service_id=facts.service_id, slot_id=facts.slot_id, start=facts.start, end=facts.end,
-        status="booked", specialty=facts.specialty, referral_id=facts.referral_id,
-        updated_at=datetime.now(timezone.utc),
-    )
-    values = {col: getattr(row, col) for col in ("ubrn", *_UPDATED_ON_REBOOK)}
+def _upsert(dialect) -> Insert:
     # One atomic upsert: two messages for the same UBRN racing cannot both insert, and a rebooking
-    # after a cancel replaces the entry.
-    stmt = _upsert(session).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[BookingIndexEntry.ubrn], set_={col: stmt.excluded[col] for col in _UPDATED_ON_REBOOK},
+    # after a cancel replaces the entry. Built once per database: building it per message costs more
+    # than running it.
+    stmt = dialect.insert(_INDEX)
+    return stmt.on_conflict_do_update(
+        index_elements=[_INDEX.c.ubrn], set_={col: stmt.excluded[col] for col in _UPDATED_ON_REBOOK},
     )
-    await session.execute(stmt)
-    return [entry_resource(row)]
 
 
-async def record_cancel(session: AsyncSession, msg: Message) -> list[dict]:
-    facts, where = _booking(msg)
-    cancelled = (await session.execute(
-        update(BookingIndexEntry).where(BookingIndexEntry.ubrn == facts.ubrn)
-        .values(status="cancelled", updated_at=datetime.now(timezone.utc))
-        .returning(BookingIndexEntry)
-    )).scalar_one_or_none()
-    if cancelled is None:
-        raise business_rule(f"no booking with UBRN {facts.ubrn} in the index", f"{where}.identifier")
-    return [entry_resource(cancelled)]
+_CANCEL = (update(_INDEX).where(_INDEX.c.ubrn == bindparam("ubrn_key"))
+           .values(status="cancelled", updated_at=bindparam("updated_at"))
+           .returning(*_INDEX.c))
 
 
-def booking_index_inbox(db: Database, *, endpoint: str, dedupe: bool) -> Inbox:
-    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: record_booking, BOOKING_CANCEL: record_cancel},
-                 source_endpoint=endpoint, dedupe=dedupe)
+def make_handlers(is_sqlite: bool) -> dict[str, Handler]:
+    upsert = _upsert(sqlite if is_sqlite else postgresql)
+
+    async def record_booking(session: AsyncSession, msg: Message) -> list[dict]:
+        facts, _ = _booking(msg)
+        values = {
+            "ubrn": facts.ubrn, "nhs_number": facts.nhs_number, "trust_ods": facts.trust_ods,
+            "gp_ods": facts.gp_ods, "service_id": facts.service_id, "slot_id": facts.slot_id,
+            "start": facts.start, "end": facts.end, "status": "booked", "specialty": facts.specialty,
+            "referral_id": facts.referral_id, "updated_at": datetime.now(timezone.utc),
+        }
+        await session.execute(upsert, values)
+        return [appointment_resource(replace(facts, status="booked", appointment_id=facts.ubrn))]
+
+    async def record_cancel(session: AsyncSession, msg: Message) -> list[dict]:
+        facts, where = _booking(msg)
+        cancelled = (await session.execute(
+            _CANCEL, {"ubrn_key": facts.ubrn, "updated_at": datetime.now(timezone.utc)})).first()
+        if cancelled is None:
+            raise business_rule(f"no booking with UBRN {facts.ubrn} in the index", f"{where}.identifier")
+        return [entry_resource(cancelled)]
+
+    return {BOOKING_REQUEST: record_booking, BOOKING_CANCEL: record_cancel}
+
+
+def booking_index_inbox(db: Database, *, endpoint: str, dedupe: bool) -> GatedInbox:
+    return GatedInbox(db, ProcessedMessage, make_handlers(db.is_sqlite), source_endpoint=endpoint,
+                      dedupe=dedupe)

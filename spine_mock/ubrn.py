@@ -6,15 +6,15 @@ from datetime import datetime, timezone
 
 import structlog
 from fastapi import APIRouter, Request
-from sqlalchemy import DateTime, delete, insert, literal, select, update
+from sqlalchemy import DateTime, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from party_common.database import Database
-from party_common.fhir_json import read_fhir_body
+from party_common.fhir_json import FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number, ubrn_from_sequence
 from party_common.outcome import FhirError, business_rule, invalid
 
-from .dependencies import SettingsDep
+from .dependencies import DbDep, SettingsDep
 from .models import Patient, UbrnAllocation
 
 log = structlog.get_logger("ubrn")
@@ -22,6 +22,18 @@ router = APIRouter()
 
 # A collision needs the salt (population seed) changed over a database already holding UBRNs.
 _ATTEMPTS = 5
+
+# Insert-from-select checks the patient and draws the sequence in one statement, and makes the
+# transaction's first statement a write, so SQLite takes the lock at once instead of failing a stale
+# read snapshot. Built once: building them per call costs more than running them.
+# Table columns, not mapped attributes: those would send the statements through the ORM's paths.
+_ALLOCATIONS, _PATIENTS = UbrnAllocation.__table__, Patient.__table__
+_DRAW = insert(_ALLOCATIONS).from_select(
+    ["nhs_number", "allocated_at"],
+    select(_PATIENTS.c.nhs_number, bindparam("allocated_at", type_=DateTime(timezone=True)))
+    .where(_PATIENTS.c.nhs_number == bindparam("nhs_number")),
+).returning(_ALLOCATIONS.c.seq)
+_ASSIGN = update(_ALLOCATIONS).where(_ALLOCATIONS.c.seq == bindparam("seq_key")).values(ubrn=bindparam("ubrn"))
 
 
 def nhs_number_parameter(parameters: dict) -> tuple[str, str]:
@@ -61,48 +73,39 @@ async def _allocate(db: Database, nhs_number: str, salt: int, *, careful: bool) 
     """The fast path takes one draw and lets a collision raise; the careful path isolates each
     assignment in a savepoint, so a colliding draw stays spent (SQLite's AUTOINCREMENT counter rolls
     back with its transaction) and the next draw moves past it."""
-    async with db.session() as session:
+    async with db.writing() as session:
         spent: list[int] = []
         for _ in range(_ATTEMPTS if careful else 1):
-            # Insert-from-select checks the patient and draws the sequence in one statement, and
-            # makes the transaction's first statement a write, so SQLite waits for the lock instead
-            # of failing a stale read snapshot.
-            seq = (await session.execute(
-                insert(UbrnAllocation).from_select(
-                    ["nhs_number", "allocated_at"],
-                    select(Patient.nhs_number, literal(datetime.now(timezone.utc), DateTime(timezone=True)))
-                    .where(Patient.nhs_number == nhs_number),
-                ).returning(UbrnAllocation.seq)
-            )).scalar_one_or_none()
+            draw = {"nhs_number": nhs_number, "allocated_at": datetime.now(timezone.utc)}
+            seq = (await session.execute(_DRAW, draw)).scalar_one_or_none()
             if seq is None:
                 return None
             ubrn = ubrn_from_sequence(seq, salt=salt)
-            assign = update(UbrnAllocation).where(UbrnAllocation.seq == seq).values(ubrn=ubrn)
+            assign = {"seq_key": seq, "ubrn": ubrn}
             if careful:
                 try:
                     async with session.begin_nested():
-                        await session.execute(assign)
+                        await session.execute(_ASSIGN, assign)
                 except IntegrityError:
                     spent.append(seq)
                     continue
             else:
-                await session.execute(assign)
+                await session.execute(_ASSIGN, assign)
             if spent:
                 await session.execute(delete(UbrnAllocation).where(UbrnAllocation.seq.in_(spent)))
-            await session.commit()
             return ubrn
-    raise FhirError(409, "conflict", f"no unique UBRN after {_ATTEMPTS} draws")
+        # Raised inside the transaction, so the draws it spent are rolled back with it.
+        raise FhirError(409, "conflict", f"no unique UBRN after {_ATTEMPTS} draws")
 
 
 @router.post("/$allocate-ubrn")
-async def allocate_ubrn(request: Request, settings: SettingsDep):
+async def allocate_ubrn(request: Request, settings: SettingsDep, db: DbDep):
     parameters, _ = await read_fhir_body(request, "Parameters")
     nhs_number, where = nhs_number_parameter(parameters)
-    async with request.app.state.write_gate:
-        ubrn = await allocate(request.app.state.db, nhs_number, settings.population_seed)
+    ubrn = await allocate(db, nhs_number, settings.population_seed)
     if ubrn is None:
         raise business_rule(f"no patient with NHS number {nhs_number}: a UBRN needs a known patient", where)
-    return {
+    return FhirResponse({
         "resourceType": "Parameters",
         "parameter": [{"name": "ubrn", "valueIdentifier": {"system": UBRN_SYSTEM, "value": ubrn}}],
-    }
+    })

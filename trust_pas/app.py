@@ -8,8 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import create_party_app
-from party_common.database import Database
-from party_common.http_client import party_client
+from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 
 from . import appointment_routes, directory_routes, message_routes, slot_routes
@@ -30,27 +29,18 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        db = Database(settings.database_url, Base)
-        await db.start()
-        finder = SlotFinder()
-        # The PAS calls no other party today; the client keeps the transport seam like every party's.
-        http = party_client(transport, settings.http_timeout)
-        app.state.settings = settings
-        app.state.catalogue = catalogue
-        app.state.db = db
-        app.state.http = http
-        app.state.slot_finder = finder
-        app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
-        app.state.inboxes = {
-            ods: TrustInbox(ods, db, ProcessedMessage, make_handlers(trust, finder, is_sqlite=db.is_sqlite),
-                            source_endpoint=f"{settings.base_url}/{ods}", dedupe=settings.dedupe)
-            for ods, trust in catalogue.trusts.items()
-        }
-        try:
+        async with party_resources(app, settings, Base, transport) as (db, _http):
+            finder = SlotFinder()
+            app.state.catalogue = catalogue
+            app.state.slot_finder = finder
+            app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
+            app.state.inboxes = {
+                ods: TrustInbox(ods, db, ProcessedMessage,
+                                make_handlers(trust, finder, is_sqlite=db.is_sqlite),
+                                source_endpoint=f"{settings.base_url}/{ods}", dedupe=settings.dedupe)
+                for ods, trust in catalogue.trusts.items()
+            }
             yield
-        finally:
-            await http.aclose()
-            await db.dispose()
 
     async def health() -> dict:
         return {"trusts": sorted(catalogue.trusts)}

@@ -54,11 +54,13 @@ def _bounded(value: str | None, what: str, expression: str) -> None:
 
 
 def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[str, Handler]:
-    # Statements built once and run with parameters: building them per message costs more than running them.
+    # Statements built once and run with parameters: building them per message costs more than running
+    # them. On the tables, not the mapped classes, so they run as plain Core statements.
     insert = sqlite_insert if is_sqlite else pg_insert
-    claim_stmt = (insert(SlotClaim.__table__).on_conflict_do_nothing(index_elements=["slot_id"])
-                  .returning(SlotClaim.slot_id))
-    holder_stmt = select(SlotClaim.ubrn).where(SlotClaim.slot_id == bindparam("slot_id"))
+    claims = SlotClaim.__table__
+    claim_stmt = (insert(claims).on_conflict_do_nothing(index_elements=["slot_id"])
+                  .returning(claims.c.slot_id))
+    holder_stmt = select(claims.c.ubrn).where(claims.c.slot_id == bindparam("slot_id"))
     appointment_stmt = Appointment.__table__.insert()
 
     async def claim(session: AsyncSession, values: dict) -> str | None:

@@ -1,4 +1,4 @@
-"""Route dependencies: the database session and the trust a `/{ods}/...` path names."""
+"""Route dependencies: the database (or a session), and the trust a `/{ods}/...` path names."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from party_common.database import Database
 from party_common.outcome import not_found
 
 from .catalogue import Catalogue, Trust
@@ -17,6 +18,10 @@ from .slot_search import SlotFinder
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.db.session() as session:
         yield session
+
+
+async def get_db(request: Request) -> Database:
+    return request.app.state.db
 
 
 async def get_catalogue(request: Request) -> Catalogue:
@@ -35,6 +40,8 @@ async def get_trust(ods: str, request: Request) -> Trust:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# The database itself, for hot handlers that open one short connection rather than hold a session.
+DbDep = Annotated[Database, Depends(get_db)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 SlotFinderDep = Annotated[SlotFinder, Depends(get_slot_finder)]
 TrustDep = Annotated[Trust, Depends(get_trust)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from party_common.fhir_json import FhirResponse, read_fhir_body
+from party_common.fhir_json import FHIR_JSON, read_fhir_body
 
 from .deps import TrustDep
 
@@ -14,5 +15,5 @@ router = APIRouter()
 @router.post("/{ods}/$process-message")
 async def process_message(trust: TrustDep, request: Request):
     bundle, _model = await read_fhir_body(request, "Bundle")
-    status, body = await request.app.state.inboxes[trust.ods].process(bundle)
-    return FhirResponse(body, status_code=status)
+    status, body = await request.app.state.inboxes[trust.ods].process_encoded(bundle)
+    return Response(body, status_code=status, media_type=FHIR_JSON)

@@ -12,7 +12,7 @@ from party_common.outcome import Issue, invalid, not_found, operation_outcome
 
 from . import resources
 from .catalogue import Service, Trust
-from .deps import SessionDep, SlotFinderDep, TrustDep, trust_base
+from .deps import DbDep, SessionDep, SlotFinderDep, TrustDep, trust_base
 from .models import SlotClaim
 from .schedule import minute_to_iso, stamp_to_minute
 from .search_params import count_param, single, time_window
@@ -53,7 +53,7 @@ def _statuses(request: Request) -> tuple[bool, bool]:
 
 
 @router.get("/{ods}/Slot")
-async def search_slots(trust: TrustDep, request: Request, session: SessionDep, finder: SlotFinderDep):
+async def search_slots(trust: TrustDep, request: Request, db: DbDep, finder: SlotFinderDep):
     """Slots of one service (`service` or `schedule`), earliest first; `next` continues after the last."""
     params = request.query_params
     service_param = single(params, "service")
@@ -75,13 +75,14 @@ async def search_slots(trust: TrustDep, request: Request, session: SessionDep, f
         outcome = operation_outcome([Issue("not-found", f"{trust.ods} has no service {service_id!r}",
                                            [name], severity="warning")])
         bundle["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
-        return bundle
+        return FhirResponse(bundle)
 
     t = service.template
     lo_minute, hi_minute = window.low_minute(), window.high_minute()
     lo = t.first if lo_minute is None else t.ordinal_at_or_after(lo_minute)
     hi = t.stop if hi_minute is None else t.ordinal_at_or_after(hi_minute)
-    found = await finder.find(session, service, lo, hi, count, free=free, busy=busy)
+    async with db.engine.connect() as conn:
+        found = await finder.find(conn, service, lo, hi, count, free=free, busy=busy)
     slots = [resources.slot(service, k, taken) for k, taken in found]
     bundle = searchset(slots, total=None, base_url=base, path="Slot", params=echo, count=count)
     if count and len(found) == count and found[-1][0] + 1 < t.clamp(hi):

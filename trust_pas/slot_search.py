@@ -13,18 +13,23 @@ searches cheap without ever hiding a free slot.
 from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .catalogue import Service
 from .models import SlotClaim
 
 FIRST_WINDOW = 32
 
-# Built once: constructing a statement per search costs more than running it.
-_IN_RANGE = (SlotClaim.service_id == bindparam("service_id"), SlotClaim.start_minute >= bindparam("lo"),
-             SlotClaim.start_minute < bindparam("hi"))
-_CLAIMED_MINUTES = select(SlotClaim.start_minute).where(*_IN_RANGE)
-_CLAIM_COUNT = select(func.count()).select_from(SlotClaim).where(*_IN_RANGE)
+# A search reads only, so a plain connection serves as well as a session.
+Executor = AsyncSession | AsyncConnection
+
+# Built once: constructing a statement per search costs more than running it. On the table, not the
+# mapped class, so they run as plain Core statements (on a session or a connection alike).
+_CLAIMS = SlotClaim.__table__
+_IN_RANGE = (_CLAIMS.c.service_id == bindparam("service_id"), _CLAIMS.c.start_minute >= bindparam("lo"),
+             _CLAIMS.c.start_minute < bindparam("hi"))
+_CLAIMED_MINUTES = select(_CLAIMS.c.start_minute).where(*_IN_RANGE)
+_CLAIM_COUNT = select(func.count()).select_from(_CLAIMS).where(*_IN_RANGE)
 
 
 class SlotFinder:
@@ -32,13 +37,13 @@ class SlotFinder:
         # service id -> (first, stop): ordinals of a run of claimed slots seen by this process.
         self._claimed_runs: dict[str, tuple[int, int]] = {}
 
-    async def _claimed_minutes(self, session: AsyncSession, service: Service, lo: int, hi: int) -> set[int]:
+    async def _claimed_minutes(self, session: Executor, service: Service, lo: int, hi: int) -> set[int]:
         t = service.template
         rows = await session.execute(
             _CLAIMED_MINUTES, {"service_id": service.id, "lo": t.start_minute(lo), "hi": t.start_minute(hi)})
         return set(rows.scalars())
 
-    async def _skip_known_run(self, session: AsyncSession, service: Service, k: int) -> int:
+    async def _skip_known_run(self, session: Executor, service: Service, k: int) -> int:
         run = self._claimed_runs.get(service.id)
         if not run or not run[0] <= k < run[1]:
             return k
@@ -50,7 +55,7 @@ class SlotFinder:
         del self._claimed_runs[service.id]
         return k
 
-    async def find(self, session: AsyncSession, service: Service, lo: int, hi: int, count: int, *,
+    async def find(self, session: Executor, service: Service, lo: int, hi: int, count: int, *,
                    free: bool = True, busy: bool = False) -> list[tuple[int, bool]]:
         """Up to `count` slots with ordinals in [lo, hi), as (ordinal, busy), earliest first."""
         t = service.template

@@ -9,19 +9,19 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.inbox import Inbox
+from party_common.gated_inbox import GatedInbox
 from party_common.messaging import Message
 
 
-class TrustInbox(Inbox):
+class TrustInbox(GatedInbox):
     def __init__(self, ods: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ods = ods
-        model = self.record_model
+        records = self.record_model.__table__
         # Built once, run per message; a NULL header id matches nothing, as no header id should.
-        self._lookup = select(model.status_code, model.response).where(
-            model.ods == bindparam("ods"),
-            or_(model.bundle_id == bindparam("bundle_id"), model.header_id == bindparam("header_id")),
+        self._lookup = select(records.c.status_code, records.c.response).where(
+            records.c.ods == bindparam("ods"),
+            or_(records.c.bundle_id == bindparam("bundle_id"), records.c.header_id == bindparam("header_id")),
         ).limit(1)
 
     async def _stored(self, session: AsyncSession, msg: Message):
@@ -29,7 +29,5 @@ class TrustInbox(Inbox):
         params = {"ods": self.ods, "bundle_id": msg.bundle_id, "header_id": msg.header_id}
         return (await session.execute(self._lookup, params)).first()
 
-    def _record(self, msg: Message, status: int, body: dict):
-        record = super()._record(msg, status, body)
-        record.ods = self.ods
-        return record
+    def _record_values(self, msg: Message, status: int, response: str) -> dict:
+        return {**super()._record_values(msg, status, response), "ods": self.ods}

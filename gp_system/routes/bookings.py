@@ -10,15 +10,17 @@ import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import structlog
 from fastapi import APIRouter, Request
-from sqlalchemy import delete, func, or_, select, update
+from fastapi.responses import Response
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from party_common.booking import BookingFacts, booking_message, read_appointment
 from party_common.database import Database
-from party_common.fhir_json import read_fhir_body
+from party_common.fhir_json import FHIR_JSON, read_fhir_body
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
@@ -77,21 +79,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Built once, on the tables rather than the mapped classes, so they run as plain Core statements.
+_BOOKINGS, _REFERRALS = Booking.__table__, Referral.__table__
+_REFERRAL = select(_REFERRALS.c.nhs_number, _REFERRALS.c.specialty).where(
+    _REFERRALS.c.id == bindparam("referral_id"), _REFERRALS.c.gp_ods == bindparam("ods"))
+_LIVE_BOOKING = select(_BOOKINGS).where(_BOOKINGS.c.active_referral_id == bindparam("referral_id"))
+_INSERT_BOOKING = _BOOKINGS.insert()
+_ANSWER_FIELDS = select(_BOOKINGS.c.ubrn, _BOOKINGS.c.trust_ods, _BOOKINGS.c.start, _BOOKINGS.c.end,
+                        _BOOKINGS.c.last_response_code).where(_BOOKINGS.c.id == bindparam("booking_id"))
+_FILL_ANSWER = update(_BOOKINGS).where(_BOOKINGS.c.id == bindparam("booking_id"))
+
+
 @router.post("/{ods}/ServiceRequest/{referral_id}/$book")
 async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, client: ClientDep,
                settings: SettingsDep):
     body, _ = await read_fhir_body(request, "Parameters")
     wanted = _book_parameters(body)
-    async with db.session() as session:
-        referral = (await session.execute(
-            select(Referral.nhs_number, Referral.specialty).where(Referral.id == referral_id,
-                                                                  Referral.gp_ods == ods)
-        )).one_or_none()
+    async with db.engine.connect() as conn:
+        referral = (await conn.execute(_REFERRAL, {"referral_id": referral_id, "ods": ods})).first()
         if referral is None:
             raise not_found(f"no referral {referral_id} at practice {ods}")
-        live = (await session.execute(
-            select(Booking).where(Booking.active_referral_id == referral_id)
-        )).scalar_one_or_none()
+        live = (await conn.execute(_LIVE_BOOKING, {"referral_id": referral_id})).first()
     if live is not None:
         if live.status == REQUESTED and not live.ubrn:
             # The earlier attempt's outcome is unknown: sending the very same message again lets the
@@ -110,23 +118,23 @@ async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, 
             raise no_free_slot(referral.specialty, wanted.service, wanted.start or "")
         slot = found
     now = _now()
-    row = Booking(
+    row = dict(
         id=str(uuid.uuid4()), gp_ods=ods, ubrn=None, referral_id=referral_id, active_referral_id=referral_id,
         nhs_number=referral.nhs_number, specialty=referral.specialty, service_id=slot.service_id,
         slot_id=slot.slot_id, start=slot.start, end=slot.end, trust_ods=None, status=REQUESTED,
         request_bundle_id=str(uuid.uuid4()), request_header_id=str(uuid.uuid4()),
         created_at=now, updated_at=now,
     )
-    async with db.session() as session:
-        session.add(row)
-        try:
-            await session.commit()
-        except IntegrityError as exc:
-            raise conflict(f"referral {referral_id} is being booked by another request") from exc
-    return await _request_booking(db, client, settings, row)
+    try:
+        async with db.writing() as session:
+            await session.execute(_INSERT_BOOKING, row)
+    except IntegrityError as exc:
+        raise conflict(f"referral {referral_id} is being booked by another request") from exc
+    return await _request_booking(db, client, settings, SimpleNamespace(**row))
 
 
-async def _request_booking(db: Database, client, settings: Settings, row: Booking) -> dict:
+async def _request_booking(db: Database, client, settings: Settings, row) -> Response:
+    """Sends the booking-request for `row` (a bookings row) and answers with the broker's answer."""
     facts = BookingFacts(
         ubrn=None, nhs_number=row.nhs_number, trust_ods=None, gp_ods=row.gp_ods, service_id=row.service_id,
         slot_id=row.slot_id, start=row.start, end=row.end, status="proposed", specialty=row.specialty,
@@ -138,14 +146,15 @@ async def _request_booking(db: Database, client, settings: Settings, row: Bookin
         bundle_id=row.request_bundle_id, header_id=row.request_header_id,
     )
     try:
-        answer = await send_to_broker(client, settings.broker_url, message)
+        answer, raw = await send_to_broker(client, settings.broker_url, message)
     except FhirError as exc:
         if exc.status < 500:
             await _end_request(db, row.id, FAILED, None)
         # Unknown outcome (503): the row stays `requested`, so the practice knows it asked.
         raise
-    await _record_answer(db, row, answer)
-    return answer
+    await _record_answer(db, row.id, row.gp_ods, answer)
+    # The broker's answer goes back as it came: no second encoding of the same JSON.
+    return Response(raw, media_type=FHIR_JSON)
 
 
 def _read_answer(answer: dict) -> tuple[str | None, BookingFacts | None]:
@@ -160,50 +169,47 @@ def _read_answer(answer: dict) -> tuple[str | None, BookingFacts | None]:
 
 
 async def _end_request(db: Database, booking_id: str, status: str, code: str | None) -> None:
-    async with db.session() as session:
+    async with db.writing() as session:
         await session.execute(
-            update(Booking).where(Booking.id == booking_id, Booking.status == REQUESTED)
+            update(_BOOKINGS).where(_BOOKINGS.c.id == booking_id, _BOOKINGS.c.status == REQUESTED)
             .values(status=status, active_referral_id=None, last_response_code=code, updated_at=_now())
         )
-        await session.commit()
 
 
-async def _record_answer(db: Database, sent: Booking, answer: dict) -> None:
+async def _record_answer(db: Database, booking_id: str, gp_ods: str, answer: dict) -> None:
     code, facts = _read_answer(answer)
     if code == "fatal-error":
-        await _end_request(db, sent.id, FAILED, code)
+        await _end_request(db, booking_id, FAILED, code)
         return
     if facts is None or not facts.ubrn:
-        log.warning("broker answer without a UBRN", booking=sent.id, code=code)
+        log.warning("broker answer without a UBRN", booking=booking_id, code=code)
         return
-    async with db.session() as session:
-        row = (await session.execute(select(Booking).where(Booking.id == sent.id))).scalar_one_or_none()
-        if row is None:
-            return
-        filled = {"ubrn": row.ubrn or facts.ubrn, "trust_ods": row.trust_ods or facts.trust_ods,
-                  "start": row.start or facts.start, "end": row.end or facts.end,
-                  "last_response_code": row.last_response_code or code}
-        if all(getattr(row, k) == v for k, v in filled.items()):
-            # The broker's confirmation reached the inbox first and recorded it all: no write.
-            return
-        for key, value in filled.items():
-            setattr(row, key, value)
-        row.updated_at = _now()
-        try:
-            await session.commit()
-            return
-        except IntegrityError:
-            await session.rollback()
-    await _merge_recorded_elsewhere(db, sent, facts.ubrn)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(_ANSWER_FIELDS, {"booking_id": booking_id})).first()
+    if row is None:
+        return
+    filled = {"ubrn": row.ubrn or facts.ubrn, "trust_ods": row.trust_ods or facts.trust_ods,
+              "start": row.start or facts.start, "end": row.end or facts.end,
+              "last_response_code": row.last_response_code or code}
+    if all(getattr(row, k) == v for k, v in filled.items()):
+        # The broker's confirmation reached the inbox first and recorded it all: no write.
+        return
+    try:
+        async with db.writing() as session:
+            await session.execute(_FILL_ANSWER, {"booking_id": booking_id, **filled, "updated_at": _now()})
+        return
+    except IntegrityError:
+        pass
+    await _merge_recorded_elsewhere(db, booking_id, gp_ods, facts.ubrn)
 
 
-async def _merge_recorded_elsewhere(db: Database, sent: Booking, ubrn: str) -> None:
+async def _merge_recorded_elsewhere(db: Database, booking_id: str, gp_ods: str, ubrn: str) -> None:
     """The inbox recorded this UBRN on a row of its own before our answer came: keep one row."""
-    async with db.session() as session:
+    async with db.writing() as session:
         other = (await session.execute(
-            select(Booking).where(Booking.gp_ods == sent.gp_ods, Booking.ubrn == ubrn)
+            select(Booking).where(Booking.gp_ods == gp_ods, Booking.ubrn == ubrn)
         )).scalar_one_or_none()
-        ours = (await session.execute(select(Booking).where(Booking.id == sent.id))).scalar_one_or_none()
+        ours = (await session.execute(select(Booking).where(Booking.id == booking_id))).scalar_one_or_none()
         if other is None or ours is None:
             return
         log.warning("booking recorded twice; merging", booking=ours.id, other=other.id, ubrn=ubrn)
@@ -215,7 +221,6 @@ async def _merge_recorded_elsewhere(db: Database, sent: Booking, ubrn: str) -> N
         if merged["status"] in ENDED:
             merged["active_referral_id"] = None
         await session.execute(update(Booking).where(Booking.id == ours.id).values(ubrn=ubrn, **merged))
-        await session.commit()
 
 
 @router.post("/{ods}/Appointment/{booking_ref}/$cancel")
@@ -224,7 +229,7 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
     if await request.body():
         # No parameters are defined, but a body that is sent must still be FHIR.
         await read_fhir_body(request, "Parameters")
-    async with db.session() as session:
+    async with db.writing() as session:
         row = (await session.execute(
             select(Booking).where(Booking.gp_ods == ods, or_(Booking.id == booking_ref, Booking.ubrn == booking_ref))
             .limit(1)
@@ -250,7 +255,6 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
             )
             if changed.rowcount != 1:
                 raise conflict(f"booking {row.ubrn} changed while being cancelled; try again")
-            await session.commit()
         # else: the earlier cancellation's outcome is unknown; the same message goes again.
     message = booking_message(
         BOOKING_CANCEL, replace(booking_facts(row, status="cancelled"), appointment_id=None),
@@ -259,7 +263,7 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
         bundle_id=bundle_id, header_id=header_id,
     )
     try:
-        answer = await send_to_broker(client, settings.broker_url, message)
+        answer, raw = await send_to_broker(client, settings.broker_url, message)
     except FhirError as exc:
         if exc.status < 500:
             await _refused_cancel(db, row.id, bundle_id)
@@ -267,15 +271,14 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
     code, _ = _read_answer(answer)
     if code == "fatal-error":
         await _refused_cancel(db, row.id, bundle_id)
-    return answer
+    return Response(raw, media_type=FHIR_JSON)
 
 
 async def _refused_cancel(db: Database, booking_id: str, cancel_bundle_id: str | None) -> None:
-    async with db.session() as session:
+    async with db.writing() as session:
         await session.execute(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == CANCEL_REQUESTED,
                    Booking.cancel_bundle_id == cancel_bundle_id)
             .values(status=func.coalesce(Booking.pre_cancel_status, BOOKED), updated_at=_now())
         )
-        await session.commit()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from party_common.fhir_json import FhirResponse, read_fhir_body
+from party_common.fhir_json import FHIR_JSON, read_fhir_body
 
 from ..deps import PracticeDep
 
@@ -14,5 +15,5 @@ router = APIRouter()
 @router.post("/{ods}/$process-message")
 async def process_message(ods: PracticeDep, request: Request):
     body, _ = await read_fhir_body(request, "Bundle")
-    status, answer = await request.app.state.inboxes[ods].process(body)
-    return FhirResponse(answer, status_code=status)
+    status, answer = await request.app.state.inboxes[ods].process_encoded(body)
+    return Response(answer, status_code=status, media_type=FHIR_JSON)

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from party_common.booking import REFERRAL_SYSTEM
-from party_common.fhir_json import FhirResponse, read_fhir_body
+from party_common.fhir_json import FHIR_JSON, FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, is_valid_nhs_number
 from party_common.messaging import now_iso, ods_reference
 from party_common.outcome import FhirError, business_rule, invalid, not_found
@@ -21,6 +21,11 @@ from ..models import Referral, RegisteredPatient
 from ..outbound import spine_knows_patient
 
 router = APIRouter()
+
+# Built once, on the tables rather than the mapped classes, so they run as plain Core statements.
+_PRACTICE_OF = (select(RegisteredPatient.__table__.c.gp_ods)
+                .where(RegisteredPatient.__table__.c.nhs_number == bindparam("nhs_number")))
+_INSERT_REFERRAL = Referral.__table__.insert()
 
 
 def _nhs_number(body: dict) -> str:
@@ -48,10 +53,8 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
     body, _ = await read_fhir_body(request, "ServiceRequest")
     nhs = _nhs_number(body)
     specialty = _specialty(body)
-    async with db.session() as session:
-        registered_at = (await session.execute(
-            select(RegisteredPatient.gp_ods).where(RegisteredPatient.nhs_number == nhs)
-        )).scalar_one_or_none()
+    async with db.engine.connect() as conn:
+        registered_at = (await conn.execute(_PRACTICE_OF, {"nhs_number": nhs})).scalar_one_or_none()
     if registered_at != ods:
         raise business_rule(f"patient {nhs} is not registered at practice {ods}", "ServiceRequest.subject")
     # Checked only after the local rule: no spine round trip for a request we refuse anyway.
@@ -71,12 +74,14 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
         requester=ods_reference(ods),
     )
     resource.setdefault("authoredOn", now_iso())
-    async with db.session() as session:
-        session.add(Referral(id=referral_id, gp_ods=ods, nhs_number=nhs, specialty=specialty, created_at=now,
-                             resource=orjson.dumps(resource).decode()))
-        await session.commit()
+    encoded = orjson.dumps(resource)
+    async with db.writing() as session:
+        await session.execute(_INSERT_REFERRAL, {"id": referral_id, "gp_ods": ods, "nhs_number": nhs,
+                                                 "specialty": specialty, "created_at": now,
+                                                 "resource": encoded.decode()})
     location = f"{settings.practice_endpoint(ods)}/ServiceRequest/{referral_id}"
-    return FhirResponse(resource, status_code=201, headers={"Location": location})
+    # The stored text is the answer: encoded once, for the table and the wire alike.
+    return Response(encoded, status_code=201, media_type=FHIR_JSON, headers={"Location": location})
 
 
 @router.get("/{ods}/ServiceRequest/{referral_id}")

@@ -1,11 +1,8 @@
-"""Wiring: settings from SPINE_* variables, and the SQLite write gate."""
+"""Wiring: settings from SPINE_* variables (the SQLite write gate is tested with Database)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from spine_mock.settings import Settings
-from spine_mock.write_gate import WriteGate
 
 
 def test_settings_read_spine_environment(monkeypatch):
@@ -25,23 +22,3 @@ def test_defaults(monkeypatch):
     assert settings.port == 8001
     assert settings.database_url.endswith("spine_mock.db")
     assert settings.dedupe is True
-
-
-async def _overlap(gate: WriteGate) -> int:
-    inside, most = 0, 0
-
-    async def writer():
-        nonlocal inside, most
-        async with gate:
-            inside += 1
-            most = max(most, inside)
-            await asyncio.sleep(0.01)
-            inside -= 1
-
-    await asyncio.gather(*[writer() for _ in range(5)])
-    return most
-
-
-async def test_write_gate_serialises_on_sqlite_only():
-    assert await _overlap(WriteGate(serialise=True)) == 1
-    assert await _overlap(WriteGate(serialise=False)) == 5

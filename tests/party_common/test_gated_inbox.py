@@ -1,0 +1,93 @@
+"""GatedInbox: one transaction per message, repeats answered from the store, refusals remembered."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from sqlalchemy import func, insert, select
+
+from party_common.database import Database
+from party_common.gated_inbox import GatedInbox
+from party_common.messaging import BOOKING_REQUEST, message_bundle
+from party_common.outcome import FhirError, business_rule
+
+from .conftest import Base, Note, ProcessedMessage
+
+
+def _message(bundle_id: str = "b-1", header_id: str = "h-1", text: str = "hello") -> dict:
+    return message_bundle(BOOKING_REQUEST, [{"resourceType": "Basic", "id": text}],
+                          source_endpoint="urn:sender", destination_endpoint="urn:inbox",
+                          bundle_id=bundle_id, header_id=header_id)
+
+
+async def _notes(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(Note))).scalar_one()
+
+
+@pytest.fixture
+async def db(db_url):
+    database = Database(db_url, Base)
+    await database.start()
+    yield database
+    await database.dispose()
+
+
+def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
+           dedupe: bool = True) -> GatedInbox:
+    async def handler(session, msg):
+        calls.append(msg.bundle_id)
+        text = msg.resources[0]["id"]
+        await session.execute(insert(Note), {"id": f"{msg.bundle_id}-{len(calls)}", "text": text})
+        if refuse_after_write:
+            raise business_rule("not this one", "Bundle.entry[1].resource")
+        return [{"resourceType": "Basic", "id": text}]
+
+    return GatedInbox(db, ProcessedMessage, {BOOKING_REQUEST: handler}, source_endpoint="urn:inbox",
+                      dedupe=dedupe)
+
+
+async def test_a_repeat_is_answered_from_the_store_and_changes_nothing(db):
+    calls: list[str] = []
+    inbox = _inbox(db, calls)
+    status, first = await inbox.process_encoded(_message())
+    # The same header under a new Bundle.id is the same message too.
+    again_status, again = await inbox.process_encoded(_message(bundle_id="b-2"))
+    assert (status, again_status) == (200, 200)
+    assert again == first
+    assert calls == ["b-1"]
+    assert await _notes(db) == 1
+    answer = orjson.loads(first)
+    assert answer["entry"][0]["resource"]["response"] == {"identifier": "b-1", "code": "ok"}
+    assert answer["entry"][1]["resource"] == {"resourceType": "Basic", "id": "hello"}
+
+
+async def test_a_refusal_undoes_the_handlers_writes_and_is_repeated(db):
+    calls: list[str] = []
+    inbox = _inbox(db, calls, refuse_after_write=True)
+    with pytest.raises(FhirError) as caught:
+        await inbox.process_encoded(_message())
+    assert caught.value.status == 422
+    # The repeat gets the same status and OperationOutcome, from the store: the handler is not run.
+    status, body = await inbox.process_encoded(_message())
+    assert (status, orjson.loads(body)) == (422, caught.value.outcome())
+    assert calls == ["b-1"]
+    assert await _notes(db) == 0
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(select(ProcessedMessage.__table__))).one()
+    assert stored.status_code == 422
+    assert orjson.loads(stored.response)["issue"][0]["code"] == "business-rule"
+
+
+async def test_without_dedupe_every_copy_is_applied(db):
+    calls: list[str] = []
+    inbox = _inbox(db, calls, dedupe=False)
+    await inbox.process_encoded(_message())
+    await inbox.process_encoded(_message())
+    assert calls == ["b-1", "b-1"]
+    assert await _notes(db) == 2
+
+
+async def test_process_still_answers_with_a_dict(db):
+    status, body = await _inbox(db, []).process(_message())
+    assert status == 200 and body["resourceType"] == "Bundle"
