@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from party_common.bundles import searchset
 from party_common.identifiers import UBRN_SYSTEM, split_token
+from party_common.ndjson import ndjson_response
 from party_common.outcome import invalid, not_found
 
 from .booking_index import entry_resource
@@ -48,6 +49,13 @@ async def search_appointments(
     )).scalars().all() if count else []
     return searchset([entry_resource(r) for r in rows], total=total, base_url=base, path="Appointment",
                      offset=offset, count=count)
+
+
+@router.get("/Appointment/$export")
+async def export_index(session: SessionDep):
+    """The whole booking index as NDJSON, for reconciliation at scale."""
+    rows = (await session.execute(select(BookingIndexEntry).order_by(BookingIndexEntry.ubrn))).scalars().all()
+    return ndjson_response(rows, entry_resource)
 
 
 @router.get("/Appointment/{ubrn}")

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from party_common.bundles import searchset
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import UBRN_SYSTEM, split_token
+from party_common.ndjson import ndjson_response
 from party_common.outcome import invalid, not_found
 
 from . import resources
@@ -50,6 +51,14 @@ async def search_appointments(trust: TrustDep, request: Request, session: Sessio
                        offset=offset, count=count or None)
     # A response rather than a dict: pages of up to 1000 would otherwise go through jsonable_encoder.
     return FhirResponse(bundle)
+
+
+@router.get("/{ods}/Appointment/$export")
+async def export_appointments(trust: TrustDep, session: SessionDep):
+    """Every appointment of the trust as NDJSON, for reconciliation at scale."""
+    rows = (await session.scalars(select(Appointment).where(Appointment.ods == trust.ods)
+                                  .order_by(Appointment.created_at, Appointment.id))).all()
+    return ndjson_response(rows, resources.appointment)
 
 
 @router.get("/{ods}/Appointment/{appointment_id}")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 
 from party_common.bundles import searchset
 from party_common.identifiers import UBRN_SYSTEM, split_token
+from party_common.ndjson import ndjson_response
 from party_common.outcome import invalid, not_found
 
-from ..deps import CountParam, OffsetParam, PracticeDep, SessionDep, SettingsDep
+from ..deps import CountParam, OffsetParam, PracticeDep, SessionDep
 from ..models import Booking
 from ..views import appointment
 
@@ -17,10 +18,11 @@ router = APIRouter()
 
 
 @router.get("/{ods}/Appointment")
-async def list_appointments(ods: PracticeDep, session: SessionDep, settings: SettingsDep,
+async def list_appointments(ods: PracticeDep, session: SessionDep, request: Request,
                             count: CountParam = 50, offset: OffsetParam = 0,
                             identifier: str | None = Query(None)):
-    base = settings.practice_endpoint(ods)
+    # Paging links as the caller reached us (a published port, a proxy), not our own idea of our URL.
+    base = f"{str(request.base_url).rstrip('/')}/{ods}"
     if identifier is not None:
         system, value = split_token(identifier)
         if system not in (None, UBRN_SYSTEM) or not value:
@@ -38,6 +40,13 @@ async def list_appointments(ods: PracticeDep, session: SessionDep, settings: Set
     )).scalars().all()
     return searchset([appointment(r) for r in rows], total=total, base_url=base, path="Appointment",
                      offset=offset, count=count)
+
+
+@router.get("/{ods}/Appointment/$export")
+async def export_appointments(ods: PracticeDep, session: SessionDep):
+    """The practice's view of every booking as NDJSON, for reconciliation at scale."""
+    rows = (await session.execute(select(Booking).where(Booking.gp_ods == ods).order_by(Booking.seq))).scalars().all()
+    return ndjson_response(rows, appointment)
 
 
 @router.get("/{ods}/Appointment/{booking_id}")

@@ -26,7 +26,7 @@ async def practice_metadata(ods: PracticeDep, request: Request):
 
 
 @router.get("/{ods}/Patient")
-async def list_patients(ods: PracticeDep, session: SessionDep, settings: SettingsDep,
+async def list_patients(ods: PracticeDep, session: SessionDep, request: Request,
                         count: CountParam = 50, offset: OffsetParam = 0):
     total = (await session.execute(
         select(func.count()).select_from(RegisteredPatient).where(RegisteredPatient.gp_ods == ods)
@@ -35,5 +35,6 @@ async def list_patients(ods: PracticeDep, session: SessionDep, settings: Setting
         select(RegisteredPatient).where(RegisteredPatient.gp_ods == ods)
         .order_by(RegisteredPatient.nhs_number).offset(offset).limit(count)
     )).scalars().all()
-    return searchset([patient(r) for r in rows], total=total, base_url=settings.practice_endpoint(ods),
+    # Paging links as the caller reached us (a published port, a proxy), not our own idea of our URL.
+    return searchset([patient(r) for r in rows], total=total, base_url=f"{str(request.base_url).rstrip('/')}/{ods}",
                      path="Patient", offset=offset, count=count)

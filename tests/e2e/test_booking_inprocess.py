@@ -129,3 +129,24 @@ async def test_broker_answers_a_repeated_request_once(tmp_path):
         assert first.json() == again.json()
         ledger = (await client.get(f"{urls.broker}/Appointment")).json()
         assert ledger["total"] == 1
+
+
+async def test_every_party_exports_its_bookings_as_ndjson(tmp_path):
+    import json
+
+    async with inprocess_stack(tmp_path) as (urls, client, _apps):
+        population = await discover(client, urls)
+        await Workload(urls, population, seed=4, bookings=12, concurrency=4).run(client)
+        views = await _views(client, urls)
+        exported = {"broker": {}, "spine": {}, "pas": {}, "gp": {}}
+        targets = [("broker", f"{urls.broker}/Appointment/$export"), ("spine", f"{urls.spine}/Appointment/$export")]
+        targets += [("pas", f"{urls.pas}/RT{i}/Appointment/$export") for i in range(1, 5)]
+        targets += [("gp", f"{urls.gp}/Y9000{i}/Appointment/$export") for i in range(1, 5)]
+        for party, url in targets:
+            r = await client.get(url)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+ndjson"), url
+            for line in r.text.splitlines():
+                appt = json.loads(line)
+                assert appt["resourceType"] == "Appointment"
+                exported[party][appt["identifier"][0]["value"]] = appt["status"]
+        assert exported == views
