@@ -109,7 +109,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
         links_before = (await client.get(f"{opts.urls.broker}/links")).json()
         workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
-                            concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name)
+                            concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
+                            id_salt=str(journal_since))
         started = time.perf_counter()
         results: list[BookingResult] = await workload.run(client, progress)
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)

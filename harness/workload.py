@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,6 +18,7 @@ from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, UBRN_S
 from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
+_REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
 
 
 class WorkloadError(RuntimeError):
@@ -97,7 +99,7 @@ async def discover(client: httpx.AsyncClient, urls: StackUrls, patients_per_prac
 
 class Workload:
     def __init__(self, urls: StackUrls, population: Population, *, seed: int, bookings: int,
-                 concurrency: int = 8, horizon_days: int = 150, run_id: str = "run"):
+                 concurrency: int = 8, horizon_days: int = 150, run_id: str = "run", id_salt: str = ""):
         self.urls = urls
         self.population = population
         self.seed = seed
@@ -105,6 +107,9 @@ class Workload:
         self.concurrency = concurrency
         self.horizon_days = horizon_days
         self.run_id = run_id
+        # Request ids derive from seed, index and this salt (the broker's journal position at the
+        # start): the same scenario on a fresh stack sends the same ids, a rerun on a used one does not.
+        self.id_salt = id_salt
 
     def plan(self, index: int) -> tuple[str, str, str, str, datetime]:
         """What booking `index` asks for; a function of the seed alone, so a run can be repeated."""
@@ -137,7 +142,9 @@ class Workload:
             referral_id = r.json()["id"]
             while attempts < 5:
                 attempts += 1
+                request_id = str(uuid.uuid5(_REQUEST_NS, f"{self.seed}:{self.id_salt}:{index}:{attempts}"))
                 params = {"resourceType": "Parameters", "parameter": [
+                    {"name": "requestId", "valueString": request_id},
                     {"name": "service", "valueString": service},
                     {"name": "start", "valueDateTime": earliest.isoformat().replace("+00:00", "Z")},
                 ]}

@@ -35,6 +35,8 @@ router = APIRouter()
 
 # Slot ids are `<service id>-<YYYYMMDDHHMM>` (docs/api.md), so a slot names its service.
 _SLOT_ID = re.compile(r"^(?P<service>.+)-\d{12}$")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_HEADER_NS = uuid.UUID("0e4b2f55-7a0c-4c1e-9a55-1b0a6f1d2c3e")
 
 
 @dataclass
@@ -42,6 +44,7 @@ class BookRequest:
     slot: str | None
     service: str | None
     start: str | None
+    request_id: str | None = None   # the caller's id for the booking-request message (idempotency)
 
 
 def _book_parameters(body: dict) -> BookRequest:
@@ -55,6 +58,11 @@ def _book_parameters(body: dict) -> BookRequest:
                 value = ref.rsplit("/", 1)[1]
             if not value:
                 raise invalid(f"parameter {name!r} must carry a valueString", f"Parameters.parameter[{i}]")
+        elif name == "requestId":
+            value = param.get("valueString") or param.get("valueId")
+            if not value or not _FHIR_ID.match(value):
+                raise invalid("parameter 'requestId' must be a FHIR id ([A-Za-z0-9-.]{1,64})",
+                              f"Parameters.parameter[{i}]")
         elif name == "start":
             value = param.get("valueDateTime") or param.get("valueInstant")
             if not value:
@@ -62,7 +70,7 @@ def _book_parameters(body: dict) -> BookRequest:
         else:
             continue
         values[name] = value
-    wanted = BookRequest(values.get("slot"), values.get("service"), values.get("start"))
+    wanted = BookRequest(values.get("slot"), values.get("service"), values.get("start"), values.get("requestId"))
     if not wanted.slot and not wanted.start:
         raise invalid("Parameters must hold 'slot' (a slot id) or 'start' (the earliest time wanted)",
                       "Parameters.parameter")
@@ -122,14 +130,17 @@ async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, 
         id=str(uuid.uuid4()), gp_ods=ods, ubrn=None, referral_id=referral_id, active_referral_id=referral_id,
         nhs_number=referral.nhs_number, specialty=referral.specialty, service_id=slot.service_id,
         slot_id=slot.slot_id, start=slot.start, end=slot.end, trust_ods=None, status=REQUESTED,
-        request_bundle_id=str(uuid.uuid4()), request_header_id=str(uuid.uuid4()),
+        # A caller-supplied id makes the message reproducible (replays, reruns of a scenario).
+        request_bundle_id=wanted.request_id or str(uuid.uuid4()),
+        request_header_id=str(uuid.uuid5(_HEADER_NS, wanted.request_id)) if wanted.request_id else str(uuid.uuid4()),
         created_at=now, updated_at=now,
     )
     try:
         async with db.writing() as session:
             await session.execute(_INSERT_BOOKING, row)
     except IntegrityError as exc:
-        raise conflict(f"referral {referral_id} is being booked by another request") from exc
+        raise conflict(f"referral {referral_id} is being booked by another request, or requestId "
+                       f"{wanted.request_id} was used before") from exc
     return await _request_booking(db, client, settings, SimpleNamespace(**row))
 
 

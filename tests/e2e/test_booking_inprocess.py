@@ -150,3 +150,23 @@ async def test_every_party_exports_its_bookings_as_ndjson(tmp_path):
                 assert appt["resourceType"] == "Appointment"
                 exported[party][appt["identifier"][0]["value"]] = appt["status"]
         assert exported == views
+
+
+async def test_the_same_scenario_through_the_practices_twice_journals_the_same(tmp_path):
+    """The full path (GP referral, slot search, booking) rerun on a fresh stack: same journal."""
+    from booking_broker.journal import WALL_CLOCK_FIELDS
+
+    rules = [{"link": "broker->pas:*", "event": "booking-request", "action": "drop", "probability": 0.4},
+             {"link": "broker->gp:*", "action": "duplicate", "every": {"k": 1, "n": 3}}]
+    journals = []
+    for run in range(2):
+        async with inprocess_stack(tmp_path / f"run{run}") as (urls, client, _apps):
+            population = await discover(client, urls)
+            assert (await client.put(f"{urls.broker}/faults", json={"seed": 5, "rules": rules})).status_code == 200
+            head = (await client.get(f"{urls.broker}/journal", params={"_count": 1})).json()["head"]
+            await Workload(urls, population, seed=5, bookings=25, concurrency=1, id_salt=str(head)).run(client)
+            entries = (await client.get(f"{urls.broker}/journal", params={"_count": 5000})).json()["entries"]
+            journals.append([{k: v for k, v in e.items() if k not in WALL_CLOCK_FIELDS} for e in entries])
+    assert len(journals[0]) > 25 * 5
+    assert any(e["link"].startswith("gp:") and e["bundle_id"] for e in journals[0])
+    assert journals[0] == journals[1]
