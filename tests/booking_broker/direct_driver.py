@@ -10,6 +10,7 @@ import asyncio
 import random
 import uuid
 
+from harness.runner import read_journal
 from party_common.booking import BookingFacts, booking_message
 from party_common.identifiers import UBRN_SYSTEM
 
@@ -100,13 +101,7 @@ async def pas_ubrns(client, urls) -> list[str]:
 
 
 async def journal(client, urls) -> list[dict]:
-    entries, since = [], 0
-    while True:
-        page = (await client.get(f"{urls.broker}/journal", params={"since": since, "_count": 5000})).json()
-        entries += page["entries"]
-        if "next" not in page:
-            return entries
-        since = page["last"]
+    return await read_journal(client, urls, 0)
 
 
 async def wait_drained(client, urls, timeout: float = 60) -> dict:
