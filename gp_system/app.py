@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
 from party_common.database import Database
-from party_common.gated_inbox import GatedInbox
+from party_common.inbox import Inbox
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
@@ -38,11 +38,11 @@ def gp_capability() -> dict:
     )
 
 
-def _inbox_for(db: Database, settings: Settings, ods: str) -> GatedInbox:
+def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
     async def handle(session, msg):
         return await apply_confirmation(session, ods, msg)
 
-    return GatedInbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
+    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
                       source_endpoint=settings.practice_endpoint(ods), dedupe=settings.dedupe)
 
 

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingFacts, appointment_resource, booking_from_message
 from party_common.database import Database
-from party_common.gated_inbox import GatedInbox
-from party_common.inbox import Handler
+from party_common.inbox import Handler, Inbox
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import business_rule
 
@@ -95,6 +94,6 @@ def make_handlers(is_sqlite: bool) -> dict[str, Handler]:
     return {BOOKING_REQUEST: record_booking, BOOKING_CANCEL: record_cancel}
 
 
-def booking_index_inbox(db: Database, *, endpoint: str, dedupe: bool) -> GatedInbox:
-    return GatedInbox(db, ProcessedMessage, make_handlers(db.is_sqlite), source_endpoint=endpoint,
+def booking_index_inbox(db: Database, *, endpoint: str, dedupe: bool) -> Inbox:
+    return Inbox(db, ProcessedMessage, make_handlers(db.is_sqlite), source_endpoint=endpoint,
                       dedupe=dedupe)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.database import Database
-from party_common.gated_inbox import GatedInbox
+from party_common.inbox import Inbox
 
 from .settings import Settings
 
@@ -23,7 +23,7 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_inbox(request: Request) -> GatedInbox:
+async def get_inbox(request: Request) -> Inbox:
     return request.app.state.inbox
 
 
@@ -33,7 +33,7 @@ async def get_db(request: Request) -> Database:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-InboxDep = Annotated[GatedInbox, Depends(get_inbox)]
+InboxDep = Annotated[Inbox, Depends(get_inbox)]
 # The database itself, for handlers that open their own short connection or write transaction
 # rather than hold a session for the whole request.
 DbDep = Annotated[Database, Depends(get_db)]

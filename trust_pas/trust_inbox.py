@@ -9,11 +9,11 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.gated_inbox import GatedInbox
+from party_common.inbox import Inbox
 from party_common.messaging import Message
 
 
-class TrustInbox(GatedInbox):
+class TrustInbox(Inbox):
     def __init__(self, ods: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ods = ods

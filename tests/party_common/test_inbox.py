@@ -1,4 +1,4 @@
-"""GatedInbox: one transaction per message, repeats answered from the store, refusals remembered."""
+"""Inbox: one transaction per message, repeats answered from the store, refusals remembered."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from party_common.database import Database
-from party_common.gated_inbox import GatedInbox
+from party_common.inbox import Inbox
 from party_common.messaging import BOOKING_REQUEST, message_bundle
 from party_common.outcome import FhirError, business_rule
 
@@ -34,7 +34,7 @@ async def db(db_url):
 
 
 def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
-           dedupe: bool = True) -> GatedInbox:
+           dedupe: bool = True) -> Inbox:
     async def handler(session, msg):
         calls.append(msg.bundle_id)
         text = msg.resources[0]["id"]
@@ -43,7 +43,7 @@ def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
             raise business_rule("not this one", "Bundle.entry[1].resource")
         return [{"resourceType": "Basic", "id": text}]
 
-    return GatedInbox(db, ProcessedMessage, {BOOKING_REQUEST: handler}, source_endpoint="urn:inbox",
+    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handler}, source_endpoint="urn:inbox",
                       dedupe=dedupe)
 
 
