@@ -20,6 +20,7 @@ from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
 from .reconcile import KINDS, PartyUnreachable
 from .reconcile_cli import register as register_reconcile
+from .report_cli import register as register_report
 from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .workload import WorkloadError
@@ -144,6 +145,7 @@ def run(
     else:
         _print_summary(summary)
     console.print(f"run folder: {folder}")
+    console.print(f"report: {folder / 'report.html'}")
     missed = summary.get("expectations", {}).get("missed", [])
     if missed:
         for line in missed:
@@ -195,6 +197,7 @@ def _print_summary(summary: dict) -> None:
 
 
 register_reconcile(app)
+register_report(app)
 
 
 def main() -> None:

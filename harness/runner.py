@@ -17,6 +17,7 @@ from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
 from .reconcile import ReconcileJob, run_job
+from .report_html import write_report
 from .run_folder import new_run_folder, write_json, write_jsonl
 from .scenario import Scenario
 from .summary import links_delta, summarise
@@ -164,6 +165,7 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
                                     summary["error_rates"]["links"], summary["reconciliation"]["score"])
         summary["expectations"] = {"met": not missed, "missed": missed}
     write_json(folder / "summary.json", summary)
+    write_report(folder)
     if not embedded:
         (folder / "logs").mkdir(exist_ok=True)
         (folder / "logs" / "README.txt").write_text(

@@ -1,0 +1,193 @@
+"""`report.json`: what a run's report page shows, gathered from its run folder in one document.
+
+- scenario and summary: as the run wrote them;
+- per link, the delivery error rate over time: the journal's attempts bucketed by `elapsed_s`
+  (the broker's fault clock, which may be simulated: the report never reads wall time);
+- discrepancy counts by kind, from the reconciliation;
+- the lost bookings (those the parties disagree on, `missing_at_pas` first), each with its trace:
+  the journal's hops for its UBRN and each party's final view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from .error_rates import JournalError, delivery_failed, link_rates, load_journal
+from .reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
+
+REPORT_VERSION = 1
+MAX_LOST = 500                      # bookings listed (and traced) in the report; the rest are counted
+MIN_BUCKETS, MAX_BUCKETS = 20, 60
+ATTEMPTS_PER_BUCKET = 5             # aim: the busiest link has about this many attempts per bucket
+RUN_FILES = ("scenario.json", "summary.json", "journal.jsonl", "reconciliation.json")
+HOP_FIELDS = ("seq", "elapsed_s", "link", "event", "decision", "rule_id", "outcome", "delivered", "status",
+              "latency_ms", "attempt", "purpose")
+
+
+class ReportError(RuntimeError):
+    """A folder the report cannot be made from; one line for the user."""
+
+
+# -- time series ---------------------------------------------------------------------------------------
+
+def bucket_count(attempts_on_busiest_link: int) -> int:
+    """Enough buckets to show a trend, few enough that each holds several attempts."""
+    return max(MIN_BUCKETS, min(MAX_BUCKETS, attempts_on_busiest_link // ATTEMPTS_PER_BUCKET))
+
+
+@dataclass(frozen=True)
+class Buckets:
+    start: float
+    width: float
+    count: int
+
+    def index(self, t: float) -> int:
+        if self.width <= 0:
+            return 0
+        return min(self.count - 1, max(0, math.floor((t - self.start) / self.width)))
+
+    def edges(self) -> list[float]:
+        return [round(self.start + i * self.width, 6) for i in range(self.count + 1)]
+
+
+def error_rate_series(journal: list[dict], buckets: int | None = None) -> dict:
+    """Attempts, failures and the error rate per link per time bucket; every link on the same buckets.
+
+    An attempt and its failure are as `harness.error_rates` counts them for the link totals, so the
+    buckets of a link add up to its total. A bucket with no attempt has rate None (a gap, not a 0).
+    """
+    attempts: list[tuple[dict, bool]] = []
+    untimed = 0
+    for e in journal:
+        failed = delivery_failed(e)
+        if failed is None:
+            continue
+        if isinstance(e.get("elapsed_s"), (int, float)):
+            attempts.append((e, failed))
+        else:
+            untimed += 1
+    if not attempts:
+        return {"clock": "elapsed_s", "edges": [], "links": {}, "untimed_attempts": untimed}
+    per_link = Counter(e.get("link") or "?" for e, _ in attempts)
+    n = buckets or bucket_count(max(per_link.values()))
+    times = [e["elapsed_s"] for e, _ in attempts]
+    t0, t1 = min(times), max(times)
+    grid = Buckets(t0, (t1 - t0) / n, n if t1 > t0 else 1)
+    counts = {link: ([0] * grid.count, [0] * grid.count) for link in sorted(per_link)}
+    for e, failed in attempts:
+        tried, lost = counts[e.get("link") or "?"]
+        i = grid.index(e["elapsed_s"])
+        tried[i] += 1
+        lost[i] += failed
+    links = {link: {"attempts": tried, "failed": lost,
+                    "rate": [round(f / a, 6) if a else None for a, f in zip(tried, lost)]}
+             for link, (tried, lost) in counts.items()}
+    return {"clock": "elapsed_s", "edges": grid.edges(), "links": links, "untimed_attempts": untimed}
+
+
+# -- lost bookings and their traces --------------------------------------------------------------------
+
+def journal_by_ubrn(journal: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for e in journal:
+        if e.get("ubrn"):
+            out.setdefault(e["ubrn"], []).append(e)
+    return out
+
+
+def trace_from_journal(entries_by_ubrn: dict[str, list[dict]], ubrn: str) -> dict:
+    """A booking's trace: its hops across the links, in journal order.
+
+    Stands in for `harness.trace.trace_booking(folder, ubrn)` until that lands; the report uses only
+    `hops` (each with the HOP_FIELDS) from it.
+    """
+    hops = sorted(entries_by_ubrn.get(ubrn, []), key=lambda e: e.get("seq") or 0)
+    return {"ubrn": ubrn, "hops": [{f: e.get(f) for f in HOP_FIELDS} for e in hops]}
+
+
+def lost_bookings(reconciliation: dict, journal: list[dict], bookings: dict[str, dict],
+                  limit: int = MAX_LOST) -> tuple[list[dict], int]:
+    """(the first `limit` bookings the parties disagree on, how many there are), missing_at_pas first."""
+    by_ubrn: dict[str, dict] = {}
+    for d in reconciliation.get("discrepancies", []):
+        row = by_ubrn.setdefault(d["ubrn"], {"ubrn": d["ubrn"], "kinds": [], "details": [],
+                                             "views": d.get("views")})
+        if d["kind"] not in row["kinds"]:
+            row["kinds"].append(d["kind"])
+        row["details"].append(d.get("detail"))
+    rank = {kind: i for i, kind in enumerate(KINDS)}
+    ordered = sorted(by_ubrn.values(), key=lambda r: (MISSING_AT_PAS not in r["kinds"],
+                                                     min(rank.get(k, len(KINDS)) for k in r["kinds"]), r["ubrn"]))
+    shown = ordered[:limit]
+    entries = journal_by_ubrn(journal)
+    for row in shown:
+        row["booking"] = bookings.get(row["ubrn"])
+        row["hops"] = trace_from_journal(entries, row["ubrn"])["hops"]
+    return shown, len(ordered)
+
+
+# -- the document --------------------------------------------------------------------------------------
+
+def _read_json(path: Path):
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError:
+        raise ReportError(f"{path} is not JSON") from None
+
+
+def _read_bookings(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    try:
+        rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    except orjson.JSONDecodeError:
+        raise ReportError(f"{path}: a line is not JSON") from None
+    return {r["ubrn"]: r for r in rows if isinstance(r, dict) and r.get("ubrn")}
+
+
+def check_run_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise ReportError(f"{folder} is not a run folder (no such directory)")
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ReportError(f"{folder} is not a run folder (no {', '.join(missing)})")
+
+
+def build_report(folder: Path, max_lost: int = MAX_LOST) -> dict:
+    check_run_folder(folder)
+    scenario = _read_json(folder / "scenario.json")
+    summary = _read_json(folder / "summary.json")
+    reconciliation = _read_json(folder / "reconciliation.json")
+    try:
+        journal = load_journal(folder / "journal.jsonl")
+    except JournalError as exc:
+        raise ReportError(str(exc)) from None
+    if not all(isinstance(d, dict) for d in (scenario, summary, reconciliation)):
+        raise ReportError(f"{folder}: scenario.json, summary.json and reconciliation.json must be JSON objects")
+    lost, lost_total = lost_bookings(reconciliation, journal, _read_bookings(folder / "bookings.jsonl"), max_lost)
+    counts = reconciliation.get("counts") or {}
+    return {
+        "version": REPORT_VERSION,
+        "run": folder.name,
+        "scenario": scenario,
+        "summary": summary,
+        "links": link_rates(journal),
+        "error_rate_series": error_rate_series(journal),
+        "discrepancies": {
+            "counts": {k: counts.get(k, 0) for k in KINDS},
+            "descriptions": dict(DESCRIPTIONS),
+            "total": sum(counts.get(k, 0) for k in KINDS),
+            "disagreeing": reconciliation.get("disagreeing"),
+            "attempted": reconciliation.get("attempted"),
+            "error_rate": reconciliation.get("error_rate"),
+            "score": reconciliation.get("score"),
+        },
+        "lost": {"total": lost_total, "shown": len(lost), "bookings": lost},
+    }
