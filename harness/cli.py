@@ -145,7 +145,7 @@ def run(
     else:
         _print_summary(summary)
     console.print(f"run folder: {folder}")
-    console.print(f"report: {folder / 'report.html'}")
+    console.print(f"report: {folder / 'report.html'}", soft_wrap=True)
     missed = summary.get("expectations", {}).get("missed", [])
     if missed:
         for line in missed:

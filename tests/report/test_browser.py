@@ -1,0 +1,124 @@
+"""The one end-to-end proof: a faulty `testbed run` writes report.html, and a real headless browser with
+no network renders it whole: plots, tables, links and all, and the same without its script."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_sockets import _free_ports, _port_args
+
+from .dom import parse
+
+pytestmark = pytest.mark.sockets
+
+SCENARIO = """
+name: report-browser
+seed: 11
+delivery: fire-and-forget
+workload: {bookings: 60, concurrency: 4}
+faults:
+  - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.5}
+"""
+
+# Every network request fails: a proxy nobody listens on, and no name resolves.
+OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={profile}", *OFFLINE, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def faulty_run(tmp_path_factory) -> tuple[Path, str]:
+    tmp = tmp_path_factory.mktemp("report-run")
+    (tmp / "scenario.yaml").write_text(SCENARIO)
+    ports = _free_ports(4)
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--scenario", str(tmp / "scenario.yaml"),
+                           "--json", "--runs-dir", str(tmp / "runs"), *_port_args(ports)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Path(json.loads(done.stdout)["run"]["folder"]), done.stderr
+
+
+def test_the_browser_is_really_offline(chromium, tmp_path):
+    """The control: under OFFLINE a page that fetches anything gets an error, so a report that renders
+    whole under it needed nothing from the network."""
+    page = tmp_path / "fetches.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="https://example.com/favicon.ico" '
+                    "onerror=\"document.body.dataset.net='blocked'\" onload=\"document.body.dataset.net='open'\">"
+                    "</body></html>")
+    shown = _browser(chromium, tmp_path / "profile", "--dump-dom", page.as_uri())
+    assert parse(shown.stdout).find_all("body")[0].attrs.get("data-net") == "blocked"
+
+
+def test_testbed_run_writes_the_report_and_says_where(faulty_run):
+    folder, stderr = faulty_run
+    assert f"report: {folder / 'report.html'}" in stderr
+    doc = json.loads((folder / "report.json").read_text())
+    assert doc["discrepancies"]["counts"]["missing_at_pas"] > 0
+    assert doc["lost"]["total"] == doc["discrepancies"]["disagreeing"] > 0
+
+
+def test_a_headless_browser_without_network_renders_the_whole_report(faulty_run, chromium, tmp_path):
+    folder, _ = faulty_run
+    doc = json.loads((folder / "report.json").read_text())
+    shown = _browser(chromium, tmp_path / "profile", "--dump-dom", (folder / "report.html").as_uri())
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    dom = parse(shown.stdout)
+
+    # A line per link, drawn from the journal's buckets, on every plot.
+    lines = {g.attrs["data-link"]: g for g in dom.find_all("g", "series")}
+    assert set(lines) == set(doc["error_rate_series"]["links"]) and lines
+    for link, g in lines.items():
+        path = g.find_all("path")[0].attrs["d"]
+        drawn = sum(r is not None for r in doc["error_rate_series"]["links"][link]["rate"])
+        assert len(re.findall(r"[ML]", path)) == drawn, link
+    failing = [link for link, e in doc["links"].items() if e["failed"]]
+    assert failing and all(link.startswith("broker->pas:") for link in failing)
+    assert dom.find_all("svg", "bars")
+
+    # The discrepancy table, one row per kind, with the run's counts.
+    table = dom.find_all("table", "discrepancies")[0]
+    rows = {tr.find_all("td")[0].all_text(): int(tr.find_all("td")[1].all_text())
+            for tr in table.find_all("tbody")[0].find_all("tr")}
+    assert rows == doc["discrepancies"]["counts"]
+
+    # Each lost booking links to an anchor in the same page that holds its trace.
+    ids = {e.attrs["id"]: e for e in dom.walk() if "id" in e.attrs}
+    links = [a.attrs["href"] for a in dom.find_all("table", "lost")[0].find_all("a")]
+    assert len(links) == doc["lost"]["shown"] == doc["lost"]["total"]
+    for href in links:
+        assert href.startswith("#trace-") and href[1:] in ids
+        trace = ids[href[1:]]
+        assert "broker->pas:" in trace.all_text() and "drop" in trace.all_text()
+
+
+def _screenshot(chromium: str, page: Path, tmp_path: Path) -> bytes:
+    shot = tmp_path / f"{page.stem}.png"
+    done = _browser(chromium, tmp_path / "profile", "--window-size=1200,2400", f"--screenshot={shot}", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    return shot.read_bytes()
+
+
+def test_the_page_is_drawn_and_needs_no_script(faulty_run, chromium, tmp_path):
+    folder, _ = faulty_run
+    page = (folder / "report.html").read_text()
+    without_script = tmp_path / "report-without-script.html"
+    without_script.write_text(re.sub(r"<script>.*?</script>", "", page, flags=re.S))
+    assert "<script>" in page and "<script>" not in without_script.read_text()
+    png = _screenshot(chromium, folder / "report.html", tmp_path)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (1200, 2400)
+    # A blank page of this size compresses to a few kilobytes; text, tables and plots do not.
+    assert len(png) > 60_000
+    # The table sorter only waits for clicks: without it the page looks exactly the same.
+    assert _screenshot(chromium, without_script, tmp_path) == png

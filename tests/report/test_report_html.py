@@ -1,0 +1,78 @@
+"""report.html from a hand-built run folder: escaped, self-contained, every lost UBRN linked to its trace;
+and `testbed report` on good and bad folders."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from harness.report_html import write_report
+
+from .dom import parse
+from .synthetic_run import HOSTILE_LINK, discrepancy, entry, write_run
+
+A = "broker->pas:RT1"
+
+
+def _hostile_run(tmp_path):
+    journal = [entry(1, 0.0, HOSTILE_LINK, ubrn="1", delivered=False, decision="drop"),
+               entry(2, 2.0, A, ubrn="2"), entry(3, 4.0, A, ubrn="3", delivered=False, decision="drop")]
+    return write_run(tmp_path / "run", journal, [
+        discrepancy("1", "missing_at_pas", 'unknown to trust <b>"RT1"</b> & co'),
+        discrepancy("3", "missing_at_pas", "unknown to trust RT1")],
+        bookings=[{"ubrn": "1", "practice": "Y90001", "service": "<img src=x>", "outcome": "accepted",
+                   "latency_ms": 3.0}])
+
+
+def test_everything_from_the_run_is_escaped(tmp_path):
+    page = write_report(_hostile_run(tmp_path)).read_text()
+    assert "<script>alert(1)" not in page and "<img src=x>" not in page and "<b>\"RT1" not in page
+    assert "&lt;b&gt;&quot;RT1&quot;&lt;/b&gt; &amp; co" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    dom = parse(page)
+    assert len(dom.find_all("script")) == 1    # only the page's own table sorter
+
+
+def test_the_page_is_self_contained(tmp_path):
+    page = write_report(_hostile_run(tmp_path)).read_text()
+    # The one URL allowed is the SVG namespace, which is a name, never fetched.
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page)) - {"http://www.w3.org/2000/svg"}
+    assert not urls
+    dom = parse(page)
+    assert not [e for e in dom.walk() if "src" in e.attrs or (e.tag == "link" and "href" in e.attrs)]
+    assert "@import" not in page and "url(" not in page
+
+
+def test_every_lost_booking_links_to_its_trace_and_every_link_has_a_line(tmp_path):
+    folder = _hostile_run(tmp_path)
+    dom = parse(write_report(folder).read_text())
+    ids = {e.attrs["id"] for e in dom.walk() if "id" in e.attrs}
+    hrefs = [a.attrs["href"] for a in dom.find_all("table", "lost")[0].find_all("a")]
+    assert hrefs == ["#trace-1", "#trace-3"]
+    assert {h[1:] for h in hrefs} <= ids
+    trace = next(e for e in dom.walk() if e.attrs.get("id") == "trace-1")
+    assert "drop" in trace.all_text() and "absent" in trace.all_text()
+    plotted = {g.attrs["data-link"] for g in dom.find_all("g", "series")}
+    assert plotted == {A, HOSTILE_LINK}
+    assert (folder / "report.json").is_file()
+
+
+def _testbed(*args):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_testbed_report_writes_both_files_and_prints_the_page(tmp_path):
+    folder = _hostile_run(tmp_path)
+    done = _testbed("report", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(folder / "report.html")
+    assert (folder / "report.json").is_file() and (folder / "report.html").is_file()
+
+
+def test_testbed_report_on_a_folder_that_is_not_a_run_is_one_line(tmp_path):
+    done = _testbed("report", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"testbed: error: {tmp_path} is not a run folder (no scenario.json, summary.json, journal.jsonl,"
+        " reconciliation.json)"]
