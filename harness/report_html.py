@@ -313,7 +313,7 @@ def lost_section(doc: dict) -> str:
         return section("lost", "Lost bookings", ["<p>None: every party agrees on every booking.</p>"])
     shown = lost["bookings"]
     note = (f"Showing the first {len(shown):,} of {lost['total']:,} (missing at the trust first); "
-            "report.json and reconciliation.json hold more." if lost["total"] > len(shown)
+            "reconciliation.json holds them all." if lost["total"] > len(shown)
             else f"{lost['total']:,} bookings the parties disagree on, missing at the trust first.")
     out = [f'<p class="note">{esc(note)} Each UBRN links to its trace below.</p>']
     rows = [(Raw(f'<a href="#{esc(quote(anchor(r["ubrn"])))}">{esc(r["ubrn"])}</a>'), ", ".join(r["kinds"]),
