@@ -300,11 +300,13 @@ def _view_brief(views: dict | None, party: str, field: str) -> str:
 
 def _trust_hop(hops: list[dict]) -> str:
     """What became of the booking on its way to the trust: the last attempt on a broker->pas link."""
-    to_pas = [h for h in hops if (h.get("link") or "").startswith("broker->pas") and h.get("event") == "booking-request"]
+    to_pas = [h for h in hops
+              if (h.get("link") or "").startswith("broker->pas") and h.get("event") == "booking-request"]
     if not to_pas:
         return "not sent"
     h = to_pas[-1]
-    return f"{h.get('decision')} → {h.get('outcome')}" + (f" (try {h['attempt']})" if (h.get("attempt") or 1) > 1 else "")
+    retry = f" (try {h['attempt']})" if (h.get("attempt") or 1) > 1 else ""
+    return f"{h.get('decision')} → {h.get('outcome')}{retry}"
 
 
 def lost_section(doc: dict) -> str:
@@ -381,7 +383,8 @@ th,td{border-bottom:1px solid #e1e5e8;padding:3px 10px;text-align:left;vertical-
 th{background:#eef2f5}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 table.sortable th{cursor:pointer}tr.bad td{background:#fdecea}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}.facts dt{color:#4c6272}.facts dd{margin:0}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #d8dde0;border-radius:6px;padding:8px 12px;min-width:120px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}
+.card{border:1px solid #d8dde0;border-radius:6px;padding:8px 12px;min-width:120px}
 .card .v{font-size:20px;font-weight:600}.card .k{color:#4c6272;font-size:12px}
 .ok{color:#007f3b}.bad,.missed{color:#d5281b}.note{color:#4c6272}
 figure{margin:10px 0}svg text{font:11px system-ui,sans-serif;fill:#1d2328}svg .title{font-weight:600;font-size:13px}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from harness.run_folder import write_json, write_jsonl
@@ -34,17 +35,15 @@ def write_run(folder: Path, journal: list[dict], discrepancies: list[dict], book
               scenario: dict | None = None, summary: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     scenario = scenario or Scenario(name="synthetic", seed=5).model_dump(by_alias=True, exclude_none=True)
-    kinds = {}
-    for d in discrepancies:
-        kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+    kinds = dict(Counter(d["kind"] for d in discrepancies))
+    disagreeing = len({d["ubrn"] for d in discrepancies})
     write_json(folder / "scenario.json", scenario)
     write_json(folder / "summary.json", summary or {
         "run": {"seed": 5, "stack": "embedded"}, "bookings": {"attempted": 4, "accepted": 4},
-        "latency_ms": {"p50": 10.0, "p99": 20.0}, "reconciliation": {"disagreeing": len({d["ubrn"] for d in discrepancies}),
-                                                                     "error_rate": 0.5}})
+        "latency_ms": {"p50": 10.0, "p99": 20.0}, "reconciliation": {"disagreeing": disagreeing, "error_rate": 0.5}})
     write_jsonl(folder / "journal.jsonl", journal)
     write_jsonl(folder / "bookings.jsonl", bookings or [])
     write_json(folder / "reconciliation.json", {
-        "attempted": 4, "checked": 4, "disagreeing": len({d["ubrn"] for d in discrepancies}), "error_rate": 0.5,
+        "attempted": 4, "checked": 4, "disagreeing": disagreeing, "error_rate": 0.5,
         "counts": kinds, "discrepancies": discrepancies, "notes": []})
     return folder
