@@ -76,3 +76,13 @@ def test_testbed_report_on_a_folder_that_is_not_a_run_is_one_line(tmp_path):
     assert done.stderr.splitlines() == [
         f"testbed: error: {tmp_path} is not a run folder (no scenario.json, summary.json, journal.jsonl,"
         " reconciliation.json)"]
+
+
+def test_a_clean_run_says_nothing_was_lost(tmp_path):
+    folder = write_run(tmp_path / "clean", [entry(1, 0.0, A, ubrn="1"), entry(2, 1.0, A, ubrn="2")], [])
+    dom = parse(write_report(folder).read_text())
+    lost = next(e for e in dom.walk() if e.attrs.get("id") == "lost")
+    assert "every party agrees on every booking" in lost.all_text()
+    assert not dom.find_all("table", "lost") and not dom.find_all("article", "trace")
+    assert [g.attrs["data-link"] for g in dom.find_all("g", "series")] == [A]
+    assert "No faults injected" in dom.all_text() and "sets no expectations" in dom.all_text()
