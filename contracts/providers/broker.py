@@ -1,0 +1,4 @@
+"""stub"""
+
+async def prepare(t):
+    pass

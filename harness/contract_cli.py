@@ -1,0 +1,78 @@
+"""`testbed contract ...`: run a provider's contract suite against any system, keep interface snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from contracts.suite import PROVIDERS, Result, Target, Unreachable, checks_for, run_suite
+
+contract_app = typer.Typer(help="Contract suites and interface snapshots of the four parties.",
+                           no_args_is_help=True)
+
+ProviderOpt = Annotated[str, typer.Option("--provider", help=f"Which contract: {' | '.join(PROVIDERS)}.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    from .cli import fail  # here, not at import: harness.cli imports this module
+
+    fail(message, code)
+
+
+def _check_provider(provider: str) -> None:
+    if provider not in PROVIDERS:
+        _fail(f"--provider must be one of {', '.join(PROVIDERS)}, not {provider!r}", 2)
+
+
+async def _verify(target_args: dict, only: list[str], timeout: float) -> list[Result]:
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        target = Target(client=client, **target_args)
+        return await run_suite(target, only, on_result=lambda r: print(r.line(), flush=True))
+
+
+@contract_app.command()
+def verify(
+    provider: ProviderOpt,
+    base_url: Annotated[str, typer.Option("--base-url", help="FHIR base URL of the system under test.")],
+    ods: Annotated[str | None, typer.Option(help="pas: the trust's ODS code (default: the first the PAS lists, "
+                                                 "else RT1); gp: the practice (default Y90001); broker: the "
+                                                 "sending practice (default Y90001).")] = None,
+    nhs_number: Annotated[str | None, typer.Option(help="A 999-range NHS number the spine knows "
+                                                        "(default: the first synthetic patient).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write the results as JUnit XML here.")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run only checks whose id matches this glob "
+                                                        "(repeatable), e.g. 'pas.duplicate-*'.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
+):
+    """Run PROVIDER's contract suite against BASE_URL: one line per check, exit 0 only if all pass."""
+    _check_provider(provider)
+    if not base_url.startswith(("http://", "https://")):
+        _fail(f"--base-url must be an http(s) URL, not {base_url!r}", 2)
+    if only and not checks_for(provider, only):
+        _fail(f"--only {' '.join(only)} matches no {provider} check (see `testbed contract list`)", 2)
+    args = {"provider": provider, "base_url": base_url, "ods": ods, "nhs_number": nhs_number}
+    try:
+        results = asyncio.run(_verify(args, only or [], timeout))
+    except Unreachable as exc:
+        _fail(str(exc), 3)
+    if junit is not None:
+        from contracts.junit import write_junit
+
+        write_junit(junit, provider, base_url, results)
+    failed = sum(not r.passed for r in results)
+    print(f"{provider}: {len(results) - failed} passed, {failed} failed", flush=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@contract_app.command("list")
+def list_checks(provider: Annotated[str | None, typer.Option(help="Only this provider's checks.")] = None):
+    """Every check of the suites: id and what it holds the provider to."""
+    if provider:
+        _check_provider(provider)
+    for name in [provider] if provider else PROVIDERS:
+        for c in checks_for(name):
+            print(f"{c.id}\t{c.title}")
