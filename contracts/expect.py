@@ -64,3 +64,22 @@ def outcome(resp: httpx.Response, kind: str, what: str = "answer") -> dict:
 def that(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
+
+
+def same_answer(first: dict, again: dict) -> None:
+    """A repeated message (same Bundle.id) must get the first answer again: FHIR reliable messaging."""
+    that(again.get("id") == first.get("id"),
+         f"the repeat got response Bundle {again.get('id')}, the first {first.get('id')}")
+
+
+def free_slots(body: dict, what: str = "Slot search") -> list[dict]:
+    """The Slots of a free-slot search; at least one, each free, with an id and a start."""
+    conforms(body, "searchset", what)
+    slots = [e["resource"] for e in body.get("entry") or []
+             if (e.get("resource") or {}).get("resourceType") == "Slot"]
+    that(bool(slots), f"{what} found no free slot")
+    for slot in slots:
+        that(slot.get("status") == "free", f"Slot/{slot.get('id')} is {slot.get('status')!r}, "
+                                            "but the search asked for free slots")
+        that(bool(slot.get("id") and slot.get("start")), f"Slot {slot.get('id')!r} lacks id or start")
+    return slots
