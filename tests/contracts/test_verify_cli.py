@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -21,18 +20,9 @@ from .breakers import BREAKERS, Broken
 from contracts.suite import PROVIDERS, checks_for
 from harness.embedded_stack import EmbeddedStack
 from harness.endpoints import StackUrls
+from tests.e2e.test_sockets import _free_ports
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _testbed(*args: str) -> subprocess.CompletedProcess:
