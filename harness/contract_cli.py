@@ -76,3 +76,26 @@ def list_checks(provider: Annotated[str | None, typer.Option(help="Only this pro
     for name in [provider] if provider else PROVIDERS:
         for c in checks_for(name):
             print(f"{c.id}\t{c.title}")
+
+
+@contract_app.command()
+def snapshot(
+    update: Annotated[bool, typer.Option(help="Write the live documents as the new snapshots.")] = False,
+    party: Annotated[str | None, typer.Option(help="Only this party (broker, spine, pas, gp).")] = None,
+):
+    """Compare each party's OpenAPI document and CapabilityStatements with contracts/snapshots/."""
+    from contracts import snapshots
+
+    if party is not None and party not in snapshots.PARTIES:
+        _fail(f"--party must be one of {', '.join(snapshots.PARTIES)}, not {party!r}", 2)
+    changed = 0
+    for name in [party] if party else list(snapshots.PARTIES):
+        if update:
+            for path in asyncio.run(snapshots.update(name)):
+                print(f"WROTE {path}")
+            continue
+        for kind, diffs in asyncio.run(snapshots.compare(name)).items():
+            changed += bool(diffs)
+            print(f"{'CHANGED' if diffs else 'SAME'} {name}.{kind}" + (f": {'; '.join(diffs)}" if diffs else ""))
+    if changed:
+        _fail(f"{changed} interface document(s) differ from their snapshots; {snapshots.UPDATE_HINT}")
