@@ -99,3 +99,37 @@ def snapshot(
             print(f"{'CHANGED' if diffs else 'SAME'} {name}.{kind}" + (f": {'; '.join(diffs)}" if diffs else ""))
     if changed:
         _fail(f"{changed} interface document(s) differ from their snapshots; {snapshots.UPDATE_HINT}")
+
+
+@contract_app.command()
+def pacts(
+    update: Annotated[bool, typer.Option(help="Run every consumer's side against Pact's mock server and "
+                                              "write contracts/pacts/ anew.")] = False,
+    verify_url: Annotated[str | None, typer.Option("--verify", help="Replay the pacts of --provider against "
+                                                                    "this base URL.")] = None,
+    provider: Annotated[str | None, typer.Option(help="Which provider's pacts to verify.")] = None,
+):
+    """Consumer-driven contracts: write the pact files, or verify a provider against them."""
+    from contracts import pacts as pact_files
+
+    if update:
+        for consumer, prov in pact_files.PAIRS:
+            try:
+                print(f"WROTE {pact_files.write_pact(consumer, prov)}")
+            except Exception as exc:  # a consumer that cannot use the answer it specified, or a mismatch
+                _fail(f"{consumer}-{prov}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    if verify_url:
+        if provider not in PROVIDERS:
+            _fail(f"--provider must be one of {', '.join(PROVIDERS)} with --verify", 2)
+        for consumer, prov in pact_files.PAIRS:
+            if pact_files.PROVIDER_OF[prov] != provider:
+                continue
+            path = pact_files.pact_path(consumer, prov)
+            try:
+                pact_files.verify_pact(path, verify_url)
+            except Exception as exc:  # the verifier's report is long; its first line says which pact broke
+                _fail(f"{path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            print(f"PASS {path.name}")
+    if not update and not verify_url:
+        for consumer, prov in pact_files.PAIRS:
+            print(pact_files.pact_path(consumer, prov))

@@ -17,6 +17,7 @@ from trust_pas.settings import Settings as PasSettings
 
 from .breakers import BREAKERS, Broken
 
+from contracts import pacts
 from contracts.suite import PROVIDERS, checks_for
 from harness.embedded_stack import EmbeddedStack
 from harness.endpoints import StackUrls
@@ -30,23 +31,36 @@ def _testbed(*args: str) -> subprocess.CompletedProcess:
                           timeout=300, cwd=REPO)
 
 
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory) -> StackUrls:
+    """The four parties as uvicorn processes on free loopback ports, as `testbed up` runs them."""
+    tmp = tmp_path_factory.mktemp("embedded")
+    urls = StackUrls.local(ports=dict(zip(("broker", "spine", "pas", "gp"), _free_ports(4))))
+    with EmbeddedStack(urls, data_dir=tmp / "data", log_dir=tmp / "logs"):
+        yield urls
+
+
 @pytest.mark.sockets
-def test_whole_contract_suite_passes_against_the_embedded_stack(tmp_path: Path):
-    ports = dict(zip(("broker", "spine", "pas", "gp"), _free_ports(4)))
-    urls = StackUrls.local(ports=ports)
-    with EmbeddedStack(urls, data_dir=tmp_path / "data", log_dir=tmp_path / "logs"):
-        for provider in PROVIDERS:
-            junit = tmp_path / f"{provider}.xml"
-            done = _testbed("contract", "verify", "--provider", provider, "--base-url", getattr(urls, provider),
-                            "--junit", str(junit))
-            assert done.returncode == 0, done.stdout + done.stderr
-            lines = [line for line in done.stdout.splitlines() if line.startswith(("PASS ", "FAIL "))]
-            ids = [c.id for c in checks_for(provider)]
-            assert [line.split()[1] for line in lines] == ids
-            assert all(line.startswith("PASS ") for line in lines)
-            suite = ET.parse(junit).getroot().find("testsuite")
-            assert suite.get("tests") == str(len(ids)) and suite.get("failures") == "0"
-            assert [case.get("name") for case in suite.iter("testcase")] == ids
+def test_whole_contract_suite_passes_against_the_embedded_stack(embedded: StackUrls, tmp_path: Path):
+    urls = embedded
+    for provider in PROVIDERS:
+        junit = tmp_path / f"{provider}.xml"
+        done = _testbed("contract", "verify", "--provider", provider, "--base-url", getattr(urls, provider),
+                        "--junit", str(junit))
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = [line for line in done.stdout.splitlines() if line.startswith(("PASS ", "FAIL "))]
+        ids = [c.id for c in checks_for(provider)]
+        assert [line.split()[1] for line in lines] == ids
+        assert all(line.startswith("PASS ") for line in lines)
+        suite = ET.parse(junit).getroot().find("testsuite")
+        assert suite.get("tests") == str(len(ids)) and suite.get("failures") == "0"
+        assert [case.get("name") for case in suite.iter("testcase")] == ids
+
+
+@pytest.mark.sockets
+def test_every_pact_verifies_against_its_provider_in_the_embedded_stack(embedded: StackUrls):
+    for consumer, provider in pacts.PAIRS:
+        pacts.verify_pact(pacts.pact_path(consumer, provider), getattr(embedded, pacts.PROVIDER_OF[provider]))
 
 
 def test_an_unreachable_base_url_is_one_line_and_exit_3(tmp_path: Path):
@@ -66,7 +80,7 @@ def test_usage_errors_are_one_line():
 
 
 @pytest.mark.sockets
-def test_a_broken_pas_fails_its_check_in_the_output_the_exit_code_and_the_junit(tmp_path: Path):
+def test_a_broken_pas_fails_its_check_in_the_output_the_exit_code_the_junit_and_the_pact(tmp_path: Path):
     port = _free_ports(1)[0]
     app = pas_app(PasSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/pas.db", log_level="WARNING"))
     server = uvicorn.Server(uvicorn.Config(Broken(app, BREAKERS["drops-response-identifier"]), host="127.0.0.1",
@@ -80,6 +94,9 @@ def test_a_broken_pas_fails_its_check_in_the_output_the_exit_code_and_the_junit(
         junit = tmp_path / "pas.xml"
         done = _testbed("contract", "verify", "--provider", "pas", "--base-url", f"http://127.0.0.1:{port}",
                         "--ods", "RT2", "--only", "pas.booking-*", "--only", "pas.capability", "--junit", str(junit))
+        # The broker's pact with the PAS relies on MessageHeader.response.identifier too.
+        with pytest.raises(Exception, match="(?i)fail|mismatch"):
+            pacts.verify_pact(pacts.pact_path(pacts.BROKER, pacts.PAS), f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True
         thread.join(timeout=10)
