@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from party_common.identifiers import MESSAGE_EVENT_SYSTEM, UBRN_SYSTEM
 
 from .data import PACTS_DIR, example
 from .rules import violations
+
+# Pact's verifier reports usage over the network unless told not to; the testbed runs offline.
+os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 
 FHIR = "application/fhir+json"
 BROKER, PAS, SPINE, GP = "booking_broker", "trust_pas", "spine_mock", "gp_system"
@@ -308,6 +312,11 @@ def state_handler(base_url: str) -> Callable[..., None]:
 def verify_pact(pact_file: Path, base_url: str) -> None:
     """Replays a pact against the provider at base_url; raises with Pact's report when it is broken."""
     provider = pact_file.stem.split("-", 1)[1]
+    try:
+        httpx.get(f"{base_url.rstrip('/')}/metadata", timeout=10)
+    except httpx.HTTPError as exc:
+        # Without this, Pact retries every state set-up with back-off for minutes before giving up.
+        raise ConnectionError(f"{base_url} is unreachable ({type(exc).__name__})") from exc
     host = httpx.URL(base_url).host
     verifier = (Verifier(provider, host=host).add_transport(url=base_url).add_source(str(pact_file))
                 .state_handler(state_handler(base_url), teardown=False))
