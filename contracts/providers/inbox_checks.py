@@ -6,9 +6,13 @@ break that message in one way each and hold the answer to the error taxonomy (ru
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
+import orjson
+
 from .. import expect
+from ..data import rules_file
 from ..messages import invalid_bundle, with_event
 from ..suite import Target, check
 from .http import get, post_message, post_raw
@@ -28,6 +32,19 @@ def register(provider: str, inbox: InboxPath, sample: SampleMessage, *, metadata
         ops = {o.get("name") for o in (body.get("rest") or [{}])[0].get("operation") or []}
         missing = [op for op in operations if op not in ops]
         expect.that(not missing, f"metadata offers {sorted(ops)}, not {', '.join(missing)}")
+
+    @check(provider, "headers-mirrored", "X-Correlation-Id and X-Request-Id come back as sent, on answers "
+           "and on errors (BaRS)")
+    async def headers_mirrored(t: Target) -> None:
+        for what, send in (("metadata", lambda h: t.client.get(t.url(metadata(t)), headers=h)),
+                           ("an error answer", lambda h: t.client.post(
+                               t.url(inbox(t)), content=orjson.dumps(invalid_bundle()),
+                               headers={**h, "Content-Type": expect.FHIR_JSON}))):
+            sent = {name: str(uuid.uuid4()) for name in rules_file("headers")["mirrored"]}
+            r = await send(sent)
+            for name, value in sent.items():
+                got = r.headers.get(name)
+                expect.that(got == value, f"{what}: {name} came back as {got!r}, sent {value}")
 
     @check(provider, "invalid-bundle", "a Bundle that is not valid FHIR R4 gets 400 naming the element at fault")
     async def invalid(t: Target) -> None:

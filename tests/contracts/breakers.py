@@ -165,6 +165,10 @@ def _json_as_plain(ex: Exchange) -> None:
     ex.headers = [(k, b"application/json" if k.lower() == b"content-type" else v) for k, v in ex.headers]
 
 
+def _drop_correlation_headers(ex: Exchange) -> None:
+    ex.headers = [(k, v) for k, v in ex.headers if k.lower() not in (b"x-request-id", b"x-correlation-id")]
+
+
 MESSAGES = r"(/[^/]+)?/\$process-message"
 
 BREAKERS: dict[str, Mutation | None] = {
@@ -177,6 +181,7 @@ BREAKERS: dict[str, Mutation | None] = {
     "conflict-as-422": status_swap(409, 422),
     "no-expression": drop_expressions,
     "plain-json-content-type": _json_as_plain,
+    "drops-correlation-headers": _drop_correlation_headers,
     "metadata-without-operations": on("GET", r"(/[^/]+)?/metadata", _drop_operations),
     "slots-always-busy": on("GET", r"(/[^/]+)?/Slot(/[^/]+)?", _slots("busy")),
     "slots-always-free": on("GET", r"(/[^/]+)?/Slot/[^/]+", _slots("free")),
@@ -192,6 +197,7 @@ BREAKERS: dict[str, Mutation | None] = {
 # tests/contracts/test_breakers.py: every check has to be shown able to fail.
 BREAKS: dict[str, str] = {
     "pas.capability": "metadata-without-operations",
+    "pas.headers-mirrored": "drops-correlation-headers",
     "pas.slot-search": "slots-always-busy",
     "pas.booking-accepted": "drops-response-identifier",
     "pas.booking-claims-slot": "slots-always-free",
@@ -211,6 +217,7 @@ BREAKS: dict[str, str] = {
     "pas.unknown-event": "no-expression",
 
     "spine.capability": "metadata-without-operations",
+    "spine.headers-mirrored": "drops-correlation-headers",
     "spine.patient-read": "patient-wrong-number",
     "spine.patient-unknown": "404-as-400",
     "spine.patient-invalid-nhs-number": "500-on-invalid-input",
@@ -231,6 +238,7 @@ BREAKS: dict[str, str] = {
     "spine.unknown-event": "no-expression",
 
     "gp.capability": "metadata-without-operations",
+    "gp.headers-mirrored": "drops-correlation-headers",
     "gp.confirmation-accepted": "drops-response-identifier",
     "gp.confirmation-recorded": "appointment-search-empty",
     "gp.duplicate-bundle-same-answer": "no-dedupe",
@@ -246,6 +254,7 @@ BREAKS: dict[str, str] = {
     "gp.unknown-event": "422-as-400",
 
     "broker.capability": "metadata-without-operations",
+    "broker.headers-mirrored": "drops-correlation-headers",
     "broker.slot-search": "slots-always-busy",
     "broker.booking-accepted": "drops-response-identifier",
     "broker.booking-in-ledger": "appointment-search-empty",
