@@ -99,6 +99,9 @@ async def run_check(c: Check, target: Target) -> Result:
         return Result(c, False, str(exc), time.perf_counter() - started)
     except httpx.HTTPError as exc:
         return Result(c, False, f"HTTP error: {type(exc).__name__}: {exc}", time.perf_counter() - started)
+    except Exception as exc:  # an answer so far off its shape that reading it failed: still a failed check
+        return Result(c, False, f"could not read the answer ({type(exc).__name__}: {exc})",
+                      time.perf_counter() - started)
     return Result(c, True, "", time.perf_counter() - started)
 
 

@@ -26,8 +26,12 @@ async def prepare(t: Target) -> None:
     if not t.ods:
         t.ods = "RT1"
         r = await get(t, "Organization")
-        if r.status_code == 200:
-            for org in entries(r.json(), "Organization"):
+        try:
+            listed = r.json() if r.status_code == 200 else {}
+        except ValueError:  # not JSON: no list to discover from, so the default stands
+            listed = {}
+        if isinstance(listed, dict):
+            for org in entries(listed, "Organization"):
                 code = next((i.get("value") for i in org.get("identifier") or [] if i.get("system") == ODS_SYSTEM),
                             None)
                 if code:

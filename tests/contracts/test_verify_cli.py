@@ -9,6 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -18,7 +19,7 @@ from trust_pas.settings import Settings as PasSettings
 from .breakers import BREAKERS, Broken
 
 from contracts import pacts
-from contracts.suite import PROVIDERS, checks_for
+from contracts.suite import PROVIDERS, Target, checks_for, run_suite
 from harness.embedded_stack import EmbeddedStack
 from harness.endpoints import StackUrls
 from tests.e2e.test_sockets import _free_ports
@@ -107,3 +108,13 @@ def test_a_broken_pas_fails_its_check_in_the_output_the_exit_code_the_junit_and_
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
     assert cases["pas.booking-accepted"].find("failure") is not None
     assert cases["pas.capability"].find("failure") is None
+
+
+async def test_a_server_that_is_not_fhir_fails_every_check_without_a_traceback():
+    """Something answers at the URL, but not FHIR: every check fails with a reason; nothing crashes."""
+    def not_fhir(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html>It works!</html>")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(not_fhir)) as client:
+        results = await run_suite(Target("pas", "http://not-fhir.test", client))
+    assert results and all(not r.passed and r.reason for r in results)
