@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .embedded_stack import EmbeddedStack, StackError
+from .contract_cli import contract_app
 from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
 from .reconcile import KINDS, PartyUnreachable
@@ -29,6 +30,7 @@ app = typer.Typer(help="NHS interoperability testbed: spine, trust PAS, GP syste
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console(stderr=True)
 app.add_typer(faults_app, name="faults")
+app.add_typer(contract_app, name="contract")
 
 HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
 BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]

@@ -1,0 +1,1 @@
+"""Contracts between the parties: message rules, error taxonomy, provider suites, snapshots, pacts."""

@@ -1,0 +1,47 @@
+"""Requests every suite sends: messages to a `$process-message` inbox, bodies that are not FHIR."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+
+from ..expect import FHIR_JSON
+from ..suite import Target
+
+
+async def post_message(t: Target, path: str, bundle: dict, content_type: str = FHIR_JSON) -> httpx.Response:
+    return await t.client.post(t.url(path), content=orjson.dumps(bundle),
+                               headers={"Content-Type": content_type, "Accept": FHIR_JSON})
+
+
+async def post_raw(t: Target, path: str, content: bytes, content_type: str) -> httpx.Response:
+    return await t.client.post(t.url(path), content=content,
+                               headers={"Content-Type": content_type, "Accept": FHIR_JSON})
+
+
+async def get(t: Target, path: str, **params) -> httpx.Response:
+    return await t.client.get(t.url(path), params={k: v for k, v in params.items() if v is not None},
+                              headers={"Accept": FHIR_JSON})
+
+
+def entries(bundle: dict, resource_type: str) -> list[dict]:
+    return [e["resource"] for e in bundle.get("entry") or []
+            if (e.get("resource") or {}).get("resourceType") == resource_type]
+
+
+def focus_of(bundle: dict) -> dict:
+    """The response's focus resource (the entry its MessageHeader.focus names, else the second entry)."""
+    entries_ = bundle.get("entry") or []
+    header = (entries_[0].get("resource") if entries_ else None) or {}
+    refs = {f.get("reference") for f in header.get("focus") or []}
+    for e in entries_[1:]:
+        if e.get("fullUrl") in refs:
+            return e.get("resource") or {}
+    return (entries_[1].get("resource") if len(entries_) > 1 else None) or {}
+
+
+def ubrn_of(appointment: dict) -> str | None:
+    from party_common.identifiers import UBRN_SYSTEM
+
+    return next((i.get("value") for i in appointment.get("identifier") or [] if i.get("system") == UBRN_SYSTEM),
+                None)

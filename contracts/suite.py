@@ -1,0 +1,128 @@
+"""Provider suites: named checks that send real HTTP requests to a party and judge its answers.
+
+A check is an async function of a `Target` that raises `CheckFailed` (one line saying what was wrong)
+or returns. Checks do their own set-up with fresh identifiers and tidy up after themselves, so a suite
+can run twice against the same system and any one check can run alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from typing import Any
+
+import httpx
+
+PROVIDERS = ("pas", "spine", "gp", "broker")
+
+
+class CheckFailed(Exception):
+    """A provider broke its contract; the message says how, in one line."""
+
+
+class Unreachable(Exception):
+    """The base URL does not answer at all: no check can run."""
+
+
+@dataclass
+class Target:
+    """The system under test and what the checks need to know about it."""
+
+    provider: str
+    base_url: str
+    client: httpx.AsyncClient
+    ods: str | None = None            # pas: the trust; gp: the practice; broker: the sending practice
+    nhs_number: str | None = None     # a patient the spine knows (spine, broker)
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+CheckFn = Callable[[Target], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    provider: str
+    title: str
+    fn: CheckFn
+
+
+@dataclass
+class Result:
+    check: Check
+    passed: bool
+    reason: str
+    seconds: float
+
+    def line(self) -> str:
+        word = "PASS" if self.passed else "FAIL"
+        tail = self.check.title if self.passed else self.reason
+        return f"{word} {self.check.id} ({self.seconds * 1000:.0f} ms) {tail}"
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(provider: str, name: str, title: str) -> Callable[[CheckFn], CheckFn]:
+    """Registers a check as `<provider>.<name>`."""
+    def register(fn: CheckFn) -> CheckFn:
+        cid = f"{provider}.{name}"
+        if cid in _REGISTRY:
+            raise ValueError(f"check {cid} registered twice")
+        _REGISTRY[cid] = Check(cid, provider, title, fn)
+        return fn
+    return register
+
+
+def checks_for(provider: str, only: Iterable[str] = ()) -> list[Check]:
+    from . import providers  # noqa: F401  (importing the package registers every check)
+
+    if provider not in PROVIDERS:
+        raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, not {provider!r}")
+    patterns = list(only)
+    found = [c for c in _REGISTRY.values() if c.provider == provider]
+    if patterns:
+        found = [c for c in found if any(fnmatch(c.id, p) for p in patterns)]
+    return found
+
+
+async def run_check(c: Check, target: Target) -> Result:
+    started = time.perf_counter()
+    try:
+        await c.fn(target)
+    except CheckFailed as exc:
+        return Result(c, False, str(exc), time.perf_counter() - started)
+    except httpx.HTTPError as exc:
+        return Result(c, False, f"HTTP error: {type(exc).__name__}: {exc}", time.perf_counter() - started)
+    except Exception as exc:  # an answer so far off its shape that reading it failed: still a failed check
+        return Result(c, False, f"could not read the answer ({type(exc).__name__}: {exc})",
+                      time.perf_counter() - started)
+    return Result(c, True, "", time.perf_counter() - started)
+
+
+async def probe(target: Target) -> None:
+    """Raises Unreachable when nothing answers at the base URL."""
+    try:
+        await target.client.get(target.url("metadata"))
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"{target.base_url} is unreachable ({type(exc).__name__}: {exc})") from exc
+
+
+async def run_suite(target: Target, only: Iterable[str] = (),
+                    on_result: Callable[[Result], None] | None = None) -> list[Result]:
+    from .providers import prepare
+
+    await probe(target)
+    await prepare(target)
+    results = []
+    for c in checks_for(target.provider, only):
+        result = await run_check(c, target)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
