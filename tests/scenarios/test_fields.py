@@ -6,8 +6,10 @@ Each bad value gets one line naming the field; each good one reaches the parties
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.followups import FollowUps, chosen
 from harness.runner import receiver_env
@@ -97,3 +99,11 @@ async def test_cancelled_bookings_are_cancelled_at_the_practice_and_the_trust(tm
                                     params={"identifier": f"{UBRN_SYSTEM}|{r.ubrn}"})).json()
             assert [e["resource"]["status"] for e in gp.get("entry", [])] == ["cancelled"]
             assert [e["resource"]["status"] for e in pas.get("entry", [])] == ["cancelled"]
+
+
+def test_the_documented_example_is_a_valid_scenario():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(yaml.safe_load(example), "docs/scenarios.md")
+    assert scenario.population.trusts == ["RT1", "RT2", "RT3", "RT4"] and scenario.workload.rebookings == 0.5
+    assert scenario.receivers.sites["RT102"].unavailable == 0.5
