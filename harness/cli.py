@@ -132,8 +132,8 @@ def run(
         fail(str(exc), 2)
     urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
     opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir)
-    if not spec.receivers.dedupe and stack_is_up(urls):
-        console.print("warning: receivers.dedupe=false applies only to a stack this run starts itself")
+    if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
+        console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
     try:
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
     except (StackError, WorkloadError) as exc:

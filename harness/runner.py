@@ -127,6 +127,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         started = time.perf_counter()
         results: list[BookingResult] = await workload.run(client, progress)
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
+        duration = time.perf_counter() - started
+
         async def settle():
             nonlocal drained
             drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
@@ -134,7 +136,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         followups = await FollowUps(workload, scenario.workload.cancellations,
                                     scenario.workload.rebookings).run(client, results, settle)
         rebooked = {f.ubrn for f in followups if f.action == "rebook" and f.ubrn}
-        duration = time.perf_counter() - started
+        followups_s = time.perf_counter() - started - duration
         links_after = (await client.get(f"{opts.urls.broker}/links")).json()
         accepted = {r.ubrn for r in results if r.ubrn}
         confirmed = await confirmed_at_gp(client, opts.urls, accepted)
@@ -154,7 +156,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
                         links=links_delta(links_before, links_after))
     summary["outbox_after_drain"] = drained
-    summary["followups"] = summarise_followups(followups)
+    summary["followups"] = {**summarise_followups(followups), "duration_s": round(followups_s, 3)}
     summary["journal_entries"] = len(journal)
     summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
     summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": link_rates(journal)}
