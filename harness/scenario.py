@@ -1,4 +1,5 @@
-"""Scenario files: seed, delivery mode, workload and fault plan of a run, in YAML or JSON.
+"""Scenario files: seed, delivery, population, workload, receivers, fault plan and expectations of a
+run, in YAML or JSON (every field: docs/scenarios.md).
 
     seed: 7
     delivery: fire-and-forget        # or: reliable
@@ -47,7 +48,7 @@ class WorkloadSpec(BaseModel):
     rebookings: float = Field(0.0, ge=0, le=1)
 
 
-class Population(BaseModel):
+class PopulationSpec(BaseModel):
     """Who books where: the practices that refer, their patients, the trusts that take the bookings.
 
     `practices` is a count (the first N practices the GP system hosts) or a list of their ODS codes.
@@ -85,7 +86,7 @@ class Population(BaseModel):
 
 
 class _FieldItemError(ValueError):
-    """A list item at fault: parse_scenario names it as `field[i]`."""
+    """One list item or mapping key at fault: parse_scenario names it as `field[i]` or `field.key`."""
 
     def __init__(self, index: int | str, message: str):
         super().__init__(message)
@@ -195,7 +196,7 @@ class Scenario(BaseModel):
     description: str | None = None
     seed: int = 1
     delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
-    population: Population = Field(default_factory=Population)
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
     faults: list[FaultRule] = Field(default_factory=list)
