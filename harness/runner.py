@@ -57,7 +57,8 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
     size = str(scenario.population.population_size)
     env.update(SPINE_POPULATION_SIZE=size, GP_POPULATION_SIZE=size)
     trusts = scenario.population.trusts
-    env["PAS_TRUSTS"] = json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in trusts])
+    if len(trusts) < len(DEFAULT_TRUSTS):
+        env["PAS_TRUSTS"] = json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in trusts])
     if scenario.receivers.sites:
         env["PAS_SITES"] = json.dumps({code: b.model_dump() for code, b in scenario.receivers.sites.items()})
     return env

@@ -40,7 +40,10 @@ def library() -> list[Entry]:
     if folder is None:
         return []
     entries = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix in _SUFFIXES):
+    # Each failure, then its cure.
+    paths = sorted((p for p in folder.iterdir() if p.suffix in _SUFFIXES),
+                   key=lambda p: (p.stem.removesuffix("-reliable"), p.stem.endswith("-reliable")))
+    for path in paths:
         scenario = load_scenario(path)
         entries.append(Entry(scenario.name or path.stem, path, scenario))
     return entries

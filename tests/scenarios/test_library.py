@@ -82,7 +82,7 @@ def test_scenarios_lists_one_line_each():
     out = _testbed("scenarios")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert len(lines) == len(NAMES)
+    assert [line.split()[0] for line in lines] == [n for f in sorted(FAILURES) for n in (f, f"{f}-reliable")]
     for line in lines:
         name, delivery, description = line.split(None, 2)
         assert name in NAMES and delivery in ("fire-and-forget", "reliable") and description
