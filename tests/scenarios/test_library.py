@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -103,6 +104,5 @@ def test_run_with_an_unknown_name_is_one_line_and_exit_2():
 
 def test_a_broken_library_file_is_one_line(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: bad\npopulation: {trusts: [RT1, RT9]}\n")
-    import os
     out = _testbed("scenarios", **{**os.environ, "TESTBED_SCENARIOS": str(tmp_path)})
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "population.trusts[1]" in out.stderr
