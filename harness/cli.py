@@ -24,6 +24,7 @@ from .reconcile_cli import register as register_reconcile
 from .report_cli import register as register_report
 from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from .scenario_library import library, resolve as resolve_scenario
 from .workload import WorkloadError
 
 app = typer.Typer(help="NHS interoperability testbed: spine, trust PAS, GP systems and a booking broker.",
@@ -108,7 +109,8 @@ def _progress_bar(total: int):
 def run(
     bookings: Annotated[int | None, typer.Option(min=1, help="How many GP bookings to drive (default 100).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of workload and faults: the same seed, the same run.")] = None,
-    scenario: Annotated[Path | None, typer.Option(help="Scenario file (YAML or JSON); flags override its fields.")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        help="Scenario file (YAML or JSON) or a library name (`testbed scenarios`); flags override its fields.")] = None,
     delivery: Annotated[str | None, typer.Option(help="fire-and-forget (2006) or reliable (outbox, retries, dedupe).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Bookings in flight at once (default 8).")] = None,
@@ -121,19 +123,20 @@ def run(
 ):
     """Drive GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
     try:
-        spec = load_scenario(scenario) if scenario else Scenario()
+        scenario_path = resolve_scenario(scenario) if scenario else None
+        spec = load_scenario(scenario_path) if scenario_path else Scenario()
         overrides = {k: v for k, v in {"seed": seed, "delivery": delivery}.items() if v is not None}
         workload = {k: v for k, v in {"bookings": bookings, "concurrency": concurrency}.items() if v is not None}
         data = spec.model_dump(by_alias=True, exclude_none=True)
         data.update(overrides)
         data["workload"] = {**data["workload"], **workload}
-        spec = parse_scenario(data, str(scenario) if scenario else "options")
+        spec = parse_scenario(data, str(scenario_path) if scenario_path else "options")
     except ScenarioError as exc:
         fail(str(exc), 2)
     urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
     opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir)
-    if not spec.receivers.dedupe and stack_is_up(urls):
-        console.print("warning: receivers.dedupe=false applies only to a stack this run starts itself")
+    if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
+        console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
     try:
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
     except (StackError, WorkloadError) as exc:
@@ -153,6 +156,20 @@ def run(
         for line in missed:
             print(f"testbed: error: expectation missed: {line}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+@app.command()
+def scenarios():
+    """List the scenario library: each failure the study reports, and its cure under reliable delivery."""
+    try:
+        entries = library()
+    except ScenarioError as exc:
+        fail(str(exc))
+    if not entries:
+        fail("no scenario library found (set TESTBED_SCENARIOS to its folder)")
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        print(f"{e.name:<{width}}  {e.scenario.delivery:<15}  {e.summary}")
 
 
 def _print_summary(summary: dict) -> None:

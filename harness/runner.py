@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ import httpx
 
 from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
+from trust_pas.catalogue import DEFAULT_TRUSTS
 
 from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
+from .followups import FollowUps, summarise as summarise_followups
 from .reconcile import ReconcileJob, run_job
 from .report_html import write_report
 from .run_folder import new_run_folder, write_json, write_jsonl
@@ -49,8 +52,17 @@ def stack_is_up(urls: StackUrls) -> bool:
 
 
 def receiver_env(scenario: Scenario) -> dict[str, str]:
+    """The settings an embedded stack's parties start with: the scenario's receivers and population."""
     flag = "true" if scenario.receivers.dedupe else "false"
-    return {"SPINE_DEDUPE": flag, "PAS_DEDUPE": flag, "GP_DEDUPE": flag}
+    env = {"SPINE_DEDUPE": flag, "PAS_DEDUPE": flag, "GP_DEDUPE": flag}
+    size = str(scenario.population.population_size)
+    env.update(SPINE_POPULATION_SIZE=size, GP_POPULATION_SIZE=size)
+    trusts = scenario.population.trusts
+    if len(trusts) < len(DEFAULT_TRUSTS):
+        env["PAS_TRUSTS"] = json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in trusts])
+    if scenario.receivers.sites:
+        env["PAS_SITES"] = json.dumps({code: b.model_dump() for code, b in scenario.receivers.sites.items()})
+    return env
 
 
 async def confirmed_at_gp(client: httpx.AsyncClient, urls: StackUrls, ubrns: set[str]) -> int:
@@ -105,7 +117,9 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON}) as client:
-        population = await discover(client, opts.urls)
+        people = scenario.population
+        population = await discover(client, opts.urls, people.patients_per_practice,
+                                    people.practice_codes, people.trusts)
         await configure_broker(client, opts.urls, scenario)
         journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
         links_before = (await client.get(f"{opts.urls.broker}/links")).json()
@@ -116,23 +130,35 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         results: list[BookingResult] = await workload.run(client, progress)
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
         duration = time.perf_counter() - started
+
+        async def settle():
+            nonlocal drained
+            drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
+
+        followups = await FollowUps(workload, scenario.workload.cancellations,
+                                    scenario.workload.rebookings).run(client, results, settle)
+        rebooked = {f.ubrn for f in followups if f.action == "rebook" and f.ubrn}
+        followups_s = time.perf_counter() - started - duration
         links_after = (await client.get(f"{opts.urls.broker}/links")).json()
         accepted = {r.ubrn for r in results if r.ubrn}
         confirmed = await confirmed_at_gp(client, opts.urls, accepted)
         journal = await read_journal(client, opts.urls, journal_since)
         # The run ends by reconciling its own bookings (those it was answered for, and any the
         # journal names): on a stack that was up before, earlier runs' bookings are not its business.
-        scope = {r.ubrn for r in results if r.ubrn} | {e["ubrn"] for e in journal if e.get("ubrn")}
+        scope = accepted | rebooked | {e["ubrn"] for e in journal if e.get("ubrn")}
         # The scenario's receivers setting reaches only a stack this run started.
         dedupe = scenario.receivers.dedupe if embedded else True
         reconciliation, report = await run_job(client, ReconcileJob(
-            urls=opts.urls, scope=scope, attempted=len(results), settle_s=10, journal=journal, dedupe=dedupe))
+            urls=opts.urls, scope=scope, attempted=len(results) + sum(f.action == "rebook" for f in followups),
+            settle_s=10, journal=journal, dedupe=dedupe))
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
+    write_jsonl(folder / "followups.jsonl", (f.as_json() for f in followups))
     write_json(folder / "reconciliation.json", report)
     summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
                         links=links_delta(links_before, links_after))
     summary["outbox_after_drain"] = drained
+    summary["followups"] = {**summarise_followups(followups), "duration_s": round(followups_s, 3)}
     summary["journal_entries"] = len(journal)
     summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
     summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": link_rates(journal)}

@@ -1,8 +1,11 @@
-"""Scenario files: seed, delivery mode, workload and fault plan of a run, in YAML or JSON.
+"""Scenario files: seed, delivery, population, workload, receivers, fault plan and expectations of a
+run, in YAML or JSON (every field: docs/scenarios.md).
 
     seed: 7
     delivery: fire-and-forget        # or: reliable
-    workload: {bookings: 1000}
+    population: {practices: 4, patients_per_practice: 500, trusts: [RT1, RT2, RT3, RT4]}
+    workload: {bookings: 1000, cancellations: 0.1, rebookings: 0.5}
+    receivers: {dedupe: true, sites: {RT102: {unavailable: 0.4, delay_ms: 50}}}
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
     expect:                          # optional: `testbed run` exits 1 when the run misses any of these
@@ -22,6 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from booking_broker.faults.actions import build
 from booking_broker.faults.rules import FaultRule
+from party_common.population import PRACTICES
+from trust_pas.catalogue import DEFAULT_TRUSTS
+from trust_pas.site_behaviour import SiteBehaviour
+
+_PRACTICE_CODES = [code for code, _ in PRACTICES]
+_TRUST_CODES = [t["ods"] for t in DEFAULT_TRUSTS]
+_SITE_CODES = [site["code"] for t in DEFAULT_TRUSTS for site in t["sites"]]
 
 
 class ScenarioError(ValueError):
@@ -32,6 +42,65 @@ class WorkloadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bookings: int = Field(100, ge=1)
     concurrency: int = Field(8, ge=1, le=256)
+    # Of the bookings the broker accepted, the fraction the practice later cancels through its
+    # `$cancel`; of those cancelled, the fraction it books again (a new UBRN for the same referral).
+    cancellations: float = Field(0.0, ge=0, le=1)
+    rebookings: float = Field(0.0, ge=0, le=1)
+
+
+class PopulationSpec(BaseModel):
+    """Who books where: the practices that refer, their patients, the trusts that take the bookings.
+
+    `practices` is a count (the first N practices the GP system hosts) or a list of their ODS codes.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    practices: int | list[str] = Field(len(_PRACTICE_CODES))
+    patients_per_practice: int = Field(500, ge=1, le=5000)
+    trusts: list[str] = Field(default_factory=lambda: list(_TRUST_CODES), min_length=1)
+
+    @field_validator("practices")
+    @classmethod
+    def _practices(cls, value: int | list[str]):
+        if isinstance(value, int):
+            if not 1 <= value <= len(_PRACTICE_CODES):
+                raise ValueError(f"must be 1 to {len(_PRACTICE_CODES)} (the practices the GP system hosts)")
+            return value
+        _known(value, _PRACTICE_CODES, "practice")
+        return value
+
+    @field_validator("trusts")
+    @classmethod
+    def _trusts(cls, value: list[str]):
+        _known(value, _TRUST_CODES, "trust")
+        return value
+
+    @property
+    def practice_codes(self) -> list[str]:
+        return _PRACTICE_CODES[: self.practices] if isinstance(self.practices, int) else list(self.practices)
+
+    @property
+    def population_size(self) -> int:
+        # The GP system and the spine deal patients round the practices in turn (party_common/population.py).
+        return self.patients_per_practice * len(_PRACTICE_CODES)
+
+
+class _FieldItemError(ValueError):
+    """One list item or mapping key at fault: parse_scenario names it as `field[i]` or `field.key`."""
+
+    def __init__(self, index: int | str, message: str):
+        super().__init__(message)
+        self.index = index
+
+
+def _known(values: list[str], known: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i, code in enumerate(values):
+        if code not in known:
+            raise _FieldItemError(i, f"unknown {what} {code!r} (known: {', '.join(known)})")
+        if code in seen:
+            raise _FieldItemError(i, f"{what} {code!r} listed twice")
+        seen.add(code)
 
 
 class Receivers(BaseModel):
@@ -39,6 +108,17 @@ class Receivers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dedupe: bool = True
+    # Per-site behaviour of the trust PAS (trust_pas/site_behaviour.py), keyed by site code: how the
+    # two sites of a merged trust can answer differently.
+    sites: dict[str, SiteBehaviour] = Field(default_factory=dict)
+
+    @field_validator("sites")
+    @classmethod
+    def _sites(cls, value: dict[str, SiteBehaviour]):
+        for code in value:
+            if code not in _SITE_CODES:
+                raise _FieldItemError(code, f"unknown site {code!r} (known: {', '.join(_SITE_CODES)})")
+        return value
 
 
 class RateBound(BaseModel):
@@ -116,6 +196,7 @@ class Scenario(BaseModel):
     description: str | None = None
     seed: int = 1
     delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
     faults: list[FaultRule] = Field(default_factory=list)
@@ -139,7 +220,11 @@ def parse_scenario(data, source: str = "scenario") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ScenarioError(f"{source}: {_where(tuple(err.get('loc', ())))}: {err.get('msg')}") from None
+        loc, msg = tuple(err.get("loc", ())), str(err.get("msg")).removeprefix("Value error, ")
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _FieldItemError):
+            loc, msg = loc + (cause.index,), str(cause)
+        raise ScenarioError(f"{source}: {_where(loc)}: {msg}") from None
     for i, rule in enumerate(scenario.faults):
         try:
             build(rule.action, rule.params)

@@ -37,6 +37,7 @@ class BookingResult:
     latency_ms: float
     attempts: int
     detail: str | None = None
+    referral_id: str | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -63,12 +64,16 @@ async def _all_pages(client: httpx.AsyncClient, url: str, params: dict, limit: i
     return out[:limit]
 
 
-async def discover(client: httpx.AsyncClient, urls: StackUrls, patients_per_practice: int = 500) -> Population:
+async def discover(client: httpx.AsyncClient, urls: StackUrls, patients_per_practice: int = 500,
+                   only_practices: list[str] | None = None, only_trusts: list[str] | None = None) -> Population:
+    """The practices (and their patients) and services the stack offers, narrowed to those named."""
     try:
         orgs = (await client.get(f"{urls.gp}/Organization")).json()
         practices: dict[str, list[str]] = {}
         for entry in orgs.get("entry", []):
             ods = entry["resource"]["identifier"][0]["value"]
+            if only_practices is not None and ods not in only_practices:
+                continue
             patients = await _all_pages(client, f"{urls.gp}/{ods}/Patient", {"_count": 500}, patients_per_practice)
             numbers = [i["value"] for p in patients for i in p.get("identifier", []) if i.get("system") == NHS_NUMBER_SYSTEM]
             if numbers:
@@ -81,7 +86,8 @@ async def discover(client: httpx.AsyncClient, urls: StackUrls, patients_per_prac
         res = entry["resource"]
         specialty = next((c["code"] for cc in res.get("type", []) for c in cc.get("coding", [])
                           if c.get("system") == SPECIALTY_SYSTEM), None)
-        if specialty:
+        trust = ((res.get("providedBy") or {}).get("identifier") or {}).get("value")
+        if specialty and (only_trusts is None or trust in only_trusts):
             services.append((res["id"], specialty))
     if not practices:
         raise WorkloadError("the GP system has no practice with registered patients")
@@ -140,27 +146,34 @@ class Workload:
             if r.status_code != 201:
                 return self._result(index, practice, nhs, service, r, started, attempts, None)
             referral_id = r.json()["id"]
-            while attempts < 5:
-                attempts += 1
-                request_id = str(uuid.uuid5(_REQUEST_NS, f"{self.seed}:{self.id_salt}:{index}:{attempts}"))
-                params = {"resourceType": "Parameters", "parameter": [
-                    {"name": "requestId", "valueString": request_id},
-                    {"name": "service", "valueString": service},
-                    {"name": "start", "valueDateTime": earliest.isoformat().replace("+00:00", "Z")},
-                ]}
-                r = await client.post(f"{gp}/ServiceRequest/{referral_id}/$book", json=params, headers=headers)
-                status = r.status_code
-                if r.status_code != 409:
-                    break
-                # Another practice took the slot between search and booking: look further on.
-                earliest += timedelta(hours=1)
+            r, attempts = await self.request_booking(client, gp, referral_id, service, earliest, headers,
+                                                     key=str(index))
             ubrn = _ubrn_of(r) if r.status_code == 200 else None
-            return self._result(index, practice, nhs, service, r, started, attempts, ubrn)
+            return self._result(index, practice, nhs, service, r, started, attempts, ubrn, referral_id)
         except httpx.HTTPError as exc:
             return BookingResult(index, practice, nhs, service, "error", status, None,
                                  (time.perf_counter() - started) * 1000, attempts, f"{type(exc).__name__}: {exc}")
 
-    def _result(self, index, practice, nhs, service, r: httpx.Response, started, attempts, ubrn):
+    async def request_booking(self, client: httpx.AsyncClient, gp: str, referral_id: str, service: str,
+                              earliest: datetime, headers: dict, key: str) -> tuple[httpx.Response, int]:
+        """`$book` on a referral, looking an hour further on after each slot lost to another practice."""
+        attempts = 0
+        while True:
+            attempts += 1
+            request_id = str(uuid.uuid5(_REQUEST_NS, f"{self.seed}:{self.id_salt}:{key}:{attempts}"))
+            params = {"resourceType": "Parameters", "parameter": [
+                {"name": "requestId", "valueString": request_id},
+                {"name": "service", "valueString": service},
+                {"name": "start", "valueDateTime": earliest.isoformat().replace("+00:00", "Z")},
+            ]}
+            r = await client.post(f"{gp}/ServiceRequest/{referral_id}/$book", json=params, headers=headers)
+            if r.status_code != 409 or attempts >= 5:
+                return r, attempts
+            # Another practice took the slot between search and booking: look further on.
+            earliest += timedelta(hours=1)
+
+    def _result(self, index, practice, nhs, service, r: httpx.Response, started, attempts, ubrn,
+                referral_id=None):
         latency = (time.perf_counter() - started) * 1000
         if r.status_code == 200 and ubrn:
             outcome = "accepted"
@@ -175,7 +188,7 @@ class Workload:
             except ValueError:
                 detail = r.text[:200]
         return BookingResult(index, practice, nhs, service, outcome, r.status_code, ubrn, round(latency, 3),
-                             attempts, detail)
+                             attempts, detail, referral_id)
 
     async def run(self, client: httpx.AsyncClient,
                   progress: Callable[[BookingResult], None] | None = None) -> list[BookingResult]:

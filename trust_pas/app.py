@@ -17,6 +17,7 @@ from .capability import root_capability, trust_capability
 from .catalogue import build_catalogue
 from .models import Base, ProcessedMessage
 from .settings import Settings
+from .site_behaviour import SiteDesk
 from .slot_search import SlotFinder
 from .trust_inbox import TrustInbox
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             finder = SlotFinder()
             app.state.catalogue = catalogue
             app.state.slot_finder = finder
+            app.state.site_desk = SiteDesk(settings.sites, settings.population_seed)
             app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
             app.state.inboxes = {
                 ods: TrustInbox(ods, db, ProcessedMessage,

@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
 
+from .site_behaviour import SiteBehaviour
+
 
 class Settings(PartySettings):
     model_config = SettingsConfigDict(env_prefix="PAS_", extra="ignore")
@@ -21,6 +23,8 @@ class Settings(PartySettings):
     horizon_days: int = 182
     # The trust catalogue as JSON (see trust_pas/catalogue.py for the shape); None = the built-in one.
     trusts: list[dict] | None = None
+    # Per-site behaviour ({"RT102": {"unavailable": 0.4, "delay_ms": 50}}; trust_pas/site_behaviour.py).
+    sites: dict[str, SiteBehaviour] = {}
     # Base URL this service is reached at, for MessageHeader.source.endpoint of its responses.
     public_url: str | None = None
 

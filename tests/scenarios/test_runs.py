@@ -1,0 +1,83 @@
+"""Each library scenario run through the real path (its own embedded stack on free ports) meets its
+expectations; some also check what the expectation counts cannot say on their own.
+
+Marked slow (seconds to tens of seconds each): `-m 'not slow'` leaves them out; CI runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.endpoints import StackUrls
+from harness.runner import RunOptions, run
+from harness.scenario_library import library
+
+from .test_library import NAMES
+
+pytestmark = pytest.mark.slow
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def _run(name: str, tmp_path: Path) -> tuple[dict, Path]:
+    scenario = next(e.scenario for e in library() if e.name == name)
+    ports = dict(zip(("broker", "spine", "pas", "gp"), _free_ports(4)))
+    summary, folder = run(RunOptions(scenario=scenario, urls=StackUrls.local("127.0.0.1", ports),
+                                     runs_dir=tmp_path / "runs"))
+    assert summary["run"]["stack"] == "embedded"
+    assert summary["expectations"]["met"], summary["expectations"]["missed"]
+    return summary, folder
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "merged-trust-reliable"])
+def test_library_scenario_meets_its_expectations(name, tmp_path):
+    summary, folder = _run(name, tmp_path)
+    journal = _lines(folder / "journal.jsonl")
+    if name == "spine-vanishes":
+        # The practices were turned away while the spine was gone, and booked while it was there.
+        assert summary["bookings"]["unavailable"] > 0 and summary["bookings"]["accepted"] > 0
+    if name == "lost-acks-duplicates-reliable":
+        assert sum(e["decision"] == "lose-ack" for e in journal) >= 10   # acks were lost; nothing doubled
+    if name == "choose-and-book-2006-reliable":
+        # Cancelled bookings came out cancelled everywhere and their rebookings booked (no discrepancy).
+        assert summary["followups"]["cancellations"].get("accepted", 0) > 0
+        assert summary["followups"]["rebookings"].get("accepted", 0) > 0
+    if name == "merged-trust":
+        report = json.loads((folder / "reconciliation.json").read_text())
+        lost_slots = [d["views"]["broker"]["slot"] for d in report["discrepancies"]]
+        assert lost_slots and all("-rt102-" in slot for slot in lost_slots)   # only the old site loses them
+        booked_at = {b["service"].split("-")[1] for b in _lines(folder / "bookings.jsonl")}
+        assert booked_at == {"rt101", "rt102"}
+
+
+def test_a_library_scenario_runs_by_name_from_the_command_line(tmp_path):
+    ports = _free_ports(4)
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--scenario", "merged-trust-reliable", "--json",
+         "--runs-dir", str(tmp_path / "runs"), "--broker-port", str(ports[0]), "--spine-port", str(ports[1]),
+         "--pas-port", str(ports[2]), "--gp-port", str(ports[3])],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["run"]["scenario"] == "merged-trust-reliable" and summary["expectations"]["met"]
+    assert summary["followups"]["cancellations"].get("accepted", 0) > 0
+    rates = summary["error_rates"]["links"]["broker->pas:RT1"]["events"]["booking-request"]
+    assert rates["failed"] > 0   # RT102 turned messages away, and retries got every booking through

@@ -1,0 +1,45 @@
+"""Per-site behaviour (`PAS_SITES`): one site of a merged trust answers differently from its sister."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.inprocess import client_for
+from trust_pas.site_behaviour import SiteBehaviour
+from trust_pas.settings import Settings
+
+from .helpers import booking, free_slots, make_app, post_message, ubrn
+
+OLD_SITE = "rt1-rt102-cardiology"     # RT102: the site still on the system of the trust RT1 merged with
+MAIN_SITE = "rt1-rt101-cardiology"
+
+
+async def test_only_the_named_site_is_unavailable_and_a_repeat_is_a_fresh_attempt(sqlite_url):
+    async with client_for(make_app(sqlite_url, sites={"RT102": {"unavailable": 1.0}})) as pas:
+        old = (await free_slots(pas, service=OLD_SITE, count=1))[0]
+        main = (await free_slots(pas, service=MAIN_SITE, count=1))[0]
+        refused = await post_message(pas, booking(old, ubrn_value=ubrn(1), service=OLD_SITE, bundle_id="b-old"))
+        assert refused.status_code == 503
+        issue = refused.json()["issue"][0]
+        assert issue["code"] == "transient" and "RT102" in issue["diagnostics"]
+        # Nothing was taken or remembered: the slot is still free at the old site.
+        assert (await pas.get(f"/RT1/Slot/{old['id']}")).json()["status"] == "free"
+        ok = await post_message(pas, booking(main, ubrn_value=ubrn(2), service=MAIN_SITE))
+        assert ok.status_code == 200, ok.text
+
+
+async def test_a_fraction_of_the_sites_messages_fail_from_a_seeded_stream(sqlite_url):
+    async with client_for(make_app(sqlite_url, sites={"RT102": {"unavailable": 0.5}})) as pas:
+        slots = await free_slots(pas, service=OLD_SITE, count=40)
+        codes = [(await post_message(pas, booking(s, ubrn_value=ubrn(i + 1), service=OLD_SITE))).status_code
+                 for i, s in enumerate(slots)]
+    assert set(codes) == {200, 503}
+    assert 8 <= codes.count(503) <= 32
+
+
+def test_settings_read_sites_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PAS_SITES", '{"RT102": {"unavailable": 0.25, "delay_ms": 5}}')
+    assert Settings().sites == {"RT102": SiteBehaviour(unavailable=0.25, delay_ms=5)}
+    monkeypatch.setenv("PAS_SITES", '{"RT102": {"unavailable": 2}}')
+    with pytest.raises(ValueError):
+        Settings()

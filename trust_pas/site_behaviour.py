@@ -1,0 +1,65 @@
+"""How each site of a trust answers: the two sites of a merged trust need not run the same system.
+
+The trusts of the 2007 study had two main sites each after an earlier merger, with different
+electronic functions at each site. `PAS_SITES` (JSON, keyed by site code) makes one site's system
+slow and intermittently unavailable while its sister site answers normally:
+
+    PAS_SITES='{"RT102": {"unavailable": 0.4, "delay_ms": 50}}'
+
+A message is routed to the site of the slot its Appointment names. An unavailable answer is a 503
+OperationOutcome (`transient`) given before the message is processed or remembered, so the same
+message sent again is a fresh attempt, as it would be at a system that was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from party_common.outcome import FhirError
+
+from .catalogue import Trust
+
+
+class SiteBehaviour(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Fraction of the site's messages answered 503 without being processed.
+    unavailable: float = Field(0.0, ge=0, le=1)
+    # Added to every answer from the site, in milliseconds.
+    delay_ms: int = Field(0, ge=0, le=60_000)
+
+
+class SiteDesk:
+    """Applies each site's behaviour to the messages for it, from one seeded stream per site."""
+
+    def __init__(self, behaviours: dict[str, SiteBehaviour], seed: int):
+        self.behaviours = {code.upper(): b for code, b in behaviours.items()}
+        self._streams = {code: random.Random(f"site:{seed}:{code}") for code in self.behaviours}
+
+    def site_of(self, trust: Trust, bundle: dict) -> str | None:
+        for entry in bundle.get("entry") or []:
+            res = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(res, dict) or res.get("resourceType") != "Appointment":
+                continue
+            for slot in res.get("slot") or []:
+                ref = (slot or {}).get("reference") or ""
+                service_id = ref.rsplit("/", 1)[-1].rsplit("-", 1)[0]
+                service = trust.services.get(service_id)
+                if service is not None:
+                    return service.site.code
+        return None
+
+    async def answer(self, trust: Trust, bundle: dict) -> None:
+        """Waits and/or raises as the message's site would; returns when the site takes the message."""
+        if not self.behaviours:
+            return
+        code = self.site_of(trust, bundle)
+        behaviour = self.behaviours.get(code or "")
+        if behaviour is None:
+            return
+        if behaviour.delay_ms:
+            await asyncio.sleep(behaviour.delay_ms / 1000)
+        if behaviour.unavailable and self._streams[code].random() < behaviour.unavailable:
+            raise FhirError(503, "transient", f"site {code} of trust {trust.ods} is not answering; try again later")
