@@ -7,6 +7,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -18,9 +19,13 @@ from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
 from .reconcile import ReconcileJob, run_job
 from .run_folder import new_run_folder, write_json, write_jsonl
+from .run_record import save_replay_material
 from .scenario import Scenario
 from .summary import links_delta, summarise
 from .workload import BookingResult, Workload, discover
+
+if TYPE_CHECKING:
+    from .replay import ReplayPlan
 
 
 @dataclass
@@ -30,6 +35,7 @@ class RunOptions:
     runs_dir: Path
     horizon_days: int = 150
     drain_timeout_s: float = 120.0
+    replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids, decisions and order
 
     @property
     def bookings(self) -> int:
@@ -106,13 +112,17 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON}) as client:
         population = await discover(client, opts.urls)
         await configure_broker(client, opts.urls, scenario)
+        if opts.replay:
+            await opts.replay.configure(client, opts.urls)
         journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
         links_before = (await client.get(f"{opts.urls.broker}/links")).json()
+        id_salt = opts.replay.id_salt if opts.replay else str(journal_since)
         workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
                             concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
-                            id_salt=str(journal_since))
+                            id_salt=id_salt)
         started = time.perf_counter()
-        results: list[BookingResult] = await workload.run(client, progress)
+        results: list[BookingResult] = await (opts.replay.drive(workload, client, progress) if opts.replay
+                                              else workload.run(client, progress))
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
         duration = time.perf_counter() - started
         links_after = (await client.get(f"{opts.urls.broker}/links")).json()
@@ -126,6 +136,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         dedupe = scenario.receivers.dedupe if embedded else True
         reconciliation, report = await run_job(client, ReconcileJob(
             urls=opts.urls, scope=scope, attempted=len(results), settle_s=10, journal=journal, dedupe=dedupe))
+        await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
+                                   reconciliation=reconciliation)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
     write_json(folder / "reconciliation.json", report)

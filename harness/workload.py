@@ -21,6 +21,11 @@ HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 _REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
 
 
+def request_id(seed: int, salt: str, index: int, attempt: int) -> str:
+    """The practice's request id (and so its message's Bundle.id) for one attempt at booking `index`."""
+    return str(uuid.uuid5(_REQUEST_NS, f"{seed}:{salt}:{index}:{attempt}"))
+
+
 class WorkloadError(RuntimeError):
     """The workload could not start (no practices, no services...): one line for the user."""
 
@@ -142,9 +147,8 @@ class Workload:
             referral_id = r.json()["id"]
             while attempts < 5:
                 attempts += 1
-                request_id = str(uuid.uuid5(_REQUEST_NS, f"{self.seed}:{self.id_salt}:{index}:{attempts}"))
                 params = {"resourceType": "Parameters", "parameter": [
-                    {"name": "requestId", "valueString": request_id},
+                    {"name": "requestId", "valueString": request_id(self.seed, self.id_salt, index, attempts)},
                     {"name": "service", "valueString": service},
                     {"name": "start", "valueDateTime": earliest.isoformat().replace("+00:00", "Z")},
                 ]}
