@@ -20,6 +20,7 @@ from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
 from .reconcile import KINDS, PartyUnreachable
 from .reconcile_cli import register as register_reconcile
+from .replay_cli import register as register_replay
 from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .workload import WorkloadError
@@ -195,6 +196,7 @@ def _print_summary(summary: dict) -> None:
 
 
 register_reconcile(app)
+register_replay(app)
 
 
 def main() -> None:

@@ -30,9 +30,7 @@ from .run_folder import write_json
 from .run_record import RunFolderError, RunRecord, load_run
 from .runner import RunOptions, run, stack_is_up
 from .scenario import ScenarioError, parse_scenario
-from .workload import BookingResult, Workload, request_id
-
-MAX_BOOK_ATTEMPTS = 5   # as many request ids as the workload may use per booking
+from .workload import MAX_BOOK_ATTEMPTS, BookingResult, Workload, request_id
 
 
 @dataclass
@@ -78,14 +76,16 @@ def plan_for(record: RunRecord) -> ReplayPlan:
                       order=booking_order(record.bookings(), journal, seed, record.id_salt))
 
 
-def free_local_urls(host: str = "127.0.0.1") -> StackUrls:
+def free_local_urls(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> StackUrls:
+    """The parties' URLs on `host`: the ports given (non-zero), free ones for the rest."""
+    chosen = {name: port for name, port in (ports or {}).items() if port}
     with ExitStack() as stack:
-        ports = {}
         for name in ("broker", "spine", "pas", "gp"):
-            s = stack.enter_context(socket.socket())
-            s.bind((host, 0))
-            ports[name] = s.getsockname()[1]
-    return StackUrls.local(host, ports)
+            if name not in chosen:
+                s = stack.enter_context(socket.socket())
+                s.bind((host, 0))
+                chosen[name] = s.getsockname()[1]
+    return StackUrls.local(host, chosen)
 
 
 @dataclass

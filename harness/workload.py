@@ -19,6 +19,7 @@ from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 _REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
+MAX_BOOK_ATTEMPTS = 5   # $book attempts per booking (a slot taken meanwhile: look further on)
 
 
 def request_id(seed: int, salt: str, index: int, attempt: int) -> str:
@@ -145,7 +146,7 @@ class Workload:
             if r.status_code != 201:
                 return self._result(index, practice, nhs, service, r, started, attempts, None)
             referral_id = r.json()["id"]
-            while attempts < 5:
+            while attempts < MAX_BOOK_ATTEMPTS:
                 attempts += 1
                 params = {"resourceType": "Parameters", "parameter": [
                     {"name": "requestId", "valueString": request_id(self.seed, self.id_salt, index, attempts)},
