@@ -21,7 +21,7 @@ from party_common.identifiers import UBRN_SYSTEM
 
 from .faults.actions import Attempt
 from .faults.engine import PASS, FaultEngine
-from .faults.script import message_key
+from .faults.script import Key, message_key
 from .journal import Journal
 from .message_log import MessageLog
 from .metrics import BrokerMetrics
@@ -129,9 +129,11 @@ class Courier:
         origin = ORIGIN.get()
         meta = {"message_id": header_id, "bundle_id": bundle_id, "ubrn": ubrn or body_ubrn, "attempt": attempt,
                 "purpose": purpose, "origin_id": origin}
+        key = message_key(link, event, header_id, origin, attempt, purpose)
         token = ORIGIN.set(bundle_id) if link.endswith("->broker") else None
         try:
-            delivery = await self._carry(link, event, body, transfer, meta)
+            async with self.engine.turn(key):
+                delivery = await self._carry(link, event, body, transfer, meta, key)
         finally:
             if token is not None:
                 ORIGIN.reset(token)
@@ -140,8 +142,8 @@ class Courier:
             await self.release(link)
         return delivery
 
-    async def _carry(self, link: str, event: str, body: dict | None, transfer: Transfer, meta: dict) -> Delivery:
-        key = message_key(link, event, meta["message_id"], meta["origin_id"], meta["attempt"], meta["purpose"])
+    async def _carry(self, link: str, event: str, body: dict | None, transfer: Transfer, meta: dict,
+                     key: Key) -> Delivery:
         decision = self.engine.decide(link, event, key) if self.faults_enabled else PASS
         if decision.action is None:
             delivery = await transfer()

@@ -68,7 +68,9 @@ async def configure_faults(request: Request, engine: EngineDep, courier: Courier
     return engine.as_json()
 
 
-class ScriptedDecision(BaseModel):
+class ScriptedMessage(BaseModel):
+    """A message as the journal identifies it, and which time it is seen (a retry of the same id)."""
+
     model_config = ConfigDict(extra="forbid")
     link: str
     event: str
@@ -77,17 +79,22 @@ class ScriptedDecision(BaseModel):
     attempt: int = Field(1, ge=1)
     purpose: str = "delivery"
     occurrence: int = Field(1, ge=1)
+
+
+class ScriptedDecision(ScriptedMessage):
     rule_id: str
 
 
 class DecisionScriptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decisions: list[ScriptedDecision]
+    order: list[ScriptedMessage] = Field(default_factory=list)
 
 
 @router.put("/faults/replay")
 async def load_replay_script(request: Request, engine: EngineDep, courier: CourierDep):
-    """Replay mode: {"decisions": [...]} from a recorded journal; each message gets its recorded decision.
+    """Replay mode: {"decisions": [...], "order": [...]} from a recorded journal; each message gets its
+    recorded decision, and the messages in `order` are carried one at a time in that order.
 
     Declared before `/faults/{rule_id}`, which would otherwise take "replay" for a rule id.
     """
@@ -99,7 +106,7 @@ async def load_replay_script(request: Request, engine: EngineDep, courier: Couri
         raise invalid(f"{loc}: {err.get('msg')}", loc) from None
     await courier.release()
     try:
-        engine.load_script([d.model_dump() for d in body.decisions])
+        engine.load_script([d.model_dump() for d in body.decisions], [m.model_dump() for m in body.order])
     except RuleError as exc:
         raise _rule_error(exc) from None
     return engine.as_json()

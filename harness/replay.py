@@ -5,23 +5,21 @@ Three things make the replay repeat the recording rather than resemble it:
   message id the broker derives from them is the same;
 - the same fault decisions: the broker gets the recorded journal's decisions as a script keyed by
   message (booking_broker.faults.script), so timing cannot move a drop onto another message;
-- the same order: bookings are driven one at a time in the order the recording's broker first saw
-  them, so the spine hands out the same UBRNs to the same bookings.
+- the same UBRNs: the broker lets its UBRN allocations through in the recorded order (the script's
+  `order`), so the spine hands the same numbers to the same bookings whatever the concurrency.
 Then the two journals and the two reconciliation reports are compared.
 """
 
 from __future__ import annotations
 
-import math
 import socket
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from booking_broker.faults.script import decisions_from_journal
+from booking_broker.faults.script import decisions_from_journal, order_from_journal
 
 from .embedded_stack import StackError
 from .endpoints import StackUrls
@@ -30,50 +28,25 @@ from .run_folder import write_json
 from .run_record import RunFolderError, RunRecord, load_run
 from .runner import RunOptions, run, stack_is_up
 from .scenario import ScenarioError, parse_scenario
-from .workload import MAX_BOOK_ATTEMPTS, BookingResult, Workload, request_id
 
 
 @dataclass
 class ReplayPlan:
     id_salt: str
     decisions: list[dict]
-    order: list[int]
+    order: list[dict]
 
     async def configure(self, client: httpx.AsyncClient, urls: StackUrls) -> None:
-        r = await client.put(f"{urls.broker}/faults/replay", json={"decisions": self.decisions})
+        r = await client.put(f"{urls.broker}/faults/replay", json={"decisions": self.decisions, "order": self.order})
         if r.status_code != 200:
             detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
             raise StackError(f"the broker refused the recorded decisions: {detail}")
 
-    async def drive(self, workload: Workload, client: httpx.AsyncClient,
-                    progress: Callable[[BookingResult], None] | None = None) -> list[BookingResult]:
-        results = []
-        for index in self.order:
-            result = await workload.book_one(client, index)
-            results.append(result)
-            if progress:
-                progress(result)
-        return sorted(results, key=lambda r: r.index)
-
-
-def booking_order(bookings: list[dict], journal: list[dict], seed: int, salt: str) -> list[int]:
-    """Booking indexes in the order the recording's broker first journaled something of theirs."""
-    owner = {request_id(seed, salt, b["index"], attempt): b["index"]
-             for b in bookings for attempt in range(1, MAX_BOOK_ATTEMPTS + 1)}
-    first: dict[int, int] = {}
-    for e in journal:
-        for rid in (e.get("bundle_id"), e.get("origin_id")):
-            index = owner.get(rid)
-            if index is not None and index not in first:
-                first[index] = e["seq"]
-    return sorted((b["index"] for b in bookings), key=lambda i: (first.get(i, math.inf), i))
-
 
 def plan_for(record: RunRecord) -> ReplayPlan:
     journal = record.journal()
-    seed = record.scenario.get("seed", 0)
     return ReplayPlan(id_salt=record.id_salt, decisions=decisions_from_journal(journal),
-                      order=booking_order(record.bookings(), journal, seed, record.id_salt))
+                      order=order_from_journal(journal))
 
 
 def free_local_urls(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> StackUrls:

@@ -35,7 +35,7 @@ class RunOptions:
     runs_dir: Path
     horizon_days: int = 150
     drain_timeout_s: float = 120.0
-    replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids, decisions and order
+    replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids and fault decisions
 
     @property
     def bookings(self) -> int:
@@ -121,8 +121,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
                             concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
                             id_salt=id_salt)
         started = time.perf_counter()
-        results: list[BookingResult] = await (opts.replay.drive(workload, client, progress) if opts.replay
-                                              else workload.run(client, progress))
+        results: list[BookingResult] = await workload.run(client, progress)
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
         duration = time.perf_counter() - started
         links_after = (await client.get(f"{opts.urls.broker}/links")).json()

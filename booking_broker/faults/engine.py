@@ -7,6 +7,7 @@ the same rules and the same message order gives the same decisions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import threading
@@ -109,12 +110,13 @@ class FaultEngine:
         self.reset(seed)
         return [self.add(rule) for rule in rules]
 
-    def load_script(self, decisions: list[dict]) -> DecisionScript:
-        """Replay mode: each message gets the decision the script names for it, the rest pass.
+    def load_script(self, decisions: list[dict], order: list[dict] | None = None) -> DecisionScript:
+        """Replay mode: each message gets the decision the script names for it, the rest pass; the
+        messages in `order` go through one at a time in that order (see script.Sequencer).
 
         The rules stay (the script names them by id, for their actions) but no longer decide.
         """
-        script = DecisionScript(decisions)
+        script = DecisionScript(decisions, order)
         unknown = sorted(script.rule_ids() - set(self._actions))
         if unknown:
             raise RuleError(f"the script names rules that are not configured: {', '.join(unknown)}")
@@ -139,6 +141,11 @@ class FaultEngine:
 
     def params_stream(self, link: str) -> random.Random:
         return self._stream(self._param_streams, link, "params")
+
+    def turn(self, key: Key) -> contextlib.AbstractAsyncContextManager:
+        """Held while a message is carried: in replay mode, its turn in the recorded order."""
+        script = self.script
+        return script.sequencer.turn(key) if script is not None else contextlib.nullcontext()
 
     def decide(self, link: str, event: str, key: Key | None = None) -> Decision:
         """What happens to one message; `key` (see script.message_key) is needed in replay mode."""

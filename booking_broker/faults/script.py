@@ -9,7 +9,14 @@ script does not name pass.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
+
+# Events whose effect depends on their order at the receiver: each UBRN allocation draws the spine's
+# next number, so the bookings must ask in the recorded order to be given the recorded UBRNs.
+ORDERED_EVENTS = frozenset({"allocate-ubrn"})
 
 # Journal entries that record a copy or a late release of a message decided on earlier: they are no
 # decision of their own, so they neither enter the script nor advance a message's occurrence count.
@@ -56,15 +63,67 @@ def decisions_from_journal(entries: list[dict]) -> list[dict]:
     return script
 
 
+def order_from_journal(entries: list[dict]) -> list[dict]:
+    """The recorded order of the messages whose order matters (ORDERED_EVENTS), as script entries."""
+    out = []
+    for e, (key, kind, n) in zip(entries, occurrences(entries)):
+        if kind == "decision" and e.get("event") in ORDERED_EVENTS:
+            link, event, message_id, origin_id, attempt, purpose = key
+            out.append({"link": link, "event": event, "message_id": message_id or None,
+                        "origin_id": origin_id or None, "attempt": attempt, "purpose": purpose, "occurrence": n})
+    return out
+
+
+def _scripted_key(d: dict) -> tuple[Key, int]:
+    key = message_key(d["link"], d["event"], d.get("message_id"), d.get("origin_id"), d.get("attempt"),
+                      d.get("purpose"))
+    return key, int(d.get("occurrence") or 1)
+
+
+class Sequencer:
+    """Lets the messages it knows through one at a time, in the recorded order.
+
+    A message waits (at most `patience` seconds) for those recorded before it; one that never comes
+    (the replay went another way) is passed over, and the difference shows in the journal.
+    """
+
+    def __init__(self, order: list[dict], patience: float = 2.0):
+        self.position = {_scripted_key(d): i for i, d in enumerate(order)}
+        self.patience = patience
+        self.next = 0
+        self.passed_over = 0
+        self._seen: Counter = Counter()
+        self._cond: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: Key) -> AsyncIterator[None]:
+        self._seen[key] += 1
+        slot = self.position.get((key, self._seen[key]))
+        if slot is None:
+            yield
+            return
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        async with self._cond:
+            try:
+                await asyncio.wait_for(self._cond.wait_for(lambda: self.next >= slot), self.patience)
+            except asyncio.TimeoutError:
+                self.passed_over += slot - self.next
+                self.next = slot
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self.next = max(self.next, slot + 1)
+                self._cond.notify_all()
+
+
 class DecisionScript:
     """Looked up once per message; counts how often each message has been decided on so far."""
 
-    def __init__(self, decisions: list[dict]):
-        self.decisions: dict[tuple[Key, int], str] = {}
-        for d in decisions:
-            key = message_key(d["link"], d["event"], d.get("message_id"), d.get("origin_id"), d.get("attempt"),
-                              d.get("purpose"))
-            self.decisions[(key, int(d.get("occurrence") or 1))] = d["rule_id"]
+    def __init__(self, decisions: list[dict], order: list[dict] | None = None):
+        self.decisions: dict[tuple[Key, int], str] = {_scripted_key(d): d["rule_id"] for d in decisions}
+        self.sequencer = Sequencer(order or [])
         self._seen: Counter = Counter()
         self.used = 0
 
@@ -79,4 +138,5 @@ class DecisionScript:
         return set(self.decisions.values())
 
     def as_json(self) -> dict:
-        return {"decisions": len(self.decisions), "used": self.used}
+        return {"decisions": len(self.decisions), "used": self.used, "ordered": len(self.sequencer.position),
+                "passed_over": self.sequencer.passed_over}

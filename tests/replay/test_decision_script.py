@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from booking_broker.faults.engine import FaultEngine, RuleError
 from booking_broker.faults.rules import FaultRule
-from booking_broker.faults.script import decisions_from_journal, message_key
+from booking_broker.faults.script import Sequencer, decisions_from_journal, message_key, order_from_journal
 from tests.stack_inprocess import inprocess_stack
 
 RULES = [FaultRule(link="broker->pas:*", event="booking-request", action="drop", probability=0.5),
@@ -54,7 +56,7 @@ def test_each_message_gets_its_recorded_decision_in_any_order(order):
     for i in order:
         decided.setdefault(RECORDED[i]["seq"], _decide(engine, RECORDED[i]))
     assert decided == {1: "drop", 2: "pass", 3: "duplicate", 5: "pass", 6: "pass", 7: "drop"}
-    assert engine.as_json()["replay"] == {"decisions": 3, "used": 3}
+    assert engine.as_json()["replay"] == {"decisions": 3, "used": 3, "ordered": 0, "passed_over": 0}
 
 
 def test_messages_the_script_does_not_name_pass_and_rules_no_longer_decide():
@@ -83,5 +85,37 @@ async def test_replay_script_endpoint_checks_its_input(tmp_path):
         r = await client.put(f"{b}/faults/replay", json={"decisions": [{"link": "x", "event": "e", "rule_id": "r9"}]})
         assert r.status_code == 422 and "r9" in r.json()["issue"][0]["diagnostics"]
         r = await client.put(f"{b}/faults/replay", json={"decisions": decisions_from_journal(RECORDED)})
-        assert r.status_code == 200 and r.json()["replay"] == {"decisions": 3, "used": 0}
+        assert r.status_code == 200 and r.json()["replay"]["decisions"] == 3
         assert len((await client.get(f"{b}/faults")).json()["rules"]) == 2
+
+
+def _allocation(seq, origin, attempt=1):
+    return {"seq": seq, "link": "broker->spine", "event": "allocate-ubrn", "message_id": None, "origin_id": origin,
+            "attempt": attempt, "purpose": "delivery", "decision": "pass", "rule_id": None}
+
+
+ALLOCATIONS = [_allocation(1, "a"), _allocation(2, "b"), _allocation(3, "a", attempt=2), _allocation(4, "c")]
+
+
+async def test_allocations_go_through_in_the_recorded_order_whatever_order_they_arrive_in():
+    order = order_from_journal(RECORDED + ALLOCATIONS)
+    assert [(o["origin_id"], o["attempt"]) for o in order] == [("a", 1), ("b", 1), ("a", 2), ("c", 1)]
+    sequencer = Sequencer(order, patience=5)
+    through = []
+
+    async def carry(entry, delay):
+        await asyncio.sleep(delay)
+        key = message_key(entry["link"], entry["event"], None, entry["origin_id"], entry["attempt"], "delivery")
+        async with sequencer.turn(key):
+            through.append(entry["seq"])
+
+    await asyncio.gather(*(carry(e, 0.01 * (4 - i)) for i, e in enumerate(ALLOCATIONS)))
+    assert through == [1, 2, 3, 4] and sequencer.passed_over == 0
+
+
+async def test_a_recorded_allocation_that_never_comes_is_passed_over_after_patience():
+    sequencer = Sequencer(order_from_journal(ALLOCATIONS), patience=0.05)
+    key = message_key("broker->spine", "allocate-ubrn", None, "b", 1, "delivery")
+    async with sequencer.turn(key):   # "a" never asks
+        pass
+    assert sequencer.passed_over == 1 and sequencer.next == 2

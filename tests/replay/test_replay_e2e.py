@@ -123,3 +123,14 @@ def test_one_booking_delivered_to_given_services_differs_where_the_fault_was(rec
     assert (pas["then"]["outcome"], pas["now"]["outcome"]) == ("timeout", "delivered")
     assert all(h["now"] is None for h in doc["hops"] if h["then"]["link"] == "broker->spine")
     assert any("outcome was 'timeout', now 'delivered'" in d for d in doc["differences"])
+
+
+def test_a_reliable_run_with_retries_and_reordering_replays_identically(tmp_path):
+    from harness.replay import replay_run
+
+    _, folder = run(RunOptions(scenario=load_scenario(SCENARIO.with_name("reliable.yaml")), urls=free_local_urls(),
+                               runs_dir=tmp_path))
+    journal = read_jsonl(folder / "journal.jsonl")
+    assert any(e["attempt"] > 1 for e in journal) and any(e["decision"] == "release" for e in journal)
+    outcome = replay_run(folder)
+    assert outcome.differences == []
