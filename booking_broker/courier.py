@@ -182,10 +182,10 @@ class Courier:
         self.metrics.messages.labels(d.link, d.event, d.decision, d.outcome).inc()
         self.metrics.latency.labels(d.link).observe(d.latency_ms / 1000)
         seq = self.journal.append(elapsed_s=round(elapsed, 6), link=d.link, event=d.event,
-                            message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
-                            decision=d.decision, rule_id=d.rule_id, outcome=d.outcome, delivered=d.delivered,
-                            status=d.status, latency_ms=d.latency_ms, attempt=meta["attempt"],
-                            purpose=meta["purpose"], origin_id=meta["origin_id"])
+                                  message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
+                                  decision=d.decision, rule_id=d.rule_id, outcome=d.outcome,
+                                  delivered=d.delivered, status=d.status, latency_ms=d.latency_ms,
+                                  attempt=meta["attempt"], purpose=meta["purpose"], origin_id=meta["origin_id"])
         if d.outcome not in ("delivered",):
             log.info("delivery not ok", link=d.link, event_code=d.event, outcome=d.outcome, status=d.status,
                      decision=d.decision, ubrn=meta["ubrn"])
