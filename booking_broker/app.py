@@ -21,6 +21,7 @@ from .journal import Journal
 from .metrics import BrokerMetrics
 from .models import Base
 from .outbox import Outbox
+from .schema_upgrade import add_missing_columns
 from .settings import Settings
 
 CAPABILITY = capability_statement(
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def lifespan(app: FastAPI):
         db = Database(settings.database_url, Base)
         await db.start()
+        await add_missing_columns(db)
         client = party_client(transport, settings.http_timeout)
         stats, metrics = LinkStats(), BrokerMetrics()
         journal = Journal(db, SYSTEM_CLOCK)

@@ -8,6 +8,7 @@ per-link counts and the metrics all happen here and nowhere else, for both direc
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -20,13 +21,20 @@ from party_common.identifiers import UBRN_SYSTEM
 
 from .faults.actions import Attempt
 from .faults.engine import PASS, FaultEngine
+from .faults.script import Key, message_key
 from .journal import Journal
+from .message_log import MessageLog
 from .metrics import BrokerMetrics
 from .outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
 
 log = structlog.get_logger("courier")
 
 Transfer = Callable[..., Awaitable[Delivery]]   # transfer(content: bytes | None = None) -> Delivery
+
+# The bundle id of the practice's message being processed: the messages the broker sends while
+# processing it are journaled with it as their origin, so a message without a MessageHeader of its
+# own ($allocate-ubrn) is still known by what caused it, in a replay's script and in a trace.
+ORIGIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("origin", default=None)
 
 
 class LinkStats:
@@ -69,8 +77,9 @@ def message_ids(body: dict | None) -> tuple[str | None, str | None, str | None]:
 
 class Courier:
     def __init__(self, client: httpx.AsyncClient, stats: LinkStats, engine: FaultEngine, journal: Journal,
-                 metrics: BrokerMetrics, faults_enabled: bool = True):
+                 metrics: BrokerMetrics, faults_enabled: bool = True, messages: MessageLog | None = None):
         self.client = client
+        self.messages = messages if messages is not None else MessageLog()
         self.faults_enabled = faults_enabled
         self.stats = stats
         self.engine = engine
@@ -109,15 +118,33 @@ class Courier:
             return Delivery(link, event, outcome, status, payload, latency,
                             delivered=status is not None and status < 300)
 
-        return await self.carry(link, event, body, transfer, ubrn=ubrn, attempt=attempt, purpose=purpose)
+        return await self.carry(link, event, body, transfer, ubrn=ubrn, attempt=attempt, purpose=purpose,
+                                method=method, url=url)
 
     async def carry(self, link: str, event: str, body: dict | None, transfer: Transfer, *,
-                    ubrn: str | None = None, attempt: int = 1, purpose: str = "delivery") -> Delivery:
+                    ubrn: str | None = None, attempt: int = 1, purpose: str = "delivery",
+                    method: str | None = "POST", url: str | None = None) -> Delivery:
         """Carries one message over a link: decide, apply, journal, count; releases held messages."""
         header_id, bundle_id, body_ubrn = message_ids(body)
+        origin = ORIGIN.get()
         meta = {"message_id": header_id, "bundle_id": bundle_id, "ubrn": ubrn or body_ubrn, "attempt": attempt,
-                "purpose": purpose}
-        decision = self.engine.decide(link, event) if self.faults_enabled else PASS
+                "purpose": purpose, "origin_id": origin}
+        key = message_key(link, event, header_id, origin, attempt, purpose)
+        token = ORIGIN.set(bundle_id) if link.endswith("->broker") else None
+        try:
+            async with self.engine.turn(key):
+                delivery = await self._carry(link, event, body, transfer, meta, key)
+        finally:
+            if token is not None:
+                ORIGIN.reset(token)
+        self.messages.append(delivery.seq, method, url, body)
+        if self._held.get(link) and delivery.outcome != HELD:
+            await self.release(link)
+        return delivery
+
+    async def _carry(self, link: str, event: str, body: dict | None, transfer: Transfer, meta: dict,
+                     key: Key) -> Delivery:
+        decision = self.engine.decide(link, event, key) if self.faults_enabled else PASS
         if decision.action is None:
             delivery = await transfer()
         else:
@@ -147,23 +174,22 @@ class Courier:
                 self._record(copy, meta, decision.elapsed)
         delivery.decision = decision.name
         delivery.rule_id = decision.rule.id if decision.rule else None
-        self._record(delivery, meta, decision.elapsed)
-        if self._held.get(link) and delivery.outcome != HELD:
-            await self.release(link)
+        delivery.seq = self._record(delivery, meta, decision.elapsed)
         return delivery
 
-    def _record(self, d: Delivery, meta: dict, elapsed: float) -> None:
+    def _record(self, d: Delivery, meta: dict, elapsed: float) -> int:
         self.stats.record(d.link, d.event, d.outcome)
         self.metrics.messages.labels(d.link, d.event, d.decision, d.outcome).inc()
         self.metrics.latency.labels(d.link).observe(d.latency_ms / 1000)
-        self.journal.append(elapsed_s=round(elapsed, 6), link=d.link, event=d.event,
-                            message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
-                            decision=d.decision, rule_id=d.rule_id, outcome=d.outcome, delivered=d.delivered,
-                            status=d.status, latency_ms=d.latency_ms, attempt=meta["attempt"],
-                            purpose=meta["purpose"])
+        seq = self.journal.append(elapsed_s=round(elapsed, 6), link=d.link, event=d.event,
+                                  message_id=meta["message_id"], bundle_id=meta["bundle_id"], ubrn=meta["ubrn"],
+                                  decision=d.decision, rule_id=d.rule_id, outcome=d.outcome,
+                                  delivered=d.delivered, status=d.status, latency_ms=d.latency_ms,
+                                  attempt=meta["attempt"], purpose=meta["purpose"], origin_id=meta["origin_id"])
         if d.outcome not in ("delivered",):
             log.info("delivery not ok", link=d.link, event_code=d.event, outcome=d.outcome, status=d.status,
                      decision=d.decision, ubrn=meta["ubrn"])
+        return seq
 
     async def release(self, link: str | None = None) -> int:
         """Sends the messages a reorder fault held back (on one link, or all); returns how many."""

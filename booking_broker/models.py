@@ -59,6 +59,8 @@ class JournalEntry(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     purpose: Mapped[str] = mapped_column(String(16), default="delivery")   # delivery | repair
+    # The practice's message (Bundle.id) whose processing sent this one, when it was sent in line.
+    origin_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class OutboxMessage(Base):

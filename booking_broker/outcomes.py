@@ -26,6 +26,7 @@ class Delivery:
     delivered: bool = False          # did the receiver get the message and process it?
     decision: str = "pass"           # the fault action applied, or pass
     rule_id: str | None = None
+    seq: int = 0                     # the journal entry that recorded this delivery
 
     @property
     def ok(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from party_common.fhir_json import parse_json_bytes
 from party_common.outcome import FhirError, invalid, not_found
@@ -63,6 +63,50 @@ async def configure_faults(request: Request, engine: EngineDep, courier: Courier
     await courier.release()
     try:
         engine.configure(seed, rules)
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return engine.as_json()
+
+
+class ScriptedMessage(BaseModel):
+    """A message as the journal identifies it, and which time it is seen (a retry of the same id)."""
+
+    model_config = ConfigDict(extra="forbid")
+    link: str
+    event: str
+    message_id: str | None = None
+    origin_id: str | None = None
+    attempt: int = Field(1, ge=1)
+    purpose: str = "delivery"
+    occurrence: int = Field(1, ge=1)
+
+
+class ScriptedDecision(ScriptedMessage):
+    rule_id: str
+
+
+class DecisionScriptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decisions: list[ScriptedDecision]
+    order: list[ScriptedMessage] = Field(default_factory=list)
+
+
+@router.put("/faults/replay")
+async def load_replay_script(request: Request, engine: EngineDep, courier: CourierDep):
+    """Replay mode: {"decisions": [...], "order": [...]} from a recorded journal; each message gets its
+    recorded decision, and the messages in `order` are carried one at a time in that order.
+
+    Declared before `/faults/{rule_id}`, which would otherwise take "replay" for a rule id.
+    """
+    try:
+        body = DecisionScriptBody.model_validate(await _json(request))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "decisions"
+        raise invalid(f"{loc}: {err.get('msg')}", loc) from None
+    await courier.release()
+    try:
+        engine.load_script([d.model_dump() for d in body.decisions], [m.model_dump() for m in body.order])
     except RuleError as exc:
         raise _rule_error(exc) from None
     return engine.as_json()

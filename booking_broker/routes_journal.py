@@ -25,6 +25,14 @@ async def journal(request: Request, journal: JournalDep, since: Annotated[int, Q
     return out
 
 
+@router.get("/journal/messages")
+async def journal_messages(courier: CourierDep, since: Annotated[int, Query(ge=0)] = 0,
+                           _count: Annotated[int, Query(ge=1, le=10000)] = 1000):
+    """The bodies of the messages journaled after `since` (one per decided entry), kept in memory."""
+    rows = courier.messages.page(since, _count)
+    return {"messages": rows, "since": since, "last": rows[-1]["seq"] if rows else since}
+
+
 @router.get("/outbox")
 async def outbox(outbox: OutboxDep, courier: CourierDep):
     return {"depth": await outbox.depth(), "held": courier.held_count}

@@ -22,6 +22,7 @@ from .faults_cli import faults_app
 from .reconcile import KINDS, PartyUnreachable
 from .reconcile_cli import register as register_reconcile
 from .report_cli import register as register_report
+from .replay_cli import register as register_replay
 from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .scenario_library import library, resolve as resolve_scenario
@@ -217,6 +218,7 @@ def _print_summary(summary: dict) -> None:
 
 register_reconcile(app)
 register_report(app)
+register_replay(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -22,9 +23,13 @@ from .followups import FollowUps, summarise as summarise_followups
 from .reconcile import ReconcileJob, run_job
 from .report_html import write_report
 from .run_folder import new_run_folder, write_json, write_jsonl
+from .run_record import save_replay_material
 from .scenario import Scenario
 from .summary import links_delta, summarise
 from .workload import BookingResult, Workload, discover
+
+if TYPE_CHECKING:
+    from .replay import ReplayPlan
 
 
 @dataclass
@@ -34,6 +39,7 @@ class RunOptions:
     runs_dir: Path
     horizon_days: int = 150
     drain_timeout_s: float = 120.0
+    replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids and fault decisions
 
     @property
     def bookings(self) -> int:
@@ -121,11 +127,14 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         population = await discover(client, opts.urls, people.patients_per_practice,
                                     people.practice_codes, people.trusts)
         await configure_broker(client, opts.urls, scenario)
+        if opts.replay:
+            await opts.replay.configure(client, opts.urls)
         journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
         links_before = (await client.get(f"{opts.urls.broker}/links")).json()
+        id_salt = opts.replay.id_salt if opts.replay else str(journal_since)
         workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
                             concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
-                            id_salt=str(journal_since))
+                            id_salt=id_salt)
         started = time.perf_counter()
         results: list[BookingResult] = await workload.run(client, progress)
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
@@ -151,6 +160,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         reconciliation, report = await run_job(client, ReconcileJob(
             urls=opts.urls, scope=scope, attempted=len(results) + sum(f.action == "rebook" for f in followups),
             settle_s=10, journal=journal, dedupe=dedupe))
+        await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
+                                   reconciliation=reconciliation)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
     write_jsonl(folder / "followups.jsonl", (f.as_json() for f in followups))

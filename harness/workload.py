@@ -19,6 +19,12 @@ from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 _REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
+MAX_BOOK_ATTEMPTS = 5   # $book attempts per booking (a slot taken meanwhile: look further on)
+
+
+def request_id(seed: int, salt: str, key: int | str, attempt: int) -> str:
+    """The practice's request id (and so its message's Bundle.id) for one attempt at booking `index`."""
+    return str(uuid.uuid5(_REQUEST_NS, f"{seed}:{salt}:{key}:{attempt}"))
 
 
 class WorkloadError(RuntimeError):
@@ -160,14 +166,13 @@ class Workload:
         attempts = 0
         while True:
             attempts += 1
-            request_id = str(uuid.uuid5(_REQUEST_NS, f"{self.seed}:{self.id_salt}:{key}:{attempts}"))
             params = {"resourceType": "Parameters", "parameter": [
-                {"name": "requestId", "valueString": request_id},
+                {"name": "requestId", "valueString": request_id(self.seed, self.id_salt, key, attempts)},
                 {"name": "service", "valueString": service},
                 {"name": "start", "valueDateTime": earliest.isoformat().replace("+00:00", "Z")},
             ]}
             r = await client.post(f"{gp}/ServiceRequest/{referral_id}/$book", json=params, headers=headers)
-            if r.status_code != 409 or attempts >= 5:
+            if r.status_code != 409 or attempts >= MAX_BOOK_ATTEMPTS:
                 return r, attempts
             # Another practice took the slot between search and booking: look further on.
             earliest += timedelta(hours=1)

@@ -7,6 +7,7 @@ the same rules and the same message order gives the same decisions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import threading
@@ -16,6 +17,7 @@ from party_common.clock import SYSTEM_CLOCK, Clock
 
 from .actions import Action, build
 from .rules import FaultRule
+from .script import DecisionScript, Key
 
 
 @dataclass
@@ -43,6 +45,7 @@ class FaultEngine:
         self._ids = itertools.count(1)
         self.rules: list[FaultRule] = []
         self._actions: dict[str, Action] = {}
+        self.script: DecisionScript | None = None
         self.reset(seed)
 
     # -- configuration ---------------------------------------------------------------------------
@@ -56,6 +59,7 @@ class FaultEngine:
             self._streams: dict[str, random.Random] = {}
             self._param_streams: dict[str, random.Random] = {}
             self._counts: dict[str, int] = {}
+            self.script = None
             if not keep_rules:
                 self.rules = []
                 self._actions = {}
@@ -106,8 +110,26 @@ class FaultEngine:
         self.reset(seed)
         return [self.add(rule) for rule in rules]
 
+    def load_script(self, decisions: list[dict], order: list[dict] | None = None) -> DecisionScript:
+        """Replay mode: each message gets the decision the script names for it, the rest pass; the
+        messages in `order` go through one at a time in that order (see script.Sequencer).
+
+        The rules stay (the script names them by id, for their actions) but no longer decide.
+        """
+        script = DecisionScript(decisions, order)
+        unknown = sorted(script.rule_ids() - set(self._actions))
+        if unknown:
+            raise RuleError(f"the script names rules that are not configured: {', '.join(unknown)}")
+        with self._lock:
+            self.started = self.clock.monotonic()
+            self.script = script
+        return script
+
     def as_json(self) -> dict:
-        return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.rules]}
+        out = {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.rules]}
+        if self.script is not None:
+            out["replay"] = self.script.as_json()
+        return out
 
     # -- decisions -------------------------------------------------------------------------------
 
@@ -120,7 +142,15 @@ class FaultEngine:
     def params_stream(self, link: str) -> random.Random:
         return self._stream(self._param_streams, link, "params")
 
-    def decide(self, link: str, event: str) -> Decision:
+    def turn(self, key: Key) -> contextlib.AbstractAsyncContextManager:
+        """Held while a message is carried: in replay mode, its turn in the recorded order."""
+        script = self.script
+        return script.sequencer.turn(key) if script is not None else contextlib.nullcontext()
+
+    def decide(self, link: str, event: str, key: Key | None = None) -> Decision:
+        """What happens to one message; `key` (see script.message_key) is needed in replay mode."""
+        if self.script is not None and key is not None:
+            return self._replayed(key)
         if not self.rules:
             return PASS
         with self._lock:
@@ -142,6 +172,15 @@ class FaultEngine:
                 if action.active(since):
                     chosen = Decision(rule, action, elapsed)
         return chosen or Decision(None, None, elapsed)
+
+    def _replayed(self, key: Key) -> Decision:
+        with self._lock:
+            elapsed = self.clock.monotonic() - self.started
+            rule_id = self.script.rule_for(key)
+            rule = next((r for r in self.rules if r.id == rule_id), None)
+            if rule is None:  # not in the script, or its rule was removed since
+                return Decision(None, None, elapsed)
+            return Decision(rule, self._actions[rule.id], elapsed)
 
     def _fires(self, rule: FaultRule, link: str, count: int) -> bool:
         if rule.probability is not None:
