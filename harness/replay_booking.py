@@ -31,7 +31,7 @@ from .replay_compare import journal_differences
 from .run_record import RunRecord, load_run
 from .runner import receiver_env
 from .scenario import parse_scenario
-from .trace import booking_hops, booking_requests
+from .trace import Tracer
 
 PARTIES = ("spine", "pas", "gp")
 
@@ -65,8 +65,7 @@ class BookingReplay:
 
 
 def _recorded_hops(record: RunRecord, ubrn: str) -> list[dict]:
-    booking = next((b for b in record.bookings() if b.get("ubrn") == ubrn), None)
-    return booking_hops(record.journal(), ubrn, booking_requests(record, booking))
+    return Tracer.of_record(record).hops(ubrn)
 
 
 async def _resend(record: RunRecord, hops: list[dict], targets: dict[str, str], deliver_all: bool,

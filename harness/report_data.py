@@ -19,14 +19,13 @@ import orjson
 
 from .error_rates import JournalError, delivery_failed, link_rates, load_journal
 from .reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
+from .trace import Tracer
 
 REPORT_VERSION = 1
 MAX_LOST = 500                      # bookings listed (and traced) in the report; the rest are counted
 MIN_BUCKETS, MAX_BUCKETS = 20, 60
 ATTEMPTS_PER_BUCKET = 5             # aim: the busiest link has about this many attempts per bucket
 RUN_FILES = ("scenario.json", "summary.json", "journal.jsonl", "reconciliation.json")
-HOP_FIELDS = ("seq", "elapsed_s", "link", "event", "decision", "rule_id", "outcome", "delivered", "status",
-              "latency_ms", "attempt", "purpose")
 
 
 class ReportError(RuntimeError):
@@ -92,26 +91,7 @@ def error_rate_series(journal: list[dict], buckets: int | None = None) -> dict:
 
 # -- lost bookings and their traces --------------------------------------------------------------------
 
-def journal_by_ubrn(journal: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for e in journal:
-        if e.get("ubrn"):
-            out.setdefault(e["ubrn"], []).append(e)
-    return out
-
-
-def trace_from_journal(entries_by_ubrn: dict[str, list[dict]], ubrn: str) -> dict:
-    """A booking's trace: its hops across the links, in journal order.
-
-    Stands in for `harness.trace.trace_booking(folder, ubrn)` until that lands; the report uses only
-    `hops` (each with the HOP_FIELDS) from it.
-    """
-    hops = sorted(entries_by_ubrn.get(ubrn, []), key=lambda e: e.get("seq") or 0)
-    return {"ubrn": ubrn, "hops": [{f: e.get(f) for f in HOP_FIELDS} for e in hops]}
-
-
-def lost_bookings(reconciliation: dict, journal: list[dict], bookings: dict[str, dict],
-                  limit: int = MAX_LOST) -> tuple[list[dict], int]:
+def lost_bookings(reconciliation: dict, tracer: Tracer, limit: int = MAX_LOST) -> tuple[list[dict], int]:
     """(the first `limit` bookings the parties disagree on, how many there are), missing_at_pas first."""
     by_ubrn: dict[str, dict] = {}
     for d in reconciliation.get("discrepancies", []):
@@ -124,10 +104,10 @@ def lost_bookings(reconciliation: dict, journal: list[dict], bookings: dict[str,
     ordered = sorted(by_ubrn.values(), key=lambda r: (MISSING_AT_PAS not in r["kinds"],
                                                      min(rank.get(k, len(KINDS)) for k in r["kinds"]), r["ubrn"]))
     shown = ordered[:limit]
-    entries = journal_by_ubrn(journal)
     for row in shown:
-        row["booking"] = bookings.get(row["ubrn"])
-        row["hops"] = trace_from_journal(entries, row["ubrn"])["hops"]
+        trace = tracer.trace(row["ubrn"])
+        row["booking"] = trace["booking"]
+        row["hops"] = trace["hops"]
     return shown, len(ordered)
 
 
@@ -142,14 +122,23 @@ def _read_json(path: Path):
         raise ReportError(f"{path} is not JSON") from None
 
 
-def _read_bookings(path: Path) -> dict[str, dict]:
+def _read_jsonl(path: Path) -> list[dict]:
+    """An optional run file: absent in a folder written before it existed."""
     if not path.is_file():
-        return {}
+        return []
     try:
         rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
     except orjson.JSONDecodeError:
         raise ReportError(f"{path}: a line is not JSON") from None
-    return {r["ubrn"]: r for r in rows if isinstance(r, dict) and r.get("ubrn")}
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def run_tracer(folder: Path, scenario: dict, journal: list[dict], reconciliation: dict) -> Tracer:
+    manifest = _read_json(folder / "manifest.json") if (folder / "manifest.json").is_file() else {}
+    return Tracer(scenario=scenario, id_salt=str(manifest.get("id_salt", "")), journal=journal,
+                  bookings=_read_jsonl(folder / "bookings.jsonl"),
+                  views={v["ubrn"]: v for v in _read_jsonl(folder / "views.jsonl") if v.get("ubrn")},
+                  discrepancies=reconciliation.get("discrepancies", []), folder=folder)
 
 
 def check_run_folder(folder: Path) -> None:
@@ -171,7 +160,7 @@ def build_report(folder: Path, max_lost: int = MAX_LOST) -> dict:
         raise ReportError(str(exc)) from None
     if not all(isinstance(d, dict) for d in (scenario, summary, reconciliation)):
         raise ReportError(f"{folder}: scenario.json, summary.json and reconciliation.json must be JSON objects")
-    lost, lost_total = lost_bookings(reconciliation, journal, _read_bookings(folder / "bookings.jsonl"), max_lost)
+    lost, lost_total = lost_bookings(reconciliation, run_tracer(folder, scenario, journal, reconciliation), max_lost)
     counts = reconciliation.get("counts") or {}
     return {
         "version": REPORT_VERSION,

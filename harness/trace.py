@@ -6,13 +6,14 @@ messages for it (found by request id: the UBRN is not known when it is being all
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 from .run_record import RunFolderError, RunRecord, load_run
 from .workload import MAX_BOOK_ATTEMPTS, request_id
 
-HOP_FIELDS = ("seq", "link", "event", "message_id", "bundle_id", "origin_id", "attempt", "purpose", "decision",
-              "rule_id", "outcome", "status", "delivered", "latency_ms", "at")
+HOP_FIELDS = ("seq", "elapsed_s", "link", "event", "message_id", "bundle_id", "origin_id", "attempt", "purpose",
+              "decision", "rule_id", "outcome", "status", "delivered", "latency_ms", "at")
 
 
 class TraceError(RunFolderError):
@@ -38,38 +39,72 @@ def _rule_text(rule: dict | None) -> str | None:
     return f"{rule.get('action')} on {rule.get('link')} {rule.get('event') or '*'} ({plan})"
 
 
-def booking_requests(record: RunRecord, booking: dict | None) -> set[str]:
-    if booking is None:
+def booking_requests(seed: int, id_salt: str, booking: dict | None) -> set[str]:
+    """The request ids the practice used for this booking's `$book` attempts."""
+    if booking is None or "index" not in booking:
         return set()
-    seed = record.scenario.get("seed", 0)
     attempts = max(1, min(int(booking.get("attempts") or 1), MAX_BOOK_ATTEMPTS))
-    return {request_id(seed, record.id_salt, booking["index"], a) for a in range(1, attempts + 1)}
+    return {request_id(seed, id_salt, booking["index"], a) for a in range(1, attempts + 1)}
 
 
-def booking_hops(journal: list[dict], ubrn: str, requests: set[str]) -> list[dict]:
-    # The practice's request may have gone unanswered (so it has no UBRN on record): the messages
-    # that name the UBRN also name the request that caused them.
-    origins = requests | {e["origin_id"] for e in journal if e.get("ubrn") == ubrn and e.get("origin_id")}
-    return [e for e in journal
-            if e.get("ubrn") == ubrn or e.get("origin_id") in origins or e.get("bundle_id") in origins]
+class Tracer:
+    """Traces the bookings of one run; reads and indexes its files once, since a report traces hundreds."""
+
+    def __init__(self, *, scenario: dict, id_salt: str, journal: list[dict], bookings: list[dict],
+                 views: dict[str, dict], discrepancies: list[dict], folder: Path | None = None):
+        self.folder = folder
+        self.seed = scenario.get("seed", 0)
+        self.id_salt = id_salt
+        self.rules = rules_by_id(scenario)
+        self.bookings = {b["ubrn"]: b for b in bookings if b.get("ubrn")}
+        self.views = views
+        self.by_ubrn: dict[str, list[dict]] = defaultdict(list)
+        self.by_origin: dict[str, list[dict]] = defaultdict(list)
+        for e in journal:
+            if e.get("ubrn"):
+                self.by_ubrn[e["ubrn"]].append(e)
+            for key in {e.get("origin_id"), e.get("bundle_id")} - {None}:
+                self.by_origin[key].append(e)
+        self.discrepancies: dict[str, list[dict]] = defaultdict(list)
+        for d in discrepancies:
+            self.discrepancies[d.get("ubrn")].append(d)
+
+    @classmethod
+    def of_record(cls, record: RunRecord) -> "Tracer":
+        return cls(scenario=record.scenario, id_salt=record.id_salt, journal=record.journal(),
+                   bookings=record.bookings(), views=record.views(),
+                   discrepancies=record.reconciliation().get("discrepancies", []), folder=record.folder)
+
+    def hops(self, ubrn: str) -> list[dict]:
+        # The practice's request may have gone unanswered (so it has no UBRN on record): the messages
+        # that name the UBRN also name the request that caused them.
+        booking = self.bookings.get(ubrn)
+        named = self.by_ubrn.get(ubrn, [])
+        origins = booking_requests(self.seed, self.id_salt, booking) | {e["origin_id"] for e in named if e.get("origin_id")}
+        found = {id(e): e for e in named}
+        for origin in origins:
+            found.update((id(e), e) for e in self.by_origin.get(origin, []))
+        return sorted(found.values(), key=lambda e: e.get("seq") or 0)
+
+    def trace(self, ubrn: str) -> dict:
+        """Everything the run knows of one booking; raises TraceError when it knows nothing."""
+        booking = self.bookings.get(ubrn)
+        hops = self.hops(ubrn)
+        views = self.views.get(ubrn)
+        if not hops and views is None and booking is None:
+            raise TraceError(f"no booking with UBRN {ubrn} in {self.folder or 'this run'}")
+        return {
+            "ubrn": ubrn,
+            "folder": str(self.folder) if self.folder else None,
+            "booking": booking,
+            "hops": [{**{k: e.get(k) for k in HOP_FIELDS}, "rule": _rule_text(self.rules.get(e.get("rule_id")))}
+                     for e in hops],
+            "views": {party: (views or {}).get(party) for party in ("broker", "pas", "spine", "gp")},
+            "discrepancies": [{k: d.get(k) for k in ("kind", "party", "detail")}
+                              for d in self.discrepancies.get(ubrn, [])],
+        }
 
 
 def trace_booking(folder: Path, ubrn: str) -> dict:
     """Everything the run folder knows of one booking; raises TraceError / RunFolderError (one line)."""
-    record = load_run(folder)
-    booking = next((b for b in record.bookings() if b.get("ubrn") == ubrn), None)
-    hops = booking_hops(record.journal(), ubrn, booking_requests(record, booking))
-    views = record.views().get(ubrn)
-    if not hops and views is None and booking is None:
-        raise TraceError(f"no booking with UBRN {ubrn} in {folder}")
-    rules = rules_by_id(record.scenario)
-    discrepancies = [d for d in record.reconciliation().get("discrepancies", []) if d.get("ubrn") == ubrn]
-    return {
-        "ubrn": ubrn,
-        "folder": str(folder),
-        "booking": booking,
-        "hops": [{**{k: e.get(k) for k in HOP_FIELDS}, "rule": _rule_text(rules.get(e.get("rule_id")))}
-                 for e in hops],
-        "views": {party: (views or {}).get(party) for party in ("broker", "pas", "spine", "gp")},
-        "discrepancies": [{k: d.get(k) for k in ("kind", "party", "detail")} for d in discrepancies],
-    }
+    return Tracer.of_record(load_run(folder)).trace(ubrn)

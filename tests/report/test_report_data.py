@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.error_rates import link_rates
+from harness.trace import Tracer
 from harness.report_data import (MAX_BUCKETS, MIN_BUCKETS, ReportError, bucket_count, build_report,
                                  error_rate_series, lost_bookings)
 
@@ -61,6 +62,11 @@ def test_bucket_count_keeps_several_attempts_per_bucket_within_bounds():
     assert bucket_count(1_000_000) == MAX_BUCKETS
 
 
+def tracer(journal: list[dict], rec: dict, bookings: list[dict]) -> Tracer:
+    return Tracer(scenario={"seed": 5}, id_salt="0", journal=journal, bookings=bookings, views={},
+                  discrepancies=rec["discrepancies"])
+
+
 def test_lost_bookings_put_the_trust_losses_first_and_carry_their_own_hops():
     journal = [entry(1, 0.1, A, ubrn="300"), entry(2, 0.2, A, ubrn="100", delivered=False, decision="drop"),
                entry(3, 0.3, B, ubrn="100"), entry(4, 0.4, B, ubrn="200"), entry(5, 0.5, B, ubrn="999")]
@@ -68,7 +74,7 @@ def test_lost_bookings_put_the_trust_losses_first_and_carry_their_own_hops():
                              discrepancy("200", "missing_at_gp", "gp never told"),
                              discrepancy("100", "missing_at_pas", "unknown to trust RT1"),
                              discrepancy("100", "missing_at_spine", "not indexed")]}
-    rows, total = lost_bookings(rec, journal, {"100": {"ubrn": "100", "practice": "Y90001"}})
+    rows, total = lost_bookings(rec, tracer(journal, rec, [{"ubrn": "100", "index": 0, "practice": "Y90001"}]))
     assert total == 3
     assert [r["ubrn"] for r in rows] == ["100", "300", "200"]
     assert rows[0]["kinds"] == ["missing_at_pas", "missing_at_spine"]
@@ -76,7 +82,7 @@ def test_lost_bookings_put_the_trust_losses_first_and_carry_their_own_hops():
     assert rows[0]["hops"][0]["decision"] == "drop" and rows[0]["hops"][0]["delivered"] is False
     assert rows[0]["booking"]["practice"] == "Y90001" and rows[1]["booking"] is None
     assert rows[0]["views"]["pas"] == []
-    capped, total = lost_bookings(rec, journal, {}, limit=2)
+    capped, total = lost_bookings(rec, tracer(journal, rec, []), limit=2)
     assert total == 3 and [r["ubrn"] for r in capped] == ["100", "300"]
 
 
