@@ -2,7 +2,8 @@
 
     seed: 7
     delivery: fire-and-forget        # or: reliable
-    workload: {bookings: 1000}
+    workload: {bookings: 1000, arrival: {process: poisson, per_hour: 100}}   # arrival: closed by default
+    clock: {mode: virtual}           # or system (the default); docs/clock.md
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
     expect:                          # optional: `testbed run` exits 1 when the run misses any of these
@@ -22,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from booking_broker.faults.actions import build
 from booking_broker.faults.rules import FaultRule
+from party_common.clock import DEFAULT_EPOCH
+from party_common.settings import UtcDatetime
+
+from .arrivals import ArrivalSpec
 
 
 class ScenarioError(ValueError):
@@ -32,6 +37,15 @@ class WorkloadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bookings: int = Field(100, ge=1)
     concurrency: int = Field(8, ge=1, le=256)
+    arrival: ArrivalSpec = Field(default_factory=ArrivalSpec)
+
+
+class ClockSpec(BaseModel):
+    """Whose time the run's parties keep: the machine's, or a virtual clock the harness advances."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["system", "virtual"] = "system"
+    epoch: UtcDatetime = DEFAULT_EPOCH
 
 
 class Receivers(BaseModel):
@@ -118,6 +132,7 @@ class Scenario(BaseModel):
     delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
+    clock: ClockSpec = Field(default_factory=ClockSpec)
     faults: list[FaultRule] = Field(default_factory=list)
     expect: Expectations | None = None
 

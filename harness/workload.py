@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +19,8 @@ from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 _REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
+# pacer(count, book) starts book(i) for every i, each when it is due.
+Pacer = Callable[[int, Callable[[int], Awaitable[None]]], Awaitable[None]]
 
 
 class WorkloadError(RuntimeError):
@@ -178,11 +180,25 @@ class Workload:
                              attempts, detail)
 
     async def run(self, client: httpx.AsyncClient,
-                  progress: Callable[[BookingResult], None] | None = None) -> list[BookingResult]:
+                  progress: Callable[[BookingResult], None] | None = None,
+                  pacer: Pacer | None = None) -> list[BookingResult]:
+        """Books every index; `pacer` decides when each starts (harness/pacing.py), else as fast as
+        `concurrency` allows."""
+        results: list[BookingResult | None] = [None] * self.bookings
+
+        async def book(i: int) -> None:
+            res = await self.book_one(client, i)
+            results[i] = res
+            if progress:
+                progress(res)
+
+        if pacer is not None:
+            await pacer(self.bookings, book)
+            return [r for r in results if r is not None]
+
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(self.bookings):
             queue.put_nowait(i)
-        results: list[BookingResult | None] = [None] * self.bookings
 
         async def worker():
             while True:
@@ -190,10 +206,7 @@ class Workload:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                res = await self.book_one(client, i)
-                results[i] = res
-                if progress:
-                    progress(res)
+                await book(i)
 
         await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
         return [r for r in results if r is not None]
