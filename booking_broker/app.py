@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def lifespan(app: FastAPI):
         db = Database(settings.database_url, Base)
         await db.start()
-        client = party_client(transport, settings.http_timeout)
+        client = party_client(transport, settings.http_timeout, clock)
         stats, metrics = LinkStats(), BrokerMetrics()
         journal = Journal(db, clock)
         await journal.start()

@@ -86,6 +86,18 @@ class ClockDriver:
         return earliest_wakeup(await self.settled())
 
 
+async def refuse_virtual_stack(client: httpx.AsyncClient, urls: StackUrls) -> None:
+    """A run on the system clock against parties on virtual time would wait forever on any delay:
+    refused up front. A broker without /clock (a real one) keeps real time."""
+    try:
+        r = await client.get(f"{urls.broker}/clock")
+        mode = r.json().get("mode") if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        mode = None
+    if mode == "virtual":
+        raise StackError("the stack runs on a virtual clock: give the scenario clock: {mode: virtual}")
+
+
 def earliest_wakeup(states: dict[str, dict]) -> float | None:
     wakeups = [s["next_wakeup_s"] for s in states.values() if s["next_wakeup_s"] is not None]
     return min(wakeups) if wakeups else None

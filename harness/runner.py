@@ -15,7 +15,7 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 
 from .arrivals import arrival_times
-from .clock_driver import ClockDriver
+from .clock_driver import ClockDriver, refuse_virtual_stack
 from .embedded_stack import PARTIES, EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
@@ -147,6 +147,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         if driver is not None:
             # Before the fault plan: its windows count from when it is put, which is the workload's start.
             await driver.start()
+        else:
+            await refuse_virtual_stack(client, opts.urls)
         simulated_from = driver.at if driver else None
         await configure_broker(client, opts.urls, scenario)
         journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]

@@ -17,10 +17,13 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+T = TypeVar("T")
 
 SYSTEM = "system"
 VIRTUAL = "virtual"
@@ -40,6 +43,10 @@ class Clock:
         self.started = time.monotonic()
         self._probes: list[Callable[[], bool]] = []
         self._sleeping: set[asyncio.Task] = set()
+        # What each task is doing for this party, innermost last: handling a request ("work"),
+        # waiting on another party ("call") or on tasks of its own (`fan_out`, "wait"). In one
+        # process a task may go through several parties.
+        self._doing: dict[asyncio.Task, list[str]] = {}
 
     @property
     def sleepers(self) -> int:
@@ -56,13 +63,48 @@ class Clock:
         return time.monotonic()
 
     def watch(self, probe: Callable[[], bool]) -> None:
-        """Registers a probe saying the party has work under way that is not waiting on the clock
-        (the broker's outbox between deliveries); a harness moves a virtual clock only when none has."""
+        """Registers a probe saying the party has background work under way that is not waiting on
+        the clock (the broker's outbox between deliveries)."""
         self._probes.append(probe)
+
+    @contextmanager
+    def _doing_now(self, what: str) -> Iterator[None]:
+        task = asyncio.current_task()
+        stack = self._doing.setdefault(task, [])
+        stack.append(what)
+        try:
+            yield
+        finally:
+            stack.pop()
+            if not stack:
+                del self._doing[task]
+
+    def working(self):
+        """Around a request the party handles: it is busy while the handler runs, unless asleep on
+        this clock or waiting on another party (`calling_out`)."""
+        return self._doing_now("work")
+
+    def calling_out(self):
+        """Around a call to another party: that party's work, not this one's."""
+        return self._doing_now("call")
+
+    async def fan_out(self, *aws: Awaitable[T]) -> list[T]:
+        """asyncio.gather for work a request spreads over tasks: each task counts as this party's
+        work, and the request waiting on them does not."""
+
+        async def part(aw: Awaitable[T]) -> T:
+            with self.working():
+                return await aw
+
+        with self._doing_now("wait"):
+            return list(await asyncio.gather(*(part(aw) for aw in aws)))
 
     @property
     def busy(self) -> bool:
-        return any(probe() for probe in self._probes)
+        """Work under way here that is neither asleep on this clock nor waiting on another party.
+        A harness moves a virtual clock only when no party is busy."""
+        return any(stack[-1] == "work" and task not in self._sleeping for task, stack in self._doing.items()) \
+            or any(probe() for probe in self._probes)
 
     def elapsed(self) -> float:
         """Seconds since the clock was made."""

@@ -124,3 +124,37 @@ def test_party_clock_is_the_one_in_use():
     with using_clock(virtual):
         assert party_clock() is virtual
     assert party_clock() is not virtual
+
+
+async def test_busy_means_work_neither_asleep_nor_waiting_on_another_party():
+    clock = VirtualClock(EPOCH)
+    release = asyncio.Event()
+    assert not clock.busy
+
+    async def handler(then):
+        with clock.working():
+            await then()
+
+    async def call_out():
+        with clock.calling_out():
+            await release.wait()
+
+    async def fan():
+        await clock.fan_out(clock.sleep(5), clock.sleep(10))
+
+    for then, busy in ((release.wait, True), (lambda: clock.sleep(5), False), (call_out, False), (fan, False)):
+        task = asyncio.create_task(handler(then))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert clock.busy is busy, then
+        release.set()
+        await clock.advance_by(10)
+        await task
+        release.clear()
+        assert not clock.busy
+
+    background = {"busy": True}
+    clock.watch(lambda: background["busy"])
+    assert clock.busy
+    background["busy"] = False
+    assert not clock.busy
