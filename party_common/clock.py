@@ -138,7 +138,7 @@ class VirtualClock(Clock):
         self.epoch = epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)
         self.offset = 0.0
         self.started = 0.0
-        self._waiters: list[tuple[float, int, asyncio.Future]] = []
+        self._waiters: list[tuple[float, int, asyncio.Future, asyncio.Task]] = []
         self._order = itertools.count()
         self._advancing = asyncio.Lock()
 
@@ -161,9 +161,9 @@ class VirtualClock(Clock):
             await asyncio.sleep(0)
             return
         future = asyncio.get_running_loop().create_future()
-        # Equal targets wake in the order they went to sleep.
-        heapq.heappush(self._waiters, (self.offset + seconds, next(self._order), future))
         task = asyncio.current_task()
+        # Equal targets wake in the order they went to sleep.
+        heapq.heappush(self._waiters, (self.offset + seconds, next(self._order), future, task))
         self._sleeping.add(task)
         try:
             await future  # a cancelled sleeper's future is cancelled too, and skipped when its time comes
@@ -181,8 +181,10 @@ class VirtualClock(Clock):
                 self._drop_cancelled()
                 if not self._waiters or self._waiters[0][0] > target:
                     break
-                due, _, future = heapq.heappop(self._waiters)
+                due, _, future, task = heapq.heappop(self._waiters)
                 self.offset = max(self.offset, due)
+                # Awake from now on, not from when it next runs: it has work to do.
+                self._sleeping.discard(task)
                 future.set_result(None)
                 for _ in range(_TURNS_PER_WAKE):
                     await asyncio.sleep(0)
