@@ -6,7 +6,6 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
-from party_common.clock import SYSTEM_CLOCK
 from party_common.database import Database
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
@@ -39,7 +38,8 @@ CAPABILITY = capability_statement(
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    engine = FaultEngine(settings.fault_seed, SYSTEM_CLOCK)
+    clock = settings.make_clock()
+    engine = FaultEngine(settings.fault_seed, clock)
     engine.configure(settings.fault_seed, [FaultRule.model_validate(r) for r in settings.faults])
 
     @asynccontextmanager
@@ -47,28 +47,30 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         db = Database(settings.database_url, Base)
         await db.start()
         await add_missing_columns(db)
-        client = party_client(transport, settings.http_timeout)
+        client = party_client(transport, settings.http_timeout, clock)
         stats, metrics = LinkStats(), BrokerMetrics()
-        journal = Journal(db, SYSTEM_CLOCK)
+        journal = Journal(db, clock)
         await journal.start()
         courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine)
-        outbox = Outbox(db, courier, metrics)
+        outbox = Outbox(db, courier, metrics, clock)
         directory = Directory(settings, courier)
-        flow = BookingFlow(settings, db, courier, directory, outbox)
+        flow = BookingFlow(settings, db, courier, directory, outbox, clock)
         app.state.db, app.state.stats, app.state.metrics = db, stats, metrics
         app.state.courier, app.state.journal, app.state.outbox = courier, journal, outbox
         app.state.directory, app.state.flow, app.state.engine = directory, flow, engine
+        clock.watch(lambda: outbox.busy or courier.releasing)
         await outbox.start()
         try:
             yield
         finally:
             await outbox.stop()
+            courier.cancel_timers()
             await courier.release()
             await journal.stop()
             await client.aclose()
             await db.dispose()
 
-    app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan)
+    app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan, clock=clock)
     app.state.settings = settings
     for module in (routes_directory, routes_messages, routes_ledger, routes_faults, routes_journal):
         app.include_router(module.router)

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import orjson
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential_jitter
+from tenacity import retry_if_result
 
 from party_common.booking import BookingFacts, appointment_resource, booking_from_message, booking_message
+from party_common.clock import Clock
 from party_common.database import Database
 from party_common.identifiers import UBRN_SYSTEM
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message, message_bundle, response_bundle
@@ -37,6 +37,7 @@ from .directory import Directory
 from .models import LedgerEntry, OutboxMessage, ProcessedMessage
 from .outbox import Outbox, outbox_row
 from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
+from .retries import clocked_retrying, stop_after
 from .settings import Settings
 
 log = structlog.get_logger("booking")
@@ -50,8 +51,10 @@ def derived_id(origin: str, purpose: str) -> str:
 
 
 class BookingFlow:
-    def __init__(self, settings: Settings, db: Database, courier: Courier, directory: Directory, outbox: Outbox):
+    def __init__(self, settings: Settings, db: Database, courier: Courier, directory: Directory, outbox: Outbox,
+                 clock: Clock):
         self.settings = settings
+        self.clock = clock
         self.delivery = settings.delivery
         self.db = db
         self.courier = courier
@@ -94,7 +97,7 @@ class BookingFlow:
     def _record(self, msg: Message, status: int, body: dict) -> ProcessedMessage:
         return ProcessedMessage(bundle_id=msg.bundle_id, header_id=msg.header_id, event=msg.event,
                                 status_code=status, response=orjson.dumps(body).decode(),
-                                received_at=datetime.now(timezone.utc))
+                                received_at=self.clock.now())
 
     async def _store(self, msg: Message, status: int, body: dict) -> None:
         try:
@@ -138,7 +141,7 @@ class BookingFlow:
         return 200, answer
 
     async def _commit_booking(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
-        now = datetime.now(timezone.utc)
+        now = self.clock.now()
         async with self.db.session() as s:
             s.add(LedgerEntry(
                 ubrn=facts.ubrn, nhs_number=facts.nhs_number, gp_ods=facts.gp_ods, trust_ods=facts.trust_ods,
@@ -158,9 +161,9 @@ class BookingFlow:
             # The practice is waiting on the line: retry while the spine is away, within a bound.
             attempts = 0
             d: Delivery | None = None
-            async for attempt in AsyncRetrying(
-                wait=wait_exponential_jitter(multiplier=0.02, max=1.0),
-                stop=stop_after_delay(self.settings.reliable_wait_s),
+            async for attempt in clocked_retrying(
+                self.clock, origin, multiplier=0.02, max_s=1.0,
+                stop=stop_after(self.clock, self.settings.reliable_wait_s),
                 retry=retry_if_result(lambda r: r.outcome in RETRYABLE), retry_error_callback=lambda s: d,
             ):
                 with attempt:
@@ -211,7 +214,7 @@ class BookingFlow:
             entry = await s.get(LedgerEntry, facts.ubrn)
             entry.status = "cancelled"
             entry.cancel_bundle_id = msg.bundle_id
-            entry.updated_at = datetime.now(timezone.utc)
+            entry.updated_at = self.clock.now()
             if self.settings.dedupe:
                 s.add(self._record(msg, 200, answer))
             s.add_all(rows)
@@ -231,7 +234,7 @@ class BookingFlow:
         # The trust refused for good: a booking did not happen; a cancellation did not either, so
         # the booking stands, and the practice is told the cancellation failed.
         entry.status = "booked" if cancelling else "rejected"
-        entry.updated_at = datetime.now(timezone.utc)
+        entry.updated_at = self.clock.now()
         return [self._gp_row(origin, row.event, facts, "fatal-error")]
 
     # -- messages --------------------------------------------------------------------------------
@@ -264,18 +267,17 @@ class BookingFlow:
         return "broker->spine", f"{spine}/$process-message", body
 
     def _pas_row(self, event, facts, origin):
-        return outbox_row(facts.ubrn, "pas", *self._as_row(event, self._pas_message(event, facts, origin)))
+        return self._row(facts, "pas", event, self._pas_message(event, facts, origin))
 
     def _gp_row(self, origin, event, facts, code):
-        return outbox_row(facts.ubrn, "gp", *self._as_row(event, self._gp_message(origin, event, facts, code)))
+        return self._row(facts, "gp", event, self._gp_message(origin, event, facts, code))
 
     def _spine_row(self, event, facts, origin):
-        return outbox_row(facts.ubrn, "spine", *self._as_row(event, self._spine_message(event, facts, origin)))
+        return self._row(facts, "spine", event, self._spine_message(event, facts, origin))
 
-    @staticmethod
-    def _as_row(event, message):
+    def _row(self, facts: BookingFacts, kind: str, event: str, message: tuple[str, str, dict]) -> OutboxMessage:
         link, url, body = message
-        return link, event, url, body
+        return outbox_row(self.clock.now(), facts.ubrn, kind, link, event, url, body)
 
     async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery"):
         link, url, body = self._pas_message(event, facts, origin)

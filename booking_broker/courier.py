@@ -87,14 +87,17 @@ class Courier:
         self.metrics = metrics
         self._held: dict[str, list[tuple[Transfer, dict]]] = defaultdict(list)
         self._releasing = 0  # taken off the held queues but not yet delivered
+        self._timers: set[asyncio.Task] = set()
 
     async def send(self, link: str, event: str, method: str, url: str, body: dict | None = None,
                    params=None, *, ubrn: str | None = None, attempt: int = 1,
                    purpose: str = "delivery") -> Delivery:
         """An outbound HTTP request on a link, through the fault engine."""
 
+        clock = self.engine.clock
+
         async def transfer(content: bytes | None = None) -> Delivery:
-            started = time.perf_counter()
+            started = clock.monotonic()
             status, payload = None, None
             try:
                 if content is not None:
@@ -114,7 +117,7 @@ class Courier:
                 outcome = TIMEOUT
             except httpx.TransportError:
                 outcome = UNREACHABLE
-            latency = round((time.perf_counter() - started) * 1000, 3)
+            latency = round((clock.monotonic() - started) * 1000, 3)
             return Delivery(link, event, outcome, status, payload, latency,
                             delivered=status is not None and status < 300)
 
@@ -161,13 +164,19 @@ class Courier:
                     copies.append(d)
                 return d
 
+            started = self.engine.clock.monotonic()
             delivery = await decision.action.apply(Attempt(
                 link=link, event=event, body=body, send=send_for_action, clock=self.engine.clock,
                 rng=self.engine.params_stream(link), elapsed=decision.elapsed, hold=hold))
+            # What the sender waited, delays and timeouts included, on the engine's clock.
+            waited = round((self.engine.clock.monotonic() - started) * 1000, 3)
+            delivery.latency_ms = max(delivery.latency_ms, waited)
             if held["flag"]:
                 self._held[link].append((transfer, {**meta, "event": event}))
                 max_hold = getattr(decision.action.params, "max_hold_ms", 2000) / 1000
-                asyncio.get_running_loop().call_later(max_hold, self._release_later, link)
+                timer = asyncio.get_running_loop().create_task(self._release_after(max_hold, link))
+                self._timers.add(timer)
+                timer.add_done_callback(self._timers.discard)
             for copy in copies:
                 copy.decision = "duplicate-copy"
                 copy.rule_id = decision.rule.id
@@ -208,9 +217,19 @@ class Courier:
                 released += 1
         return released
 
-    def _release_later(self, link: str) -> None:
+    async def _release_after(self, seconds: float, link: str) -> None:
+        # On the engine's clock, so on a virtual clock the hold ends when the harness advances past it.
+        await self.engine.clock.sleep(seconds)
         if self._held.get(link):
-            asyncio.get_running_loop().create_task(self.release(link))
+            await self.release(link)
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+    @property
+    def releasing(self) -> bool:
+        return self._releasing > 0
 
     @property
     def held_count(self) -> int:

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tenacity import AsyncRetrying, retry_if_result, wait_exponential_jitter
+from tenacity import retry_if_result
 
+from party_common.clock import Clock
 from party_common.database import Database
 
 from .courier import Courier
 from .metrics import BrokerMetrics
 from .models import OutboxMessage
 from .outcomes import DELIVERED, RETRYABLE, Delivery
+from .retries import clocked_retrying
 
 log = structlog.get_logger("outbox")
 
@@ -31,16 +33,16 @@ log = structlog.get_logger("outbox")
 Settled = Callable[[AsyncSession, OutboxMessage, Delivery], Awaitable[list[OutboxMessage]]]
 
 
-def outbox_row(ubrn: str, kind: str, link: str, event: str, url: str, body: dict) -> OutboxMessage:
-    now = datetime.now(timezone.utc)
+def outbox_row(now: datetime, ubrn: str, kind: str, link: str, event: str, url: str, body: dict) -> OutboxMessage:
     return OutboxMessage(ubrn=ubrn, kind=kind, link=link, event=event, url=url, body=orjson.dumps(body).decode(),
                          state="pending", attempts=0, created_at=now, updated_at=now)
 
 
 class Outbox:
-    def __init__(self, db: Database, courier: Courier, metrics: BrokerMetrics, *, concurrency: int = 32,
-                 max_backoff: float = 2.0):
+    def __init__(self, db: Database, courier: Courier, metrics: BrokerMetrics, clock: Clock, *,
+                 concurrency: int = 32, max_backoff: float = 2.0):
         self.db = db
+        self.clock = clock
         self.courier = courier
         self.metrics = metrics
         self.on_settled: Settled | None = None
@@ -54,6 +56,18 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._workers: set[asyncio.Task] = set()
+        self._polling = False
+        self._starting: set[asyncio.Task] = set()   # made, not yet run
+        self._sending: set[asyncio.Task] = set()    # holding a slot
+        self._deferred = False  # a poll left a row for later behind another of its booking
+
+    @property
+    def busy(self) -> bool:
+        """Work under way that is not waiting on the clock: a poll due or running, a delivery not
+        asleep (backoff, injected delay). A delivery waiting for a slot waits on those holding one.
+        A harness on a virtual clock waits for this before moving time."""
+        return (self._wake.is_set() or self._polling or bool(self._starting)
+                or any(not self.clock.is_sleeping(t) for t in self._sending))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -81,42 +95,54 @@ class Outbox:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.5)
+            self._polling = True
             self._wake.clear()
-            settled_before = set(self._finished)
             try:
-                async with self.db.session() as s:
-                    q = (select(OutboxMessage).where(OutboxMessage.state == "pending")
-                         .order_by(OutboxMessage.id).limit(500))
-                    found = list((await s.execute(q)).scalars())
-            except Exception:  # the database may be briefly unavailable; try again on the next tick
-                log.warning("outbox poll failed", exc_info=True)
+                await self._poll()
+            finally:
+                self._polling = False
+
+    async def _poll(self) -> None:
+        settled_before = set(self._finished)
+        try:
+            async with self.db.session() as s:
+                q = (select(OutboxMessage).where(OutboxMessage.state == "pending")
+                     .order_by(OutboxMessage.id).limit(500))
+                found = list((await s.execute(q)).scalars())
+        except Exception:  # the database may be briefly unavailable; try again on the next tick
+            log.warning("outbox poll failed", exc_info=True)
+            return
+        self._in_flight -= settled_before
+        self._finished -= settled_before
+        for key in [k for k, row_id in self._busy.items() if row_id not in self._in_flight]:
+            del self._busy[key]
+        for row in found:
+            if row.id in self._in_flight:
                 continue
-            self._in_flight -= settled_before
-            self._finished -= settled_before
-            for key in [k for k, row_id in self._busy.items() if row_id not in self._in_flight]:
-                del self._busy[key]
-            for row in found:
-                if row.id in self._in_flight:
-                    continue
-                # One message at a time per booking and party, in order: a cancellation must not
-                # overtake the booking it cancels while that booking is still being retried.
-                key = (row.ubrn, row.kind)
-                if key in self._busy:
-                    continue
-                self._busy[key] = row.id
-                self._in_flight.add(row.id)
-                task = asyncio.create_task(self._deliver(row))
-                self._workers.add(task)
-                task.add_done_callback(self._workers.discard)
+            # One message at a time per booking and party, in order: a cancellation must not
+            # overtake the booking it cancels while that booking is still being retried.
+            key = (row.ubrn, row.kind)
+            if key in self._busy:
+                self._deferred = True
+                continue
+            self._busy[key] = row.id
+            self._in_flight.add(row.id)
+            task = asyncio.create_task(self._deliver(row))
+            self._starting.add(task)
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
 
     async def _deliver(self, row: OutboxMessage) -> None:
+        me = asyncio.current_task()
+        self._starting.discard(me)
         try:
             async with self._slots:
+                self._sending.add(me)
                 body = orjson.loads(row.body)
                 attempts = row.attempts
                 delivery: Delivery | None = None
-                async for attempt in AsyncRetrying(
-                    wait=wait_exponential_jitter(multiplier=0.02, max=self.max_backoff),
+                async for attempt in clocked_retrying(
+                    self.clock, f"{row.ubrn}:{row.kind}:{row.event}", multiplier=0.02, max_s=self.max_backoff,
                     retry=retry_if_result(lambda d: d.outcome in RETRYABLE), reraise=True,
                 ):
                     with attempt:
@@ -127,14 +153,19 @@ class Outbox:
                         attempt.retry_state.set_result(delivery)
                 await self._settle(row.id, delivery, attempts)
         finally:
+            self._sending.discard(me)
             self._finished.add(row.id)
+            if self._deferred:
+                # The row left behind this one can go now; poll for it rather than wait for the tick.
+                self._deferred = False
+                self.notify()
 
     async def _settle(self, row_id: int, delivery: Delivery, attempts: int) -> None:
         async with self.db.session() as s:
             row = await s.get(OutboxMessage, row_id)
             row.state = "delivered" if delivery.outcome == DELIVERED else "rejected"
             row.attempts = attempts
-            row.updated_at = datetime.now(timezone.utc)
+            row.updated_at = self.clock.now()
             follow_ups = await self.on_settled(s, row, delivery) if self.on_settled else []
             s.add_all(follow_ups)
             await s.commit()

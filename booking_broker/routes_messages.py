@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request
 
+from party_common.clock_routes import ClockDep
 from party_common.fhir_json import FhirResponse, parse_json_bytes, read_fhir_body, validate_resource
 from party_common.messaging import read_message
 from party_common.outcome import FhirError, Issue, operation_outcome
@@ -17,13 +16,13 @@ router = APIRouter()
 
 
 @router.post("/$process-message")
-async def process_message(request: Request, flow: FlowDep, courier: CourierDep):
+async def process_message(request: Request, flow: FlowDep, courier: CourierDep, clock: ClockDep):
     data, _ = await read_fhir_body(request, "Bundle")
     msg = read_message(data)
     link = f"gp:{msg.sender_ods or 'unknown'}->broker"
 
     async def transfer(content: bytes | None = None) -> Delivery:
-        started = time.perf_counter()
+        started = clock.monotonic()
         try:
             if content is not None:
                 # Corrupted in transit: the broker sees what arrived, and refuses it as it would.
@@ -32,7 +31,7 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep):
         except FhirError as exc:
             status, body = exc.status, exc.outcome()
         return Delivery(link, msg.event, outcome_for_status(status), status, body,
-                        round((time.perf_counter() - started) * 1000, 3), delivered=status < 300)
+                        round((clock.monotonic() - started) * 1000, 3), delivered=status < 300)
 
     d = await courier.carry(link, msg.event, data, transfer)
     if d.status is not None and d.body is not None:

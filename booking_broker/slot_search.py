@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from party_common.outcome import FhirError
 
 from .directory import Directory
@@ -37,7 +35,7 @@ async def search_slots(directory: Directory, courier: Courier, *, service: str |
             return []  # a trust that is down offers no slots; the search goes on without it
         return [e["resource"] for e in d.body.get("entry", []) if e.get("resource", {}).get("resourceType") == "Slot"]
 
-    results = await asyncio.gather(*(one(s) for s in targets))
+    results = await courier.engine.clock.fan_out(*(one(s) for s in targets))
     slots = [slot for group in results for slot in group]
     slots.sort(key=lambda s: (s.get("start", ""), s.get("id", "")))
     return slots[:count]

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             yield
 
     capability = gp_capability()
-    app = create_party_app(PARTY, capability, lifespan=lifespan)
+    app = create_party_app(PARTY, capability, lifespan=lifespan, clock=settings.make_clock())
     app.state.settings = settings
     app.state.capability = capability
     for module in (practices, referrals, bookings, appointments, inbox):

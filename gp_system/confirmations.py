@@ -8,7 +8,7 @@ to the $book call arrives, or after that answer was lost.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, or_, select, update
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingFacts, booking_from_message
+from party_common.clock import party_clock
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, RESPONSE_CODES, Message
 from party_common.outcome import FhirError, business_rule, conflict
 
@@ -109,7 +110,7 @@ async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> l
         raise business_rule(f"the confirmation's Appointment is for practice {facts.gp_ods}, not {ods}",
                             f"{where}.extension")
 
-    now = datetime.now(timezone.utc)
+    now = party_clock().now()
     found = await _find(session, ods, facts.ubrn if facts else None, request_id)
     if found is None:
         if facts is None or not facts.ubrn:

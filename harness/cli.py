@@ -187,6 +187,9 @@ def _print_summary(summary: dict) -> None:
     t.add_row("p50 booking latency (ms)", str(lat["p50"]))
     t.add_row("p99 booking latency (ms)", str(lat["p99"]))
     t.add_row("bookings/s", str(summary["bookings_per_s"]))
+    clock = summary.get("clock")
+    if clock and clock["mode"] == "virtual":
+        t.add_row("duration real / simulated (s)", f"{clock['real_s']} / {clock['simulated_s']}")
     out.print(t)
     rates = summary.get("error_rates", {}).get("links", {})
     lt = Table(title="messages per link")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import functools
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 from trust_pas.catalogue import DEFAULT_TRUSTS
 
-from .embedded_stack import EmbeddedStack, StackError
+from .arrivals import arrival_times
+from .clock_driver import ClockDriver, refuse_virtual_stack
+from .embedded_stack import PARTIES, EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
 from .followups import FollowUps, summarise as summarise_followups
+from .pacing import QUIET_S, paced_by_system_clock, paced_by_virtual_clock
 from .reconcile import ReconcileJob, run_job
 from .report_html import write_report
 from .run_folder import new_run_folder, write_json, write_jsonl
 from .run_record import save_replay_material
 from .scenario import Scenario
 from .summary import links_delta, summarise
-from .workload import BookingResult, Workload, discover
+from .workload import BookingResult, Pacer, Workload, discover
 
 if TYPE_CHECKING:
     from .replay import ReplayPlan
@@ -71,6 +75,27 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
     return env
 
 
+def clock_env(scenario: Scenario) -> dict[str, str]:
+    """Every party on the scenario's clock."""
+    epoch = scenario.clock.epoch.isoformat().replace("+00:00", "Z")
+    env = {}
+    for spec in PARTIES:
+        env[f"{spec.env_prefix}CLOCK"] = scenario.clock.mode
+        env[f"{spec.env_prefix}CLOCK_EPOCH"] = epoch
+    return env
+
+
+def pacer_for(scenario: Scenario, driver: ClockDriver | None) -> Pacer | None:
+    """How the workload's bookings are started: at their arrival times, on the run's clock."""
+    spec = scenario.workload
+    times = arrival_times(spec.arrival, spec.bookings, scenario.seed)
+    if driver is not None:
+        return functools.partial(paced_by_virtual_clock, times=times, concurrency=spec.concurrency, driver=driver)
+    if times is not None:
+        return functools.partial(paced_by_system_clock, times=times, concurrency=spec.concurrency)
+    return None
+
+
 async def confirmed_at_gp(client: httpx.AsyncClient, urls: StackUrls, ubrns: set[str]) -> int:
     """How many of the accepted bookings the practices know as booked: their own view."""
     confirmed = 0
@@ -98,14 +123,24 @@ async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario:
             raise StackError(f"the broker refused the scenario ({method} {path}): {detail}")
 
 
-async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float) -> dict:
-    """Waits until the outbox is empty and no message is held back; returns the last reading."""
+async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float,
+                         driver: ClockDriver | None = None) -> dict:
+    """Waits until the outbox is empty and no message is held back; returns the last reading.
+
+    On a virtual clock, once no party has work under way the rest waits on simulated time (retry
+    backoffs, held messages' release): the clocks move to the earliest wakeup. Gives up after
+    `timeout` real seconds.
+    """
     deadline = time.monotonic() + timeout
     while True:
         state = (await client.get(f"{urls.broker}/outbox")).json()
         if (state["depth"] == 0 and state["held"] == 0) or time.monotonic() > deadline:
             return state
-        await asyncio.sleep(0.1)
+        wakeup = await driver.next_wakeup() if driver else None
+        if wakeup is not None:
+            await driver.advance_to(wakeup)
+        else:
+            await asyncio.sleep(0.1 if driver is None else QUIET_S)
 
 
 async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -> list[dict]:
@@ -118,14 +153,24 @@ async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -
         since = page["last"]
 
 
-async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = True) -> dict:
+async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = True,
+                transport: httpx.AsyncBaseTransport | None = None) -> dict:
+    """`transport` reaches the parties some other way than sockets (tests' in-process stack)."""
     scenario = opts.scenario
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON}) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON},
+                                 transport=transport) as client:
         people = scenario.population
         population = await discover(client, opts.urls, people.patients_per_practice,
                                     people.practice_codes, people.trusts)
+        driver = ClockDriver(client, opts.urls) if scenario.clock.mode == "virtual" else None
+        if driver is not None:
+            # Before the fault plan: its windows count from when it is put, which is the workload's start.
+            await driver.start()
+        else:
+            await refuse_virtual_stack(client, opts.urls)
+        simulated_from = driver.at if driver else None
         await configure_broker(client, opts.urls, scenario)
         if opts.replay:
             await opts.replay.configure(client, opts.urls)
@@ -136,13 +181,14 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
                             concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
                             id_salt=id_salt)
         started = time.perf_counter()
-        results: list[BookingResult] = await workload.run(client, progress)
-        drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
+        results: list[BookingResult] = await workload.run(client, progress, pacer_for(scenario, driver))
+        drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
         duration = time.perf_counter() - started
+        simulated = driver.at - simulated_from if driver else None
 
         async def settle():
             nonlocal drained
-            drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s)
+            drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
 
         followups = await FollowUps(workload, scenario.workload.cancellations,
                                     scenario.workload.rebookings).run(client, results, settle)
@@ -168,6 +214,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     write_json(folder / "reconciliation.json", report)
     summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
                         links=links_delta(links_before, links_after))
+    summary["clock"] = {"mode": scenario.clock.mode, "real_s": round(duration, 3),
+                        "simulated_s": round(simulated if simulated is not None else duration, 3)}
     summary["outbox_after_drain"] = drained
     summary["followups"] = {**summarise_followups(followups), "duration_s": round(followups_s, 3)}
     summary["journal_entries"] = len(journal)
@@ -187,7 +235,7 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
         embedded = not stack_is_up(opts.urls)
         if embedded:
             stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs",
-                                              extra_env=receiver_env(opts.scenario)))
+                                              extra_env={**receiver_env(opts.scenario), **clock_env(opts.scenario)}))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
         summary = asyncio.run(drive(opts, folder, progress, embedded))
     summary = {

@@ -4,8 +4,10 @@ run, in YAML or JSON (every field: docs/scenarios.md).
     seed: 7
     delivery: fire-and-forget        # or: reliable
     population: {practices: 4, patients_per_practice: 500, trusts: [RT1, RT2, RT3, RT4]}
-    workload: {bookings: 1000, cancellations: 0.1, rebookings: 0.5}
+    workload: {bookings: 1000, arrival: {process: poisson, per_hour: 100},   # arrival: closed by default
+               cancellations: 0.1, rebookings: 0.5}
     receivers: {dedupe: true, sites: {RT102: {unavailable: 0.4, delay_ms: 50}}}
+    clock: {mode: virtual}           # or system (the default); docs/clock.md
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
     expect:                          # optional: `testbed run` exits 1 when the run misses any of these
@@ -32,6 +34,10 @@ from trust_pas.site_behaviour import SiteBehaviour
 _PRACTICE_CODES = [code for code, _ in PRACTICES]
 _TRUST_CODES = [t["ods"] for t in DEFAULT_TRUSTS]
 _SITE_CODES = [site["code"] for t in DEFAULT_TRUSTS for site in t["sites"]]
+from party_common.clock import DEFAULT_EPOCH
+from party_common.settings import UtcDatetime
+
+from .arrivals import ArrivalSpec
 
 
 class ScenarioError(ValueError):
@@ -101,6 +107,15 @@ def _known(values: list[str], known: list[str], what: str) -> None:
         if code in seen:
             raise _FieldItemError(i, f"{what} {code!r} listed twice")
         seen.add(code)
+    arrival: ArrivalSpec = Field(default_factory=ArrivalSpec)
+
+
+class ClockSpec(BaseModel):
+    """Whose time the run's parties keep: the machine's, or a virtual clock the harness advances."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["system", "virtual"] = "system"
+    epoch: UtcDatetime = DEFAULT_EPOCH
 
 
 class Receivers(BaseModel):
@@ -199,6 +214,7 @@ class Scenario(BaseModel):
     population: PopulationSpec = Field(default_factory=PopulationSpec)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
+    clock: ClockSpec = Field(default_factory=ClockSpec)
     faults: list[FaultRule] = Field(default_factory=list)
     expect: Expectations | None = None
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +25,8 @@ MAX_BOOK_ATTEMPTS = 5   # $book attempts per booking (a slot taken meanwhile: lo
 def request_id(seed: int, salt: str, key: int | str, attempt: int) -> str:
     """The practice's request id (and so its message's Bundle.id) for one attempt at booking `index`."""
     return str(uuid.uuid5(_REQUEST_NS, f"{seed}:{salt}:{key}:{attempt}"))
+# pacer(count, book) starts book(i) for every i, each when it is due.
+Pacer = Callable[[int, Callable[[int], Awaitable[None]]], Awaitable[None]]
 
 
 class WorkloadError(RuntimeError):
@@ -196,11 +198,25 @@ class Workload:
                              attempts, detail, referral_id)
 
     async def run(self, client: httpx.AsyncClient,
-                  progress: Callable[[BookingResult], None] | None = None) -> list[BookingResult]:
+                  progress: Callable[[BookingResult], None] | None = None,
+                  pacer: Pacer | None = None) -> list[BookingResult]:
+        """Books every index; `pacer` decides when each starts (harness/pacing.py), else as fast as
+        `concurrency` allows."""
+        results: list[BookingResult | None] = [None] * self.bookings
+
+        async def book(i: int) -> None:
+            res = await self.book_one(client, i)
+            results[i] = res
+            if progress:
+                progress(res)
+
+        if pacer is not None:
+            await pacer(self.bookings, book)
+            return [r for r in results if r is not None]
+
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(self.bookings):
             queue.put_nowait(i)
-        results: list[BookingResult | None] = [None] * self.bookings
 
         async def worker():
             while True:
@@ -208,10 +224,7 @@ class Workload:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                res = await self.book_one(client, i)
-                results[i] = res
-                if progress:
-                    progress(res)
+                await book(i)
 
         await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
         return [r for r in results if r is not None]

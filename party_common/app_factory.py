@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import clock_routes
+from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
 from .fhir_json import FhirResponse, loc_to_expression
 from .outcome import FhirError, Issue, operation_outcome
@@ -64,8 +66,12 @@ def capability_statement(name: str, resources: list[dict], operations: list[str]
 _GC_THRESHOLDS = (20_000, 20, 20)
 
 
-def _with_frozen_heap(lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None):
-    """The party's lifespan, with the cyclic garbage collector tuned for serving.
+def _with_frozen_heap(lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None, clock: Clock):
+    """The party's lifespan, on the party's clock, with the cyclic garbage collector tuned for serving.
+
+    The lifespan starts with the party's clock as `party_clock()`, so the background tasks it starts
+    (the broker's outbox worker) keep it; the setting ends with the start, so it does not leak into
+    whatever started the app (a test running several parties in one loop).
 
     Modules, models, schemas and caches built at start-up live as long as the process, yet every
     full collection walked them all again; with the default thresholds the collector took close to
@@ -76,7 +82,9 @@ def _with_frozen_heap(lifespan: Callable[[FastAPI], AbstractAsyncContextManager]
 
     @asynccontextmanager
     async def serving(app: FastAPI):
-        async with (lifespan(app) if lifespan is not None else nullcontext()):
+        async with AsyncExitStack() as resources:
+            with using_clock(clock):
+                await resources.enter_async_context(lifespan(app) if lifespan is not None else nullcontext())
             thresholds = gc.get_threshold()
             gc.collect()
             gc.freeze()
@@ -90,15 +98,37 @@ def _with_frozen_heap(lifespan: Callable[[FastAPI], AbstractAsyncContextManager]
     return serving
 
 
+class ClockMiddleware:
+    """Makes the party's clock `party_clock()` while it handles a request, and counts the request
+    as the party's work in progress (`Clock.busy`)."""
+
+    def __init__(self, app, clock: Clock):
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope, receive, send):
+        # Reading or moving the clock is not work the harness should wait for.
+        if scope["type"] != "http" or scope["path"].startswith("/clock"):
+            await self.app(scope, receive, send)
+            return
+        with using_clock(self.clock), self.clock.working():
+            await self.app(scope, receive, send)
+
+
 def create_party_app(
     party: str,
     capability: dict,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None = None,
     health: Callable[[], Any] | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
+    """`clock` is the party's one clock (settings.make_clock()), served at /clock; system time when None."""
+    clock = clock or Clock()
     app = FastAPI(title=f"testbed {party}", default_response_class=FhirResponse,
-                  lifespan=_with_frozen_heap(lifespan))
+                  lifespan=_with_frozen_heap(lifespan, clock))
+    app.state.clock = clock
     app.add_middleware(CorrelationMiddleware, party=party)
+    app.add_middleware(ClockMiddleware, clock=clock)
 
     @app.exception_handler(FhirError)
     async def _fhir_error(request: Request, exc: FhirError):
@@ -137,6 +167,8 @@ def create_party_app(
     @app.get("/metadata")
     async def metadata():
         return capability
+
+    app.include_router(clock_routes.router)
 
     @app.get("/health")
     async def health_check():

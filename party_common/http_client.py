@@ -9,6 +9,7 @@ import httpx
 import orjson
 import yarl
 
+from .clock import Clock
 from .correlation import outbound_headers
 from .fhir_json import FHIR_JSON
 
@@ -34,6 +35,22 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         if transport is None:
             raise httpx.ConnectError(f"no route to {origin}", request=request)
         return await transport.handle_async_request(request)
+
+
+class CallingOutTransport(httpx.AsyncBaseTransport):
+    """Marks the caller as waiting on another party while a call is out, so the caller's clock does
+    not count it as busy (docs/clock.md)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, clock: Clock):
+        self.inner = inner
+        self.clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with self.clock.calling_out():
+            return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _as_httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -156,13 +173,16 @@ async def _add_trace_headers(request: httpx.Request) -> None:
         request.headers.setdefault(name, value)
 
 
-def party_client(transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0) -> httpx.AsyncClient:
+def party_client(transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0,
+                 clock: Clock | None = None) -> httpx.AsyncClient:
     """The client a party uses for every downstream call; trace headers ride on each request.
 
-    Without a transport (tests pass one that reaches in-process apps) calls go over sockets.
+    Without a transport (tests pass one that reaches in-process apps) calls go over sockets. With
+    the party's clock, time spent waiting on another party is not counted as this one's work.
     """
+    transport = transport if transport is not None else SocketTransport(_LIMITS)
     return PartyClient(
-        transport=transport if transport is not None else SocketTransport(_LIMITS),
+        transport=CallingOutTransport(transport, clock) if clock is not None else transport,
         timeout=timeout,
         headers={"Accept": FHIR_JSON},
         event_hooks={"request": [_add_trace_headers]},

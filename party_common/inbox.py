@@ -10,7 +10,7 @@ is served from the stored text without decoding and encoding it again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 import structlog
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .clock import party_clock
 from .database import Database
 from .messaging import Message, read_message, response_bundle
 from .outcome import FhirError
@@ -62,7 +63,7 @@ class Inbox:
 
     def _record_values(self, msg: Message, status: int, response: str) -> dict:
         return {"bundle_id": msg.bundle_id, "header_id": msg.header_id, "event": msg.event,
-                "status_code": status, "response": response, "received_at": datetime.now(timezone.utc)}
+                "status_code": status, "response": response, "received_at": party_clock().now()}
 
     async def process(self, bundle: dict) -> tuple[int, dict]:
         status, encoded = await self.process_encoded(bundle)

@@ -25,7 +25,8 @@ async def party_resources(app: FastAPI, settings: PartySettings, base: type[Decl
     shares, so tests route its calls to in-process apps the same way.
     """
     db = Database(settings.database_url, base)
-    http = party_client(transport, settings.http_timeout)
+    # The party's clock (create_party_app sets it), so time waiting on others is not its work.
+    http = party_client(transport, settings.http_timeout, getattr(app.state, "clock", None))
     try:
         await db.start()
         app.state.settings = settings

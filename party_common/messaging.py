@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from .clock import party_clock
 from .identifiers import MESSAGE_EVENT_SYSTEM, MESSAGE_REASON_SYSTEM, ODS_SYSTEM
 from .outcome import FhirError
 
@@ -15,7 +15,7 @@ RESPONSE_CODES = ("ok", "transient-error", "fatal-error")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return party_clock().now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _urn() -> str:

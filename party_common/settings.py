@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .clock import DEFAULT_EPOCH, Clock, make_clock
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# A moment; one written without a zone is taken as UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class PartySettings(BaseSettings):
@@ -17,3 +31,10 @@ class PartySettings(BaseSettings):
     population_size: int = 2000
     # Outbound calls give up after this many seconds.
     http_timeout: float = 10.0
+    # system: the machine's time. virtual: time moves only when POST /clock/advance says so,
+    # starting at clock_epoch (docs/clock.md).
+    clock: Literal["system", "virtual"] = "system"
+    clock_epoch: UtcDatetime = DEFAULT_EPOCH
+
+    def make_clock(self) -> Clock:
+        return make_clock(self.clock, self.clock_epoch)

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.inbox = booking_index_inbox(db, endpoint=settings.endpoint, dedupe=settings.dedupe)
             yield
 
-    app = create_party_app(PARTY, spine_capability(), lifespan=lifespan)
+    app = create_party_app(PARTY, spine_capability(), lifespan=lifespan, clock=settings.make_clock())
     app.include_router(demographics.router)
     app.include_router(ubrn.router)
     app.include_router(messages.router)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from sqlalchemy import Insert, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingFacts, appointment_resource, booking_from_message
+from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.inbox import Handler, Inbox
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
@@ -78,7 +78,7 @@ def make_handlers(is_sqlite: bool) -> dict[str, Handler]:
             "ubrn": facts.ubrn, "nhs_number": facts.nhs_number, "trust_ods": facts.trust_ods,
             "gp_ods": facts.gp_ods, "service_id": facts.service_id, "slot_id": facts.slot_id,
             "start": facts.start, "end": facts.end, "status": "booked", "specialty": facts.specialty,
-            "referral_id": facts.referral_id, "updated_at": datetime.now(timezone.utc),
+            "referral_id": facts.referral_id, "updated_at": party_clock().now(),
         }
         await session.execute(upsert, values)
         return [appointment_resource(replace(facts, status="booked", appointment_id=facts.ubrn))]
@@ -86,7 +86,7 @@ def make_handlers(is_sqlite: bool) -> dict[str, Handler]:
     async def record_cancel(session: AsyncSession, msg: Message) -> list[dict]:
         facts, where = _booking(msg)
         cancelled = (await session.execute(
-            _CANCEL, {"ubrn_key": facts.ubrn, "updated_at": datetime.now(timezone.utc)})).first()
+            _CANCEL, {"ubrn_key": facts.ubrn, "updated_at": party_clock().now()})).first()
         if cancelled is None:
             raise business_rule(f"no booking with UBRN {facts.ubrn} in the index", f"{where}.identifier")
         return [entry_resource(cancelled)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import structlog
 from fastapi import APIRouter, Request
 from sqlalchemy import DateTime, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.fhir_json import FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number, ubrn_from_sequence
@@ -76,7 +76,7 @@ async def _allocate(db: Database, nhs_number: str, salt: int, *, careful: bool) 
     async with db.writing() as session:
         spent: list[int] = []
         for _ in range(_ATTEMPTS if careful else 1):
-            draw = {"nhs_number": nhs_number, "allocated_at": datetime.now(timezone.utc)}
+            draw = {"nhs_number": nhs_number, "allocated_at": party_clock().now()}
             seq = (await session.execute(_DRAW, draw)).scalar_one_or_none()
             if seq is None:
                 return None

@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def health() -> dict:
         return {"trusts": sorted(catalogue.trusts)}
 
-    app = create_party_app("trust_pas", root_capability(), lifespan=lifespan, health=health)
+    app = create_party_app("trust_pas", root_capability(), lifespan=lifespan, health=health,
+                           clock=settings.make_clock())
     for module in (directory_routes, slot_routes, message_routes, appointment_routes):
         app.include_router(module.router)
     return app

@@ -9,7 +9,6 @@ duplicate behind for reconciliation to find.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, delete, select
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import booking_from_message
+from party_common.clock import party_clock
 from party_common.identifiers import MESSAGE_EVENT_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number
 from party_common.inbox import Handler
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
@@ -107,7 +107,7 @@ def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[
         if facts.end is not None and instant_to_minute(facts.end) != end:
             raise business_rule(f"end must be the slot's end {minute_to_iso(end)}", f"{where}.end")
 
-        now = datetime.now(timezone.utc)
+        now = party_clock().now()
         holder = await claim(session, {
             "slot_id": facts.slot_id, "ods": trust.ods, "service_id": service.id, "start_minute": start,
             "ubrn": facts.ubrn, "claimed_at": now,
@@ -148,7 +148,7 @@ def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[
             raise business_rule(f"{trust.ods} holds no appointment with UBRN {ubrn}", f"{where}.identifier")
         booked = [r for r in rows if r.status == "booked"]
         if booked:
-            now = datetime.now(timezone.utc)
+            now = party_clock().now()
             for r in booked:
                 r.status = "cancelled"
                 r.updated_at = now

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from types import SimpleNamespace
 
 import structlog
@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from party_common.booking import BookingFacts, booking_message, read_appointment
+from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.fhir_json import FHIR_JSON, read_fhir_body
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
@@ -84,7 +85,7 @@ def _book_parameters(body: dict) -> BookRequest:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return party_clock().now()
 
 
 # Built once, on the tables rather than the mapped classes, so they run as plain Core statements.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 import orjson
 from fastapi import APIRouter, Request
@@ -11,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import bindparam, select
 
 from party_common.booking import REFERRAL_SYSTEM
+from party_common.clock import party_clock
 from party_common.fhir_json import FHIR_JSON, FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, is_valid_nhs_number
 from party_common.messaging import now_iso, ods_reference
@@ -62,7 +62,7 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
         raise business_rule(f"NHS number {nhs} is not known to the spine", "ServiceRequest.subject")
 
     referral_id = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
+    now = party_clock().now()
     resource = {k: v for k, v in body.items() if k not in ("meta", "text")}
     resource.update(
         id=referral_id,

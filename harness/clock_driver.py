@@ -1,0 +1,103 @@
+"""Moves the virtual clocks of all four parties together, through their `/clock` endpoints.
+
+The parties keep a clock each (they are separate processes); the driver keeps them at one time:
+it aligns them to the furthest at the start and only ever moves them forward, all to the same
+second. The receivers move first and the broker last, so when the broker's sleepers wake and send,
+the parties they send to are already at the time they are sent at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from .embedded_stack import StackError
+from .endpoints import StackUrls
+
+# The broker last: it is the party whose sleepers (fault delays, retries) send to the others.
+_ORDER = ("spine", "pas", "gp", "broker")
+
+
+class ClockDriver:
+    def __init__(self, client: httpx.AsyncClient, urls: StackUrls):
+        self.client = client
+        self.urls = {name: getattr(urls, name) for name in _ORDER}
+        self.at = 0.0  # seconds since the clocks started, as far as this driver has moved them
+
+    async def _call(self, name: str, method: str, body: dict | None = None) -> dict:
+        path = "/clock/advance" if method == "POST" else "/clock"
+        try:
+            r = await self.client.request(method, f"{self.urls[name]}{path}", json=body)
+        except httpx.HTTPError as exc:
+            raise StackError(f"cannot reach the {name}'s clock: {exc}") from exc
+        if r.status_code != 200:
+            try:
+                detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
+            except ValueError:
+                detail = r.text[:200]
+            raise StackError(f"the {name} refused {method} {path} (HTTP {r.status_code}): {detail}")
+        return r.json()
+
+    async def states(self) -> dict[str, dict]:
+        found = await asyncio.gather(*(self._call(name, "GET") for name in _ORDER))
+        return dict(zip(_ORDER, found))
+
+    async def start(self) -> float:
+        """Checks every party is on a virtual clock and brings them all to the furthest one's time."""
+        states = await self.states()
+        system = [name for name, s in states.items() if s["mode"] != "virtual"]
+        if system:
+            raise StackError(f"the scenario asks for a virtual clock, but the {', '.join(system)} "
+                             f"{'runs' if len(system) == 1 else 'run'} on the system clock "
+                             "(start the stack with the scenario, or with {PREFIX}_CLOCK=virtual)")
+        self.at = max(s["elapsed_s"] for s in states.values())
+        await self._advance_all(self.at)
+        return self.at
+
+    async def _advance_all(self, seconds: float) -> None:
+        await asyncio.gather(*(self._call(name, "POST", {"to_s": seconds}) for name in _ORDER[:-1]))
+        await self._call(_ORDER[-1], "POST", {"to_s": seconds})
+
+    async def advance_to(self, seconds: float) -> None:
+        """Every party to `seconds` (never backwards: an earlier time is a no-op)."""
+        if seconds <= self.at:
+            return
+        await self._advance_all(seconds)
+        self.at = seconds
+
+    async def settled(self, poll_s: float = 0.005, timeout_s: float = 60.0) -> dict[str, dict]:
+        """The parties' clock states once none reports work under way that is not waiting on its
+        clock (`busy`): what is left then can only move when time does."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = await self.states()
+            busy = [name for name, s in states.items() if s.get("busy")]
+            if not busy:
+                return states
+            if time.monotonic() > deadline:
+                raise StackError(f"the {', '.join(busy)} stayed busy for {timeout_s:.0f}s of real time")
+            await asyncio.sleep(poll_s)
+
+    async def next_wakeup(self) -> float | None:
+        """The earliest moment any party has a sleeper waiting for, once the parties are settled;
+        None when none sleeps."""
+        return earliest_wakeup(await self.settled())
+
+
+async def refuse_virtual_stack(client: httpx.AsyncClient, urls: StackUrls) -> None:
+    """A run on the system clock against parties on virtual time would wait forever on any delay:
+    refused up front. A broker without /clock (a real one) keeps real time."""
+    try:
+        r = await client.get(f"{urls.broker}/clock")
+        mode = r.json().get("mode") if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        mode = None
+    if mode == "virtual":
+        raise StackError("the stack runs on a virtual clock: give the scenario clock: {mode: virtual}")
+
+
+def earliest_wakeup(states: dict[str, dict]) -> float | None:
+    wakeups = [s["next_wakeup_s"] for s in states.values() if s["next_wakeup_s"] is not None]
+    return min(wakeups) if wakeups else None

@@ -1,0 +1,69 @@
+"""`GET /clock` and `POST /clock/advance`: how a harness reads and moves a party's virtual clock."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from .clock import Clock, ClockError, VirtualClock
+from .fhir_json import parse_json_bytes
+from .outcome import FhirError, invalid
+
+
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+
+router = APIRouter()
+
+
+def clock_state(clock: Clock) -> dict:
+    return {
+        "mode": clock.mode,
+        "now": clock.now().isoformat().replace("+00:00", "Z"),
+        "elapsed_s": round(clock.elapsed(), 6),
+        "next_wakeup_s": clock.next_wakeup(),
+        "sleepers": clock.sleepers,
+        "busy": clock.busy,
+    }
+
+
+@router.get("/clock")
+async def read_clock(clock: ClockDep):
+    return clock_state(clock)
+
+
+def _seconds(body: dict, field: str) -> float:
+    value = body[field]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise invalid(f"{field} must be a number of seconds", field)
+    return float(value)
+
+
+@router.post("/clock/advance")
+async def advance_clock(request: Request, clock: ClockDep):
+    if not isinstance(clock, VirtualClock):
+        raise FhirError(409, "business-rule",
+                        "this party runs on the system clock, which only real time moves; start it with "
+                        "{PREFIX}_CLOCK=virtual to advance it")
+    body = parse_json_bytes(await request.body())
+    if not isinstance(body, dict):
+        raise invalid('body must be a JSON object: {"to_s": seconds} or {"by_s": seconds}')
+    given = [f for f in ("to_s", "by_s") if f in body]
+    unknown = sorted(set(body) - {"to_s", "by_s"})
+    if unknown:
+        raise invalid(f"unknown field {unknown[0]!r}: give to_s or by_s", unknown[0])
+    if len(given) != 1:
+        raise invalid("give exactly one of to_s (seconds since the clock started) or by_s (seconds to add)",
+                      "to_s" if not given else given[1])
+    field = given[0]
+    seconds = _seconds(body, field)
+    try:
+        await (clock.advance_to(seconds) if field == "to_s" else clock.advance_by(seconds))
+    except ClockError as exc:
+        raise invalid(str(exc), field) from None
+    return clock_state(clock)
