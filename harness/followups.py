@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from .workload import HEADERS, BookingResult, Workload, _ubrn_of
+from .workload import HEADERS, BookingResult, Workload, _ubrn_of, request_id
 
 
 @dataclass
@@ -66,7 +66,10 @@ class FollowUps:
         headers = {**HEADERS, "X-Correlation-ID": f"{self.workload.run_id}-{booking.index:07d}-cancel"}
         started = time.perf_counter()
         try:
-            r = await client.post(f"{gp}/Appointment/{booking.ubrn}/$cancel", headers=headers)
+            # A request id of the seed's making, so a rerun of the scenario journals the same messages.
+            key = request_id(self.workload.seed, self.workload.id_salt, f"cancel:{booking.index}", 1)
+            params = {"resourceType": "Parameters", "parameter": [{"name": "requestId", "valueString": key}]}
+            r = await client.post(f"{gp}/Appointment/{booking.ubrn}/$cancel", json=params, headers=headers)
         except httpx.HTTPError as exc:
             return FollowUp(booking.index, "cancel", booking.ubrn, "error", None, _ms(started),
                             f"{type(exc).__name__}: {exc}")

@@ -48,6 +48,21 @@ class BookRequest:
     request_id: str | None = None   # the caller's id for the booking-request message (idempotency)
 
 
+def _request_id(param: dict, i: int) -> str:
+    value = param.get("valueString") or param.get("valueId")
+    if not value or not _FHIR_ID.match(value):
+        raise invalid("parameter 'requestId' must be a FHIR id ([A-Za-z0-9-.]{1,64})", f"Parameters.parameter[{i}]")
+    return value
+
+
+def _cancel_request_id(body: dict) -> str | None:
+    """The caller's id for the booking-cancel message, so a rerun sends the same message ids."""
+    for i, param in enumerate(body.get("parameter") or []):
+        if param.get("name") == "requestId":
+            return _request_id(param, i)
+    return None
+
+
 def _book_parameters(body: dict) -> BookRequest:
     values: dict[str, str] = {}
     for i, param in enumerate(body.get("parameter") or []):
@@ -60,10 +75,7 @@ def _book_parameters(body: dict) -> BookRequest:
             if not value:
                 raise invalid(f"parameter {name!r} must carry a valueString", f"Parameters.parameter[{i}]")
         elif name == "requestId":
-            value = param.get("valueString") or param.get("valueId")
-            if not value or not _FHIR_ID.match(value):
-                raise invalid("parameter 'requestId' must be a FHIR id ([A-Za-z0-9-.]{1,64})",
-                              f"Parameters.parameter[{i}]")
+            value = _request_id(param, i)
         elif name == "start":
             value = param.get("valueDateTime") or param.get("valueInstant")
             if not value:
@@ -238,9 +250,11 @@ async def _merge_recorded_elsewhere(db: Database, booking_id: str, gp_ods: str, 
 @router.post("/{ods}/Appointment/{booking_ref}/$cancel")
 async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep, client: ClientDep,
                  settings: SettingsDep):
+    request_id = None
     if await request.body():
-        # No parameters are defined, but a body that is sent must still be FHIR.
-        await read_fhir_body(request, "Parameters")
+        # The one parameter is an optional requestId; a body that is sent must be FHIR Parameters.
+        body, _ = await read_fhir_body(request, "Parameters")
+        request_id = _cancel_request_id(body)
     async with db.writing() as session:
         row = (await session.execute(
             select(Booking).where(Booking.gp_ods == ods, or_(Booking.id == booking_ref, Booking.ubrn == booking_ref))
@@ -257,7 +271,10 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
             raise conflict(f"booking {row.ubrn} failed; there is nothing to cancel")
         bundle_id, header_id = row.cancel_bundle_id, row.cancel_header_id
         if row.status != CANCEL_REQUESTED or not bundle_id:
-            bundle_id, header_id = str(uuid.uuid4()), str(uuid.uuid4())
+            if request_id:
+                bundle_id, header_id = request_id, str(uuid.uuid5(_HEADER_NS, request_id))
+            else:
+                bundle_id, header_id = str(uuid.uuid4()), str(uuid.uuid4())
             # Conditional on the status read above: of two racing cancels, one sends the message.
             changed = await session.execute(
                 update(Booking).where(Booking.id == row.id, Booking.status == row.status)

@@ -128,3 +128,24 @@ async def test_cancel_with_a_non_fhir_body_is_415(stack):
                                    headers={"Content-Type": "text/plain"})
     assert resp.status_code == 415
     assert read_message(stack.broker.received[-1]).event == "booking-request"
+
+
+async def test_a_request_id_names_the_cancel_message_so_a_rerun_sends_the_same_ids(stack):
+    _, ubrn = await confirmed_booking(stack)
+    params = {"resourceType": "Parameters", "parameter": [{"name": "requestId", "valueString": "cancel-req-1"}]}
+    resp = await stack.client.post(f"/{PRACTICE}/Appointment/{ubrn}/$cancel", json=params,
+                                   headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 200, resp.text
+    sent = stack.broker.received[-1]
+    assert sent["id"] == "cancel-req-1"
+    assert read_message(sent).event == "booking-cancel"
+
+
+async def test_a_malformed_cancel_request_id_names_the_parameter(stack):
+    _, ubrn = await confirmed_booking(stack)
+    params = {"resourceType": "Parameters", "parameter": [{"name": "requestId", "valueString": "no spaces!"}]}
+    resp = await stack.client.post(f"/{PRACTICE}/Appointment/{ubrn}/$cancel", json=params,
+                                   headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 400
+    issue = resp.json()["issue"][0]
+    assert issue["code"] == "invalid" and issue["expression"] == ["Parameters.parameter[0]"]
