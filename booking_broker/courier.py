@@ -167,7 +167,7 @@ class Courier:
             started = self.engine.clock.monotonic()
             delivery = await decision.action.apply(Attempt(
                 link=link, event=event, body=body, send=send_for_action, clock=self.engine.clock,
-                rng=self.engine.params_stream(link), elapsed=decision.elapsed, hold=hold))
+                rng=self.engine.params_stream(key), elapsed=decision.elapsed, hold=hold))
             # What the sender waited, delays and timeouts included, on the engine's clock.
             waited = round((self.engine.clock.monotonic() - started) * 1000, 3)
             delivery.latency_ms = max(delivery.latency_ms, waited)

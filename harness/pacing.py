@@ -62,6 +62,16 @@ async def paced_by_virtual_clock(count: int, start_one: StartOne, times: list[fl
             wakeup = await driver.next_wakeup()
             if in_flight and wakeup is None:
                 continue  # real work still under way
+            if in_flight:
+                # A party stops counting as busy only once its answer is sent, so an answer sent
+                # before the parties settled is already in our socket: let it land before time moves,
+                # or its booking would end (and free its slot) at a later instant on one run than on
+                # another, and a replay would start the next arrivals at different instants.
+                done, in_flight = await asyncio.wait(in_flight, timeout=quiet_s, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+                if done:
+                    continue
             due = [t for t in (wakeup, next_arrival) if t is not None]
             if due:
                 await driver.advance_to(min(due))

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import yarl
 
-from .clock import Clock
+from .clock import VIRTUAL, Clock
 from .correlation import outbound_headers
 from .fhir_json import FHIR_JSON
 
@@ -173,6 +173,9 @@ async def _add_trace_headers(request: httpx.Request) -> None:
         request.headers.setdefault(name, value)
 
 
+_REAL_BACKSTOP_S = 300.0
+
+
 def party_client(transport: httpx.AsyncBaseTransport | None = None, timeout: float = 10.0,
                  clock: Clock | None = None) -> httpx.AsyncClient:
     """The client a party uses for every downstream call; trace headers ride on each request.
@@ -181,9 +184,13 @@ def party_client(transport: httpx.AsyncBaseTransport | None = None, timeout: flo
     the party's clock, time spent waiting on another party is not counted as this one's work.
     """
     transport = transport if transport is not None else SocketTransport(_LIMITS)
+    virtual = clock is not None and clock.mode == VIRTUAL
     return PartyClient(
         transport=CallingOutTransport(transport, clock) if clock is not None else transport,
-        timeout=timeout,
+        # On a virtual clock a call waits out simulated delays however long they are (the `timeout`
+        # fault action models a caller giving up): a timeout in the machine's seconds would make the
+        # outcome depend on how fast the machine is. The backstop only catches a party that hangs.
+        timeout=_REAL_BACKSTOP_S if virtual else timeout,
         headers={"Accept": FHIR_JSON},
         event_hooks={"request": [_add_trace_headers]},
         limits=_LIMITS,

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 from party_common.clock import SYSTEM_CLOCK, Clock
@@ -57,7 +58,7 @@ class FaultEngine:
                 self.seed = seed
             self.started = self.clock.monotonic()
             self._streams: dict[str, random.Random] = {}
-            self._param_streams: dict[str, random.Random] = {}
+            self._param_draws: Counter = Counter()
             self._counts: dict[str, int] = {}
             self.script = None
             if not keep_rules:
@@ -139,8 +140,16 @@ class FaultEngine:
             stream = table[link] = random.Random(f"{self.seed}:{kind}:{link}")
         return stream
 
-    def params_stream(self, link: str) -> random.Random:
-        return self._stream(self._param_streams, link, "params")
+    def params_stream(self, key: Key) -> random.Random:
+        """The stream an action draws its parameters from (a delay's length, a corruption's byte).
+
+        Seeded by the message itself, not by its place in the link's traffic: under concurrency two
+        messages can reach a link in either order, and a replay must give each the delay it had.
+        """
+        with self._lock:
+            self._param_draws[key] += 1
+            n = self._param_draws[key]
+        return random.Random(f"{self.seed}:params:{':'.join(map(str, key))}:{n}")
 
     def turn(self, key: Key) -> contextlib.AbstractAsyncContextManager:
         """Held while a message is carried: in replay mode, its turn in the recorded order."""

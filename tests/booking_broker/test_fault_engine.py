@@ -141,3 +141,20 @@ async def test_delay_draws_from_the_parameter_stream_and_follows_the_clock():
     d = await action.apply(Attempt("l", "e", {}, send, clock, random.Random(1), 0.0))
     assert d.outcome == "delivered"
     assert 1000.1 <= sent[0] <= 1000.15
+
+
+def test_an_actions_parameters_follow_the_message_not_its_place_on_the_link():
+    # A delay's length must not depend on which of two concurrent messages reached the link first,
+    # or a replay would give each message the other's delay.
+    from booking_broker.faults.script import message_key
+
+    first, second = (message_key("broker->pas:RT1", "booking-request", m, None, 1, "delivery") for m in ("m1", "m2"))
+    a = FaultEngine(seed=5)
+    draws_a = {k: a.params_stream(k).random() for k in (first, second)}
+    b = FaultEngine(seed=5)
+    draws_b = {k: b.params_stream(k).random() for k in (second, first)}
+    assert draws_a == draws_b
+    assert draws_a[first] != draws_a[second]
+    # The same message decided again (a resend) draws afresh; another seed draws differently.
+    assert a.params_stream(first).random() != draws_a[first]
+    assert FaultEngine(seed=6).params_stream(first).random() != draws_a[first]

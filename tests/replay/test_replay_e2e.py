@@ -134,3 +134,17 @@ def test_a_reliable_run_with_retries_and_reordering_replays_identically(tmp_path
     assert any(e["attempt"] > 1 for e in journal) and any(e["decision"] == "release" for e in journal)
     outcome = replay_run(folder)
     assert outcome.differences == []
+
+
+def test_a_virtual_clock_run_whose_delays_fill_the_concurrency_replays_identically(tmp_path):
+    from harness.replay import replay_run
+
+    summary, folder = run(RunOptions(scenario=load_scenario(SCENARIO.with_name("virtual.yaml")),
+                                     urls=free_local_urls(), runs_dir=tmp_path))
+    journal = read_jsonl(folder / "journal.jsonl")
+    delayed = [e for e in journal if e["link"] == "broker->pas:RT4" and e["decision"] == "delay"]
+    assert delayed and min(e["latency_ms"] for e in delayed) > 60_000   # simulated minutes, not real ones
+    assert summary["clock"]["simulated_s"] > summary["clock"]["real_s"]
+    assert any(e["outcome"] != "delivered" for e in journal if e["link"] == "broker->spine")
+    outcome = replay_run(folder)
+    assert outcome.differences == []
