@@ -52,6 +52,7 @@ class WorkloadSpec(BaseModel):
     # `$cancel`; of those cancelled, the fraction it books again (a new UBRN for the same referral).
     cancellations: float = Field(0.0, ge=0, le=1)
     rebookings: float = Field(0.0, ge=0, le=1)
+    arrival: ArrivalSpec = Field(default_factory=ArrivalSpec)
 
 
 class PopulationSpec(BaseModel):
@@ -107,7 +108,6 @@ def _known(values: list[str], known: list[str], what: str) -> None:
         if code in seen:
             raise _FieldItemError(i, f"{what} {code!r} listed twice")
         seen.add(code)
-    arrival: ArrivalSpec = Field(default_factory=ArrivalSpec)
 
 
 class ClockSpec(BaseModel):
