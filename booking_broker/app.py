@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         journal = Journal(db, clock)
         await journal.start()
         courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine)
-        outbox = Outbox(db, courier, metrics, clock)
+        outbox = Outbox(db, courier, metrics, clock, max_backoff=settings.outbox_max_backoff_s)
         directory = Directory(settings, courier)
         flow = BookingFlow(settings, db, courier, directory, outbox, clock)
         app.state.db, app.state.stats, app.state.metrics = db, stats, metrics

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
@@ -29,6 +30,10 @@ class Settings(PartySettings):
     fault_seed: int = 0
     # Reliable delivery gives up on a synchronous step (UBRN allocation) after this long.
     reliable_wait_s: float = 30.0
+    # The outbox's longest wait between two attempts at a message. 2 s suits outages of seconds on
+    # the machine's clock; a scenario with outages of minutes on a virtual clock backs off further,
+    # as a real integration engine would, rather than knocking every two simulated seconds.
+    outbox_max_backoff_s: float = Field(2.0, gt=0)
     # false takes the fault engine out of the message path altogether (to measure what it costs).
     fault_engine: bool = True
     # Fault rules to load at start, as JSON ([{"link": "broker->pas:*", "action": "drop", ...}]).

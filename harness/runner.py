@@ -62,7 +62,8 @@ def stack_is_up(urls: StackUrls) -> bool:
 
 
 def receiver_env(scenario: Scenario) -> dict[str, str]:
-    """The settings an embedded stack's parties start with: the scenario's receivers and population."""
+    """The settings an embedded stack's parties start with: the scenario's receivers, population and
+    the broker's outbox backoff."""
     flag = "true" if scenario.receivers.dedupe else "false"
     env = {"SPINE_DEDUPE": flag, "PAS_DEDUPE": flag, "GP_DEDUPE": flag}
     size = str(scenario.population.population_size)
@@ -72,6 +73,8 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
         env["PAS_TRUSTS"] = json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in trusts])
     if scenario.receivers.sites:
         env["PAS_SITES"] = json.dumps({code: b.model_dump() for code, b in scenario.receivers.sites.items()})
+    if scenario.outbox.max_backoff_s is not None:
+        env["BROKER_OUTBOX_MAX_BACKOFF_S"] = str(scenario.outbox.max_backoff_s)
     return env
 
 

@@ -8,6 +8,7 @@ run, in YAML or JSON (every field: docs/scenarios.md).
                cancellations: 0.1, rebookings: 0.5}
     receivers: {dedupe: true, sites: {RT102: {unavailable: 0.4, delay_ms: 50}}}
     clock: {mode: virtual}           # or system (the default); docs/clock.md
+    outbox: {max_backoff_s: 60}       # reliable delivery: longest wait between attempts (2 s)
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
     expect:                          # optional: `testbed run` exits 1 when the run misses any of these
@@ -118,6 +119,13 @@ class ClockSpec(BaseModel):
     epoch: UtcDatetime = DEFAULT_EPOCH
 
 
+class OutboxSpec(BaseModel):
+    """How the broker's outbox retries under reliable delivery (BROKER_OUTBOX_MAX_BACKOFF_S)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_backoff_s: float | None = Field(None, gt=0)
+
+
 class Receivers(BaseModel):
     """How the trust, spine and GP systems of an embedded stack behave."""
 
@@ -214,6 +222,7 @@ class Scenario(BaseModel):
     population: PopulationSpec = Field(default_factory=PopulationSpec)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     receivers: Receivers = Field(default_factory=Receivers)
+    outbox: OutboxSpec = Field(default_factory=OutboxSpec)
     clock: ClockSpec = Field(default_factory=ClockSpec)
     faults: list[FaultRule] = Field(default_factory=list)
     expect: Expectations | None = None

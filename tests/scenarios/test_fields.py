@@ -107,3 +107,19 @@ def test_the_documented_example_is_a_valid_scenario():
     scenario = parse_scenario(yaml.safe_load(example), "docs/scenarios.md")
     assert scenario.population.trusts == ["RT1", "RT2", "RT3", "RT4"] and scenario.workload.rebookings == 0.5
     assert scenario.receivers.sites["RT102"].unavailable == 0.5
+
+
+async def test_outbox_backoff_reaches_the_broker_and_its_outbox(tmp_path, monkeypatch):
+    from booking_broker.app import create_app
+    from tests.inprocess import running
+
+    env = receiver_env(parse_scenario({"outbox": {"max_backoff_s": 90}}))
+    assert env["BROKER_OUTBOX_MAX_BACKOFF_S"] == "90.0"
+    assert "BROKER_OUTBOX_MAX_BACKOFF_S" not in receiver_env(parse_scenario({}))   # the broker's default
+    with pytest.raises(ScenarioError, match="outbox.max_backoff_s"):
+        parse_scenario({"outbox": {"max_backoff_s": 0}}, "s.yaml")
+    monkeypatch.setenv("BROKER_OUTBOX_MAX_BACKOFF_S", env["BROKER_OUTBOX_MAX_BACKOFF_S"])
+    monkeypatch.setenv("BROKER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}")
+    app = create_app()
+    async with running(app):
+        assert app.state.outbox.max_backoff == 90.0
