@@ -25,6 +25,7 @@ class ClockDriver:
         self.client = client
         self.urls = {name: getattr(urls, name) for name in _ORDER}
         self.at = 0.0  # seconds since the clocks started, as far as this driver has moved them
+        self.written_off = 0  # calls on the wire that never arrived: not waited for twice
 
     async def _call(self, name: str, method: str, body: dict | None = None) -> dict:
         path = "/clock/advance" if method == "POST" else "/clock"
@@ -67,15 +68,29 @@ class ClockDriver:
         await self._advance_all(seconds)
         self.at = seconds
 
-    async def settled(self, poll_s: float = 0.005, timeout_s: float = 60.0) -> dict[str, dict]:
+    async def settled(self, poll_s: float = 0.005, timeout_s: float = 60.0,
+                      wire_patience_s: float = 0.5) -> dict[str, dict]:
         """The parties' clock states once none reports work under way that is not waiting on its
-        clock (`busy`): what is left then can only move when time does."""
+        clock (`busy`), and no call between them is on the wire: what is left then can only move
+        when time does.
+
+        A call on the wire is waited for at most `wire_patience_s` of real time: one whose sender
+        gave up after writing it may never be counted by its receiver.
+        """
         deadline = time.monotonic() + timeout_s
+        wire_deadline: float | None = None
         while True:
             states = await self.states()
             busy = [name for name, s in states.items() if s.get("busy")]
             if not busy:
-                return states
+                on_wire = in_transit(states)
+                self.written_off = min(self.written_off, on_wire)
+                if on_wire <= self.written_off:
+                    return states
+                wire_deadline = wire_deadline or time.monotonic() + wire_patience_s
+                if time.monotonic() > wire_deadline:
+                    self.written_off = on_wire  # lost for good: not to be waited for again
+                    return states
             if time.monotonic() > deadline:
                 raise StackError(f"the {', '.join(busy)} stayed busy for {timeout_s:.0f}s of real time")
             await asyncio.sleep(poll_s)
@@ -96,6 +111,13 @@ async def refuse_virtual_stack(client: httpx.AsyncClient, urls: StackUrls) -> No
         mode = None
     if mode == "virtual":
         raise StackError("the stack runs on a virtual clock: give the scenario clock: {mode: virtual}")
+
+
+def in_transit(states: dict[str, dict]) -> int:
+    """Calls one party has sent another that the other has not yet received."""
+    calls = [s.get("calls") or {} for s in states.values()]
+    sent = sum(c.get("sent", 0) - c.get("unreached", 0) for c in calls)
+    return max(0, sent - sum(c.get("received", 0) for c in calls))
 
 
 def earliest_wakeup(states: dict[str, dict]) -> float | None:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import clock_routes
 from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
+from .http_client import PARTY_CALL_HEADER
 from .fhir_json import FhirResponse, loc_to_expression
 from .outcome import FhirError, Issue, operation_outcome
 
@@ -98,6 +99,9 @@ def _with_frozen_heap(lifespan: Callable[[FastAPI], AbstractAsyncContextManager]
     return serving
 
 
+_PARTY_CALL = PARTY_CALL_HEADER.lower().encode()
+
+
 class ClockMiddleware:
     """Makes the party's clock `party_clock()` while it handles a request, and counts the request
     as the party's work in progress (`Clock.busy`)."""
@@ -111,6 +115,8 @@ class ClockMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/clock"):
             await self.app(scope, receive, send)
             return
+        if any(name == _PARTY_CALL for name, _ in scope["headers"]):
+            self.clock.calls_received += 1
         with using_clock(self.clock), self.clock.working():
             await self.app(scope, receive, send)
 

@@ -47,6 +47,11 @@ class Clock:
         # waiting on another party ("call") or on tasks of its own (`fan_out`, "wait"). In one
         # process a task may go through several parties.
         self._doing: dict[asyncio.Task, list[str]] = {}
+        # Calls between parties, counted at both ends: one sent and not yet received is on the wire,
+        # nobody's work for that instant, so a harness must not move time under it.
+        self.calls_sent = 0
+        self.calls_unreached = 0
+        self.calls_received = 0
 
     @property
     def sleepers(self) -> int:

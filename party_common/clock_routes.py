@@ -29,6 +29,7 @@ def clock_state(clock: Clock) -> dict:
         "next_wakeup_s": clock.next_wakeup(),
         "sleepers": clock.sleepers,
         "busy": clock.busy,
+        "calls": {"sent": clock.calls_sent, "unreached": clock.calls_unreached, "received": clock.calls_received},
     }
 
 

@@ -37,6 +37,10 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         return await transport.handle_async_request(request)
 
 
+# Marks a call from one party to another, so the receiver counts it (Clock.calls_received).
+PARTY_CALL_HEADER = "X-Testbed-Party-Call"
+
+
 class CallingOutTransport(httpx.AsyncBaseTransport):
     """Marks the caller as waiting on another party while a call is out, so the caller's clock does
     not count it as busy (docs/clock.md)."""
@@ -46,8 +50,14 @@ class CallingOutTransport(httpx.AsyncBaseTransport):
         self.clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers[PARTY_CALL_HEADER] = "1"
+        self.clock.calls_sent += 1
         with self.clock.calling_out():
-            return await self.inner.handle_async_request(request)
+            try:
+                return await self.inner.handle_async_request(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                self.clock.calls_unreached += 1  # never arrived, so never to be counted as received
+                raise
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,0 +1,85 @@
+"""The harness does not move time while a call between two parties is on the wire."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from harness.clock_driver import ClockDriver
+from harness.endpoints import StackUrls
+from party_common.app_factory import create_party_app
+from party_common.clock import VirtualClock
+from party_common.http_client import party_client
+
+
+def _state(sent: int = 0, received: int = 0, unreached: int = 0) -> dict:
+    return {"mode": "virtual", "elapsed_s": 0.0, "next_wakeup_s": 5.0, "sleepers": 1, "busy": False,
+            "calls": {"sent": sent, "unreached": unreached, "received": received}}
+
+
+def _driver(states_by_poll: list[dict]) -> tuple[ClockDriver, list[int]]:
+    """A driver over four fake parties whose /clock answers follow `states_by_poll` (spine's, per poll)."""
+    polls = [0]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "spine":
+            i = min(polls[0], len(states_by_poll) - 1)
+            polls[0] += 1
+            return httpx.Response(200, json=states_by_poll[i])
+        return httpx.Response(200, json=_state())
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    urls = StackUrls(broker="http://broker", spine="http://spine", pas="http://pas", gp="http://gp")
+    return ClockDriver(client, urls), polls
+
+
+async def test_settled_waits_until_a_call_sent_is_received():
+    on_wire, arrived = _state(sent=1), _state(sent=1, received=1)
+    driver, polls = _driver([on_wire, on_wire, on_wire, arrived])
+    await driver.settled(poll_s=0)
+    assert polls[0] == 4
+
+
+async def test_a_call_that_never_arrives_is_waited_for_once_then_written_off():
+    driver, polls = _driver([_state(sent=2, received=1)])
+    started = time.monotonic()
+    await driver.settled(poll_s=0.01, wire_patience_s=0.2)
+    assert time.monotonic() - started >= 0.2
+    before = polls[0]
+    started = time.monotonic()
+    await driver.settled(poll_s=0.01, wire_patience_s=0.2)
+    assert polls[0] == before + 1 and time.monotonic() - started < 0.2
+
+
+async def test_a_connection_refused_is_not_on_the_wire():
+    driver, polls = _driver([_state(sent=1, unreached=1)])
+    await driver.settled(poll_s=0)
+    assert polls[0] == 1
+
+
+async def test_parties_count_the_calls_between_them_at_both_ends():
+    caller_clock, callee_clock = VirtualClock(), VirtualClock()
+    callee = create_party_app("callee", {"resourceType": "CapabilityStatement"}, clock=callee_clock)
+
+    @callee.get("/ping")
+    async def ping():
+        return {"ok": True}
+
+    async with party_client(httpx.ASGITransport(app=callee), clock=caller_clock) as client:
+        assert (await client.get("http://callee/ping")).status_code == 200
+    assert (caller_clock.calls_sent, callee_clock.calls_received) == (1, 1)
+
+    # A request from outside the parties (the harness, a user) is not a call between parties.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=callee), base_url="http://callee") as plain:
+        await plain.get("/ping")
+    assert callee_clock.calls_received == 1
+
+    async with party_client(clock=caller_clock, timeout=1) as client:
+        try:
+            await client.get("http://127.0.0.1:9/ping")   # the discard port: nothing listens
+        except httpx.ConnectError:
+            pass
+    assert (caller_clock.calls_sent, caller_clock.calls_unreached) == (2, 1)
+
+
