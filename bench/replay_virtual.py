@@ -1,6 +1,6 @@
 """Replay on the virtual clock against the simulated time the recording spans.
 
-    python bench/replay_virtual.py --bookings 1700 --per-hour 600 --rounds 3
+    python bench/replay_virtual.py --bookings 1760 --per-hour 600 --rounds 3
 
 Records a faulty scenario on the virtual clock (Poisson arrivals, a dropped share of trust messages,
 lost spine answers, 10-minute delays on one trust and a spine outage window), then replays its
@@ -45,7 +45,7 @@ def scenario(bookings: int, per_hour: float, concurrency: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bookings", type=int, default=1700, help="about 6 journal entries each")
+    parser.add_argument("--bookings", type=int, default=1760, help="about 5.7 journal entries each: 1,760 make a journal of over 10,000")
     parser.add_argument("--per-hour", type=float, default=600.0, help="Poisson arrival rate, simulated")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
