@@ -144,34 +144,30 @@ class Receivers(BaseModel):
         return value
 
 
-class RateBound(BaseModel):
-    """A rate (0..1) must lie within [min, max]; either end may be left open."""
+class _Bound(BaseModel):
+    """A range [min, max] either end of which may be left open, but not both (subclasses type them)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class RateBound(_Bound):
+    """A rate (0..1) must lie within [min, max]; either end may be left open."""
+
     min: float | None = Field(None, ge=0, le=1)
     max: float | None = Field(None, ge=0, le=1)
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        return self
 
-
-class CountBound(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CountBound(_Bound):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        return self
 
 
 class DiscrepancyBounds(BaseModel):
