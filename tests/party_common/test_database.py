@@ -8,31 +8,19 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from party_common.database import Database, _postgres_connect_args
 
-from .conftest import Base, Note
+from .conftest import Base, Note, count_notes
 
-
-async def _count(db: Database) -> int:
-    async with db.engine.connect() as conn:
-        return (await conn.execute(select(func.count()).select_from(Note))).scalar_one()
-
-
-@pytest.fixture
-async def db(db_url):
-    database = Database(db_url, Base)
-    await database.start()
-    yield database
-    await database.dispose()
 
 
 async def test_writing_commits_when_the_block_ends(db):
     async with db.writing() as session:
         await session.execute(insert(Note), {"id": "1", "text": "kept"})
-    assert await _count(db) == 1
+    assert await count_notes(db) == 1
 
 
 async def test_writing_rolls_back_when_the_block_raises(db):
@@ -40,7 +28,7 @@ async def test_writing_rolls_back_when_the_block_raises(db):
         async with db.writing() as session:
             await session.execute(insert(Note), {"id": "1", "text": "dropped"})
             raise RuntimeError("refused")
-    assert await _count(db) == 0
+    assert await count_notes(db) == 0
 
 
 async def _most_inside_at_once(db: Database) -> int:
@@ -78,7 +66,7 @@ async def test_sqlite_runs_without_worker_threads(sqlite_url):
         for i in range(20):
             async with db.writing() as session:
                 await session.execute(insert(Note), {"id": str(i), "text": "x"})
-        assert await _count(db) == 20
+        assert await count_notes(db) == 20
         # aiosqlite would have started a thread per pooled connection.
         assert threading.active_count() == before
     finally:
@@ -118,7 +106,7 @@ async def test_a_writer_waits_for_a_lock_held_across_an_await_without_blocking_t
     try:
         _, waited = await asyncio.wait_for(asyncio.gather(holder(), second()), timeout=10)
         tick_task.cancel()
-        assert await _count(db) == 2
+        assert await count_notes(db) == 2
         assert waited >= 0.1
         assert ticks >= 10, "the event loop stood still while the second writer waited"
     finally:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from party_common.database import Database
 from party_common.inbox import Inbox
 from party_common.messaging import BOOKING_REQUEST, message_bundle
 from party_common.outcome import FhirError, business_rule
 
-from .conftest import Base, Note, ProcessedMessage
+from .conftest import Note, ProcessedMessage, count_notes
 
 
 def _message(bundle_id: str = "b-1", header_id: str = "h-1", text: str = "hello") -> dict:
@@ -19,18 +19,6 @@ def _message(bundle_id: str = "b-1", header_id: str = "h-1", text: str = "hello"
                           source_endpoint="urn:sender", destination_endpoint="urn:inbox",
                           bundle_id=bundle_id, header_id=header_id)
 
-
-async def _notes(db: Database) -> int:
-    async with db.engine.connect() as conn:
-        return (await conn.execute(select(func.count()).select_from(Note))).scalar_one()
-
-
-@pytest.fixture
-async def db(db_url):
-    database = Database(db_url, Base)
-    await database.start()
-    yield database
-    await database.dispose()
 
 
 def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
@@ -56,7 +44,7 @@ async def test_a_repeat_is_answered_from_the_store_and_changes_nothing(db):
     assert (status, again_status) == (200, 200)
     assert again == first
     assert calls == ["b-1"]
-    assert await _notes(db) == 1
+    assert await count_notes(db) == 1
     answer = orjson.loads(first)
     assert answer["entry"][0]["resource"]["response"] == {"identifier": "b-1", "code": "ok"}
     assert answer["entry"][1]["resource"] == {"resourceType": "Basic", "id": "hello"}
@@ -72,7 +60,7 @@ async def test_a_refusal_undoes_the_handlers_writes_and_is_repeated(db):
     status, body = await inbox.process_encoded(_message())
     assert (status, orjson.loads(body)) == (422, caught.value.outcome())
     assert calls == ["b-1"]
-    assert await _notes(db) == 0
+    assert await count_notes(db) == 0
     async with db.engine.connect() as conn:
         stored = (await conn.execute(select(ProcessedMessage.__table__))).one()
     assert stored.status_code == 422
@@ -85,7 +73,7 @@ async def test_without_dedupe_every_copy_is_applied(db):
     await inbox.process_encoded(_message())
     await inbox.process_encoded(_message())
     assert calls == ["b-1", "b-1"]
-    assert await _notes(db) == 2
+    assert await count_notes(db) == 2
 
 
 async def test_process_still_answers_with_a_dict(db):

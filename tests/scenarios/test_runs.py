@@ -7,7 +7,6 @@ Marked slow (seconds to tens of seconds each): `-m 'not slow'` leaves them out; 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.arrivals import arrival_times
-from harness.endpoints import StackUrls
+from harness.replay import free_local_urls
 from harness.runner import RunOptions, run
 from harness.scenario_library import library
+from tests.e2e.test_sockets import _free_ports, _port_args
 
 from .test_library import NAMES
 
@@ -26,15 +26,6 @@ pytestmark = pytest.mark.slow
 # On the virtual clock: their outcome hangs on time (outages, a PAS taking minutes), simulated here.
 VIRTUAL = ["spine-vanishes", "spine-vanishes-reliable", "tactical-pas", "tactical-pas-reliable"]
 
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _lines(path: Path) -> list[dict]:
@@ -56,8 +47,7 @@ def _into_outage(name: str) -> list[float]:
 
 def _run(name: str, tmp_path: Path) -> tuple[dict, Path]:
     scenario = _scenario(name)
-    ports = dict(zip(("broker", "spine", "pas", "gp"), _free_ports(4)))
-    summary, folder = run(RunOptions(scenario=scenario, urls=StackUrls.local("127.0.0.1", ports),
+    summary, folder = run(RunOptions(scenario=scenario, urls=free_local_urls(),
                                      runs_dir=tmp_path / "runs"))
     assert summary["run"]["stack"] == "embedded"
     assert summary["expectations"]["met"], summary["expectations"]["missed"]
@@ -103,11 +93,9 @@ def test_library_scenario_meets_its_expectations(name, tmp_path):
 
 
 def test_a_library_scenario_runs_by_name_from_the_command_line(tmp_path):
-    ports = _free_ports(4)
     out = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "--scenario", "merged-trust-reliable", "--json",
-         "--runs-dir", str(tmp_path / "runs"), "--broker-port", str(ports[0]), "--spine-port", str(ports[1]),
-         "--pas-port", str(ports[2]), "--gp-port", str(ports[3])],
+         "--runs-dir", str(tmp_path / "runs"), *_port_args(_free_ports(4))],
         capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
