@@ -20,7 +20,7 @@ from .journal import Journal
 from .metrics import BrokerMetrics
 from .models import Base
 from .outbox import Outbox
-from .schema_upgrade import add_missing_columns
+from party_common.schema_upgrade import add_missing_columns
 from .settings import Settings
 
 CAPABILITY = capability_statement(

@@ -15,7 +15,10 @@ receiver's dedupe sees it as such) and a rerun of the same scenario journals the
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from dataclasses import replace
 
 import orjson
@@ -25,25 +28,43 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import retry_if_result
 
-from party_common.booking import BookingFacts, appointment_resource, booking_from_message, booking_message
+from party_common import bars_headers
+from party_common.booking import (
+    BROKER,
+    SPINE,
+    BookingFacts,
+    BookingRead,
+    appointment_resource,
+    booking_message,
+    practice_org,
+    read_booking,
+    require,
+    response_bundle,
+    service_dos,
+    trust_org,
+)
 from party_common.clock import Clock
 from party_common.database import Database
-from party_common.identifiers import UBRN_SYSTEM
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message, message_bundle, response_bundle
+from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, UBRN_SYSTEM, dos_token
+from party_common.inbox import reused_id
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import FhirError
 
 from .courier import Courier
-from .directory import Directory
+from .directory import Directory, Service
 from .models import LedgerEntry, OutboxMessage, ProcessedMessage
 from .outbox import Outbox, outbox_row
 from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
 from .retries import clocked_retrying, stop_after
 from .settings import Settings
+from .slot_search import search_slots
 
 log = structlog.get_logger("booking")
 
 _ID_NAMESPACE = uuid.UUID("6f1c1c3e-6a8e-4c44-9a55-2d0f3f0f7a11")
 RELIABLE = "reliable"
+_ODS = re.compile(r"^[A-Za-z0-9]{3,10}$")
+HEADER = "Bundle.entry[0].resource"
 
 
 def derived_id(origin: str, purpose: str) -> str:
@@ -61,7 +82,6 @@ class BookingFlow:
         self.directory = directory
         self.outbox = outbox
         outbox.on_settled = self._settled
-        self.source = settings.public_url.rstrip("/")
 
     @property
     def reliable(self) -> bool:
@@ -69,18 +89,25 @@ class BookingFlow:
 
     # -- the inbox from GP systems -------------------------------------------------------------
 
-    async def process(self, msg: Message) -> tuple[int, dict]:
+    async def process(self, msg: Message, headers: Mapping[str, str] | None = None) -> tuple[int, dict]:
         if self.settings.dedupe:
             stored = await self._stored(msg)
             if stored is not None:
+                if stored.digest and stored.digest != msg.content_digest():
+                    raise reused_id(msg)
                 return stored.status_code, orjson.loads(stored.response)
+        headers = headers or {}
         try:
             if msg.event == BOOKING_REQUEST:
-                return await self._book(msg)
+                read = read_booking(msg)
+                if read.facts.status == "cancelled":
+                    # BaRS cancels by sending the booking again with its Appointment cancelled.
+                    return await self._cancel(msg, read)
+                return await self._book(msg, read, headers)
             if msg.event == BOOKING_CANCEL:
-                return await self._cancel(msg)
+                return await self._cancel(msg, read_booking(msg))
             raise FhirError(422, "not-supported", f"event {msg.event!r} is not handled by the broker",
-                            ["Bundle.entry[0].resource.eventCoding.code"])
+                            [f"{HEADER}.eventCoding.code"], bars_code="REC_UNPROCESSABLE_ENTITY")
         except FhirError as exc:
             if exc.status < 500 and self.settings.dedupe:
                 await self._store(msg, exc.status, exc.outcome())
@@ -97,7 +124,7 @@ class BookingFlow:
     def _record(self, msg: Message, status: int, body: dict) -> ProcessedMessage:
         return ProcessedMessage(bundle_id=msg.bundle_id, header_id=msg.header_id, event=msg.event,
                                 status_code=status, response=orjson.dumps(body).decode(),
-                                received_at=self.clock.now())
+                                digest=msg.content_digest(), received_at=self.clock.now())
 
     async def _store(self, msg: Message, status: int, body: dict) -> None:
         try:
@@ -109,20 +136,18 @@ class BookingFlow:
 
     # -- booking ---------------------------------------------------------------------------------
 
-    async def _book(self, msg: Message) -> tuple[int, dict]:
-        gp_ods = msg.sender_ods
-        if not gp_ods:
-            raise FhirError(422, "required", "MessageHeader.sender must identify the practice by ODS code",
-                            ["Bundle.entry[0].resource.sender"])
-        facts = booking_from_message(msg, require_ubrn=False)
-        service = await self.directory.service(facts.service_id)
-        if service is None:
-            raise FhirError(422, "business-rule", f"no trust offers service {facts.service_id!r}",
-                            [f"Bundle.entry[{msg.first_index('Appointment')}].resource.participant"])
+    async def _book(self, msg: Message, read: BookingRead, headers: Mapping[str, str]) -> tuple[int, dict]:
+        # Everything that can refuse the booking is settled before anything is spent: no UBRN is
+        # allocated and no slot taken for a booking the broker could not confirm to its sender.
+        gp_ods = await self._sender(msg, headers)
+        service = await self._target(msg, read, headers)
+        slot_id, start, end = await self._slot(read, service)
+        facts = replace(read.facts, gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id,
+                        service_dos=service.dos, slot_id=slot_id, start=start, end=end, status="booked",
+                        specialty=read.facts.specialty or service.specialty, ubrn=None, appointment_id=None)
         ubrn = await self._allocate_ubrn(facts.nhs_number, msg.bundle_id)
-        facts = replace(facts, ubrn=ubrn, trust_ods=service.trust_ods, gp_ods=gp_ods, status="booked",
-                        specialty=facts.specialty or service.specialty)
-        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source,
+        facts = replace(facts, ubrn=ubrn)
+        answer = response_bundle(msg, "ok", [appointment_resource(facts)], responder=trust_org(facts.trust_ods),
                                  bundle_id=derived_id(msg.bundle_id, "answer"))
 
         if self.reliable:
@@ -139,6 +164,79 @@ class BookingFlow:
         await self._confirm_to_gp(msg.bundle_id, BOOKING_REQUEST, facts, "ok")
         await self._report_to_spine(BOOKING_REQUEST, facts, msg.bundle_id)
         return 200, answer
+
+    async def _sender(self, msg: Message, headers: Mapping[str, str]) -> str:
+        """The practice the booking comes from (NHSD-End-User-Organisation, else the sender
+        Organization's ODS code, else the source endpoint's DoS id), if the broker can confirm to it."""
+        ods = bars_headers.end_user_ods(headers)
+        where = bars_headers.END_USER_ORGANISATION
+        if ods is None:
+            ods, where = msg.sender_ods, f"{HEADER}.sender"
+        if ods is None:
+            source = msg.source
+            where = f"{HEADER}.source.endpoint"
+            if source and source[0] == DOS_SYSTEM:
+                ods = await self.directory.practice_by_dos(source[1])
+                if ods is None:
+                    raise FhirError(422, "not-found", f"no practice has DoS id {source[1][:40]!r}: the broker "
+                                    "could not confirm the booking to its sender", [where],
+                                    bars_code="REC_UNPROCESSABLE_ENTITY")
+        if ods is None:
+            raise FhirError(422, "required", "the sending practice must be named: NHSD-End-User-Organisation, "
+                            f"an ODS code ({ODS_SYSTEM}) on the sender Organization, or a DoS id as "
+                            "source.endpoint", [f"{HEADER}.sender"], bars_code="REC_UNPROCESSABLE_ENTITY")
+        if not _ODS.match(ods):
+            raise FhirError(422, "value", f"{ods[:20]!r} is not an ODS code", [where],
+                            bars_code="REC_UNPROCESSABLE_ENTITY")
+        known = await self.directory.practice_ods(ods)
+        if known is None:
+            raise FhirError(422, "not-found", f"practice {ods} is unknown to the broker, which could not confirm "
+                            "the booking to it", [where], bars_code="REC_UNPROCESSABLE_ENTITY")
+        return known
+
+    async def _target(self, msg: Message, read: BookingRead, headers: Mapping[str, str]) -> Service:
+        """The service booked: named by NHSD-Target-Identifier or MessageHeader.destination (a DoS id),
+        else by the HealthcareService the booking's Slot or participant names."""
+        named: list[tuple[tuple[str | None, str], str]] = []
+        target = bars_headers.target_identifier(headers)
+        if target:
+            named.append((target, bars_headers.TARGET_IDENTIFIER))
+        if msg.destination:
+            named.append((msg.destination, f"{HEADER}.destination[0].endpoint"))
+        named += [(key, read.service_where or f"{read.where}.participant") for key in read.service_keys]
+        for (system, value), _ in named:
+            if system == DOS_SYSTEM:
+                svc = await self.directory.service_by_dos(value)
+            elif system is None:
+                svc = await self.directory.service(value)
+            else:
+                svc = None  # another directory's identifier: not one the broker can look up
+            if svc is not None:
+                return svc
+        where = named[0][1] if named else f"{HEADER}.destination"
+        what = ", ".join(v[:40] for (_, v), _ in named[:3]) or "none"
+        raise FhirError(422, "not-found", f"no trust offers the service this booking names ({what})", [where],
+                        bars_code="REC_UNPROCESSABLE_ENTITY")
+
+    async def _slot(self, read: BookingRead, service: Service) -> tuple[str, str, str]:
+        """The trust's slot id and times: the Slot's own when it carries the trust's id and its times,
+        else the free slot of the service that starts when the Slot says (asked of the trust)."""
+        f = read.facts
+        start, end = f.start or read.slot_start, f.end or read.slot_end
+        if f.slot_id and f.slot_id.startswith(f"{service.id}-") and start and end:
+            return f.slot_id, start, end
+        where = read.slot_where or f"{read.where}.slot"
+        wanted = read.slot_start or f.start
+        if not wanted:
+            raise FhirError(422, "required", "the booking must name its Slot: the trust's slot id, or the "
+                            "Slot's start", [where], bars_code="REC_UNPROCESSABLE_ENTITY")
+        found = await search_slots(self.directory, self.courier, service=service.id, specialty=None,
+                                   start=[f"ge{wanted}"], count=1)
+        slot = found[0] if found else None
+        if slot is None or not _same_instant(slot.get("start"), wanted):
+            raise FhirError(409, "conflict", f"{service.id} has no free slot starting at {wanted}", [where],
+                            bars_code="REC_CONFLICT")
+        return slot["id"], slot["start"], slot["end"]
 
     async def _commit_booking(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
         now = self.clock.now()
@@ -186,8 +284,8 @@ class BookingFlow:
 
     # -- cancellation ----------------------------------------------------------------------------
 
-    async def _cancel(self, msg: Message) -> tuple[int, dict]:
-        requested = booking_from_message(msg, require_ubrn=True)
+    async def _cancel(self, msg: Message, read: BookingRead) -> tuple[int, dict]:
+        requested = require(read, ubrn=True)
         async with self.db.session() as s:
             entry = await s.get(LedgerEntry, requested.ubrn)
             if entry is None:
@@ -195,7 +293,7 @@ class BookingFlow:
                                 [f"Bundle.entry[{msg.first_index('Appointment')}].resource.identifier"])
             facts = ledger_facts(entry)
         facts.status = "cancelled"
-        answer = response_bundle(msg, "ok", [appointment_resource(facts)], source_endpoint=self.source,
+        answer = response_bundle(msg, "ok", [appointment_resource(facts)], responder=trust_org(facts.trust_ods),
                                  bundle_id=derived_id(msg.bundle_id, "answer"))
         if self.reliable:
             await self._commit_cancel(msg, facts, answer, [self._pas_row(BOOKING_CANCEL, facts, msg.bundle_id)])
@@ -239,29 +337,31 @@ class BookingFlow:
 
     # -- messages --------------------------------------------------------------------------------
 
+    def _service_endpoint(self, facts: BookingFacts) -> str:
+        """The booked service's DoS id as the trust lists it (a real PAS has its own)."""
+        service = self.directory.services.get(facts.service_id)
+        return dos_token(service.dos if service else facts.service_dos or service_dos(facts.service_id))
+
     def _pas_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
         base = self.directory.pas_base(facts.trust_ods)
-        body = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=base,
-                               sender_ods=facts.gp_ods, receiver_ods=facts.trust_ods,
-                               reason="new" if event == BOOKING_REQUEST else "cancel",
+        body = booking_message(event, facts, sender=practice_org(facts.gp_ods), receiver=trust_org(facts.trust_ods),
+                               destination=self._service_endpoint(facts),
                                bundle_id=derived_id(origin, f"pas:{event}"),
                                header_id=derived_id(origin, f"pas:{event}:header"))
         return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body
 
     def _gp_message(self, origin: str, event: str, facts: BookingFacts, code: str) -> tuple[str, str, dict]:
         base = self.directory.gp_base(facts.gp_ods)
-        body = message_bundle(
-            event, [appointment_resource(facts)], source_endpoint=self.source, destination_endpoint=base,
-            receiver_ods=facts.gp_ods, reason=None, response={"identifier": origin, "code": code},
-            bundle_id=derived_id(origin, f"gp:{event}:{code}"), header_id=derived_id(origin, f"gp:{event}:header"),
-        )
+        practice = practice_org(facts.gp_ods)
+        body = booking_message(event, facts, sender=trust_org(facts.trust_ods), receiver=practice,
+                               destination=practice.endpoint, response={"identifier": origin, "code": code},
+                               bundle_id=derived_id(origin, f"gp:{event}:{code}"),
+                               header_id=derived_id(origin, f"gp:{event}:header"))
         return f"broker->gp:{facts.gp_ods}", f"{base}/$process-message", body
 
     def _spine_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
         spine = self.settings.spine_url.rstrip("/")
-        body = booking_message(event, facts, source_endpoint=self.source, destination_endpoint=spine,
-                               sender_ods=facts.gp_ods, receiver_ods=None,
-                               reason="new" if event == BOOKING_REQUEST else "cancel",
+        body = booking_message(event, facts, sender=BROKER, receiver=SPINE, destination=SPINE.endpoint,
                                bundle_id=derived_id(origin, f"spine:{event}"),
                                header_id=derived_id(origin, f"spine:{event}:header"))
         return "broker->spine", f"{spine}/$process-message", body
@@ -333,6 +433,14 @@ def ledger_appointment(entry: LedgerEntry) -> dict:
     if facts.status == "rejected":
         facts.status = "entered-in-error"
     return appointment_resource(facts)
+
+
+def _same_instant(a: str | None, b: str | None) -> bool:
+    try:
+        return a is not None and b is not None and \
+            datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b.replace("Z", "+00:00"))
+    except ValueError:
+        return False
 
 
 def _passed_on(d: Delivery) -> FhirError:

@@ -1,4 +1,5 @@
-"""The service directory: which trusts exist, where their PAS lives, which services each offers."""
+"""The service directory: which trusts exist, where their PAS lives, which services each offers, and
+which practices the broker can confirm to; services and practices by id and by DoS id."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from party_common.identifiers import ODS_SYSTEM, SPECIALTY_SYSTEM
+from party_common.booking import service_dos
+from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, canonical_system, dos_id
 from party_common.outcome import FhirError
 
 from .courier import Courier
@@ -22,6 +24,7 @@ class Service:
     trust_ods: str
     specialty: str | None
     resource: dict
+    dos: str
 
 
 class Directory:
@@ -30,6 +33,9 @@ class Directory:
         self.courier = courier
         self.trusts: dict[str, str] = {}
         self.services: dict[str, Service] = {}
+        self.services_by_dos: dict[str, Service] = {}
+        # ODS code -> DoS id of each practice the broker can confirm to; None until read.
+        self.practices: dict[str, str] | None = None
         self._lock = asyncio.Lock()
         self._loaded = False
 
@@ -73,10 +79,50 @@ class Directory:
                 res = entry.get("resource", {})
                 if res.get("resourceType") != "HealthcareService" or not res.get("id"):
                     continue
-                services[res["id"]] = Service(res["id"], ods, _specialty(res), res)
+                dos = _identifier(res, DOS_SYSTEM) or service_dos(res["id"])
+                services[res["id"]] = Service(res["id"], ods, _specialty(res), res, dos)
         self.trusts = trusts
         self.services = services
+        self.services_by_dos = {s.dos: s for s in services.values()}
         log.info("directory loaded", trusts=len(trusts), services=len(services))
+
+    async def service_by_dos(self, dos: str) -> Service | None:
+        await self.ensure_loaded()
+        svc = self.services_by_dos.get(dos)
+        if svc is None:
+            await self.ensure_loaded(refresh=True)
+            svc = self.services_by_dos.get(dos)
+        return svc
+
+    async def practice_ods(self, ods: str) -> str | None:
+        """The practice's ODS code as listed, if the broker can confirm to it (case as listed)."""
+        practices = await self._practices()
+        return next((code for code in practices if code.upper() == ods.upper()), None)
+
+    async def practice_by_dos(self, dos: str) -> str | None:
+        practices = await self._practices()
+        return next((code for code, d in practices.items() if d == dos), None)
+
+    async def _practices(self) -> dict[str, str]:
+        """Practices named in settings, and those the GP system lists; read once it answers.
+
+        A GP system that cannot be read is a transient failure (503), never a refusal of the practice.
+        """
+        if self.practices is not None:
+            return self.practices
+        known = {ods: dos_id("practice", ods) for ods in self.settings.gp_endpoints}
+        root = self.settings.gp_url.rstrip("/")
+        d = await self.courier.send("broker->gp", "directory", "GET", f"{root}/Organization")
+        if d.ok and d.body:
+            for entry in d.body.get("entry", []):
+                org = entry.get("resource") or {}
+                ods = _identifier(org, ODS_SYSTEM)
+                if org.get("resourceType") == "Organization" and ods:
+                    known[ods] = _identifier(org, DOS_SYSTEM) or dos_id("practice", ods)
+            self.practices = known
+        elif not known:
+            raise FhirError(503, "transient", f"the practice directory at {root} could not be read ({d.outcome})")
+        return known
 
     async def service(self, service_id: str) -> Service | None:
         await self.ensure_loaded()
@@ -85,6 +131,13 @@ class Directory:
             await self.ensure_loaded(refresh=True)
             svc = self.services.get(service_id)
         return svc
+
+
+def _identifier(res: dict, system: str) -> str | None:
+    for ident in res.get("identifier") or []:
+        if canonical_system(ident.get("system")) == system and ident.get("value"):
+            return ident["value"]
+    return None
 
 
 def _specialty(res: dict) -> str | None:

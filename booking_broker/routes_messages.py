@@ -27,7 +27,7 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep, 
             if content is not None:
                 # Corrupted in transit: the broker sees what arrived, and refuses it as it would.
                 validate_resource(parse_json_bytes(content), "Bundle")
-            status, body = await flow.process(msg)
+            status, body = await flow.process(msg, request.headers)
         except FhirError as exc:
             status, body = exc.status, exc.outcome()
         return Delivery(link, msg.event, outcome_for_status(status), status, body,

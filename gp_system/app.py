@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
+from party_common.booking import practice_org
 from party_common.database import Database
 from party_common.inbox import Inbox
 from party_common.lifespan import party_resources
@@ -43,7 +44,7 @@ def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
         return await apply_confirmation(session, ods, msg)
 
     return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
-                      source_endpoint=settings.practice_endpoint(ods), dedupe=settings.dedupe)
+                 responder=practice_org(ods, PRACTICE_NAMES.get(ods)), dedupe=settings.dedupe)
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.booking import BookingFacts, booking_from_message
+from party_common.booking import BookingFacts, read_booking
 from party_common.clock import party_clock
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, RESPONSE_CODES, Message
 from party_common.outcome import FhirError, business_rule, conflict
@@ -84,14 +84,6 @@ def _new_row(ods: str, event: str, request_id: str | None, facts: BookingFacts, 
     )
 
 
-def _focus_path(msg: Message) -> str:
-    focus = msg.focus
-    for i, entry in enumerate(msg.bundle.get("entry") or []):
-        if focus is not None and entry.get("resource") is focus:
-            return f"Bundle.entry[{i}].resource"
-    return "Bundle.entry"
-
-
 async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> list[dict]:
     response = msg.response
     if not response:
@@ -103,12 +95,13 @@ async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> l
                         [f"{RESPONSE}.code"])
     request_id = response.get("identifier")
     focus = msg.focus
-    facts = booking_from_message(msg, require_ubrn=False) \
-        if focus and focus.get("resourceType") == "Appointment" else None
-    where = _focus_path(msg)
+    read = read_booking(msg) if focus and focus.get("resourceType") == "Appointment" else None
+    facts = read.facts if read else None
+    where = read.where if read else "Bundle.entry"
     if facts and facts.gp_ods and facts.gp_ods != ods:
-        raise business_rule(f"the confirmation's Appointment is for practice {facts.gp_ods}, not {ods}",
-                            f"{where}.extension")
+        raise business_rule(f"the confirmation's booking is for practice {facts.gp_ods}, not {ods}",
+                            read.patient_where.replace(".identifier", ".generalPractitioner")
+                            if read.patient_where else f"{where}.participant")
 
     now = party_clock().now()
     found = await _find(session, ods, facts.ubrn if facts else None, request_id)

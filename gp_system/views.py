@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from party_common.booking import BookingFacts, appointment_resource
-from party_common.identifiers import NHS_NUMBER_SYSTEM, ODS_SYSTEM
+from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, dos_id
 
 from .deps import PRACTICE_NAMES
 from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, RegisteredPatient
@@ -37,7 +37,7 @@ def organization(ods: str) -> dict:
     return {
         "resourceType": "Organization",
         "id": ods,
-        "identifier": [{"system": ODS_SYSTEM, "value": ods}],
+        "identifier": [{"system": ODS_SYSTEM, "value": ods}, {"system": DOS_SYSTEM, "value": dos_id("practice", ods)}],
         "active": True,
         "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type",
                               "code": "prov", "display": "Healthcare Provider"}],

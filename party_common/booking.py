@@ -1,15 +1,27 @@
-"""The one shape of a booking that every party reads and writes: an Appointment plus its context.
+"""The one shape of a booking that every party reads and writes.
 
-Broker, trust PAS, spine index and GP system all describe a booking with the same Appointment, so
-reconciliation can compare like with like. Facts FHIR has no element for ride on extensions.
+On the wire a booking is a BaRS message: the Appointment (the focus) with its Patient, Slot, Schedule,
+HealthcareService and Organizations as entries of the Bundle, each referenced by `urn:uuid`
+(`booking_message`, `read_booking`). Over REST (searches, reads, exports) it is one Appointment with
+literal references, the same for broker, trust PAS, spine index and GP system, so reconciliation can
+compare like with like; facts FHIR has no element for ride on extensions there.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
-from .identifiers import NHS_NUMBER_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, UBRN_SYSTEM
-from .messaging import message_bundle
+from .identifiers import (
+    DOS_SYSTEM,
+    NHS_NUMBER_SYSTEM,
+    ODS_SYSTEM,
+    SPECIALTY_SYSTEM,
+    UBRN_SYSTEM,
+    canonical_system,
+    dos_id,
+)
+from .messaging import BOOKING_CANCEL, RESPONSE_CODES, Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
 
 EXTENSION_BASE = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/"
@@ -32,6 +44,7 @@ class BookingFacts:
     specialty: str | None = None
     appointment_id: str | None = None
     referral_id: str | None = None
+    service_dos: str | None = None
 
 
 def appointment_resource(f: BookingFacts) -> dict:
@@ -113,31 +126,263 @@ def read_appointment(appt: dict, where: str = "Appointment", require_ubrn: bool 
     )
 
 
-def patient_stub(nhs_number: str) -> dict:
-    return {"resourceType": "Patient", "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": nhs_number}]}
+# -- the parties, as messages name them ---------------------------------------------------------
+
+SPINE_ODS = "X26"
 
 
-def booking_message(event: str, facts: BookingFacts, *, source_endpoint: str, destination_endpoint: str,
-                    sender_ods: str | None, receiver_ods: str | None, bundle_id: str | None = None,
-                    header_id: str | None = None, reason: str = "new") -> dict:
-    """A BaRS-shaped booking-request or booking-cancel: Appointment (focus) and Patient."""
-    return message_bundle(
-        event, [appointment_resource(facts), patient_stub(facts.nhs_number)],
-        source_endpoint=source_endpoint, destination_endpoint=destination_endpoint,
-        sender_ods=sender_ods, receiver_ods=receiver_ods, reason=reason,
-        bundle_id=bundle_id, header_id=header_id,
-    )
+def practice_org(ods: str | None, name: str | None = None) -> Org | None:
+    return Org(ods, dos_id("practice", ods), name) if ods else None
 
 
-def booking_from_message(msg, require_ubrn: bool = True) -> BookingFacts:
-    """The booking carried by a message: its focus Appointment."""
-    appt = msg.focus
-    index = None
-    for i, entry in enumerate(msg.bundle.get("entry", [])):
-        if entry.get("resource") is appt:
-            index = i
-    where = f"Bundle.entry[{index}].resource" if index is not None else "Bundle.entry"
+def trust_org(ods: str | None, name: str | None = None) -> Org | None:
+    return Org(ods, dos_id("trust", ods), name) if ods else None
+
+
+def service_dos(service_id: str) -> str:
+    return dos_id("service", service_id)
+
+
+SPINE = Org(SPINE_ODS, dos_id("spine", "booking-index"), "National spine (testbed mock)")
+# The broker reports bookings to the spine in its own name; ODS codes starting Y are not issued to trusts.
+BROKER = Org("YBRKR", dos_id("broker", "booking-broker"), "Booking broker (testbed)")
+
+
+# -- writing: a booking as BaRS message entries ---------------------------------------------------
+
+def booking_entries(b: MessageBuilder, f: BookingFacts, *, practice: Org | None, trust: Org | None) -> str:
+    """Adds the booking's entries (Appointment first) to `b`; returns the Appointment's fullUrl."""
+    if f.slot_id and not (f.start and f.end):
+        raise ValueError(f"slot {f.slot_id}: a Slot entry needs its start and end")
+    appointment_url = b.urn("appointment")
+    patient_url, service_url = b.urn("patient"), b.urn("service")
+    appt: dict = {"resourceType": "Appointment"}
+    if f.appointment_id:
+        appt["id"] = f.appointment_id
+    appt["meta"] = profiled("Appointment")
+    if f.ubrn:
+        appt["identifier"] = [{"system": UBRN_SYSTEM, "value": f.ubrn}]
+    appt["status"] = f.status
+    if f.specialty:
+        appt["serviceType"] = [{"coding": [{"system": SPECIALTY_SYSTEM, "code": f.specialty}]}]
+    if f.start:
+        appt["start"] = f.start
+    if f.end:
+        appt["end"] = f.end
+    if f.slot_id:
+        appt["slot"] = [{"reference": b.urn("slot")}]
+    if f.referral_id:
+        appt["basedOn"] = [{"type": "ServiceRequest", "identifier": {"system": REFERRAL_SYSTEM, "value": f.referral_id}}]
+    appt["participant"] = [{"actor": {"reference": patient_url}, "status": "accepted"},
+                           {"actor": {"reference": service_url}, "status": "accepted"}]
+    b.add("appointment", appt)
+
+    patient: dict = {"resourceType": "Patient", "meta": profiled("Patient"),
+                     "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}]}
+    if practice:
+        patient["generalPractitioner"] = [{"reference": b.urn(f"org:{practice.ods}")}]
+    b.add("patient", patient)
+    if practice:
+        b.org(practice)
+
+    service: dict = {"resourceType": "HealthcareService", "id": f.service_id, "meta": profiled("HealthcareService"),
+                     "identifier": [{"system": DOS_SYSTEM, "value": f.service_dos or service_dos(f.service_id)}]}
+    if trust:
+        service["providedBy"] = {"reference": b.urn(f"org:{trust.ods}")}
+    if f.slot_id:
+        schedule_url = b.urn("schedule")
+        b.add("slot", {"resourceType": "Slot", "id": f.slot_id, "meta": profiled("Slot"),
+                       "schedule": {"reference": schedule_url},
+                       "status": "free" if f.status == "cancelled" else "busy",
+                       "start": f.start, "end": f.end})
+        b.add("schedule", {"resourceType": "Schedule", "id": f.service_id, "meta": profiled("Schedule"),
+                           "actor": [{"reference": service_url}]})
+    b.add("service", service)
+    if trust:
+        b.org(trust)
+    return appointment_url
+
+
+def booking_message(event: str, facts: BookingFacts, *, sender: Org, receiver: Org | None, destination: str,
+                    bundle_id: str | None = None, header_id: str | None = None, reason: str | None = None,
+                    response: dict | None = None) -> dict:
+    """A BaRS booking message (booking-request or booking-cancel, or a response to one).
+
+    `destination` is the endpoint it is addressed to (a DoS token); the sender and receiver are
+    Organization entries, the practice the Patient's generalPractitioner, the trust the service's
+    providedBy.
+    """
+    b = MessageBuilder(bundle_id)
+    # The focus first after the MessageHeader, as the published examples have it.
+    focus = booking_entries(b, facts, practice=practice_org(facts.gp_ods), trust=trust_org(facts.trust_ods))
+    sender_url, receiver_url = b.org(sender), (b.org(receiver) if receiver else None)
+    if reason is None and response is None:
+        reason = "cancel" if event == BOOKING_CANCEL else "new"
+    return b.build(event, sender=sender_url, receiver=receiver_url, destination=destination, focus=[focus],
+                   source=sender, reason=reason, response=response, header_id=header_id)
+
+
+def response_bundle(request: Message, code: str, resources: list[dict], *, responder: Org | None = None,
+                    event: str | None = None, bundle_id: str | None = None) -> dict:
+    """The response message to `request`: MessageHeader.response.identifier is the request Bundle.id.
+
+    Roles reverse: the request's receiver (or `responder`) sends, its sender receives, and the answer
+    goes to the endpoint the request came from. A booking answer carries the booking as entries.
+    """
+    if code not in RESPONSE_CODES:
+        raise ValueError(code)
+    b = MessageBuilder(bundle_id or str(uuid.uuid5(_RESPONSE_NS, f"{request.bundle_id}|{code}")))
+    me = responder or request.receiver or Org(None, None, "nhs-interop-testbed")
+    them = request.sender or Org(None, None, "unknown sender")
+    focus = []
+    if resources and resources[0].get("resourceType") == "Appointment":
+        facts = read_appointment(resources[0])
+        focus.append(booking_entries(b, facts, practice=practice_org(facts.gp_ods),
+                                     trust=trust_org(facts.trust_ods)))
+        resources = resources[1:]
+    for i, res in enumerate(resources):
+        focus.append(b.add(f"resource:{i}", res))
+    sender_url, receiver_url = b.org(me), b.org(them)
+    source = request.header.get("source") or {}
+    return b.build(event or request.event, sender=sender_url, receiver=receiver_url,
+                   destination=source.get("endpoint") or them.endpoint, focus=focus, source=me, reason=None,
+                   response={"identifier": request.bundle_id, "code": code})
+
+
+_RESPONSE_NS = uuid.UUID("a9c7d0e4-5b1f-4f0e-8d4e-0f6c2b7d9a13")
+
+
+# -- reading: a booking out of a BaRS message -----------------------------------------------------
+
+@dataclass
+class BookingRead:
+    """A booking as a message states it, with where each fact stands in the sender's Bundle."""
+
+    facts: BookingFacts          # service_id and slot_id as the message names them (maybe None)
+    where: str                   # the Appointment
+    msg: Message
+    slot_where: str | None = None
+    slot_start: str | None = None
+    slot_end: str | None = None
+    service_keys: tuple[tuple[str | None, str], ...] = ()   # (system, value): entry ids (system None), identifiers
+    service_where: str | None = None
+    patient_where: str | None = None
+
+    def names_service(self, service_id: str, dos: str | None) -> bool:
+        for system, value in self.service_keys:
+            if value == service_id or (dos and value == dos and system in (None, DOS_SYSTEM)):
+                return True
+        return False
+
+
+def _identifier(resource: dict, system: str) -> str | None:
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and canonical_system(ident.get("system")) == system and ident.get("value"):
+            return ident["value"]
+    return None
+
+
+def read_booking(msg: Message) -> BookingRead:
+    """The booking the message's focus Appointment states; raises FhirError (422) naming the element
+    of the sender's Bundle at fault when a required fact is missing."""
+    index = msg.focus_index
+    appt = msg.entry(index) if index is not None else None
     if not appt or appt.get("resourceType") != "Appointment":
         raise FhirError(422, "required", "the message's focus must be an Appointment",
                         ["Bundle.entry[0].resource.focus"])
-    return read_appointment(appt, where=where, require_ubrn=require_ubrn)
+    where = msg.path(index)
+    ubrn = _identifier(appt, UBRN_SYSTEM)
+
+    nhs = gp_ods = patient_where = None
+    keys: list[tuple[str | None, str]] = []
+    service_where = trust_ods = None
+    for i, p in enumerate(appt.get("participant") or []):
+        actor = p.get("actor") or {}
+        patient = msg.resolve(actor, "Patient")
+        if patient and nhs is None:
+            nhs = _identifier(patient[0], NHS_NUMBER_SYSTEM)
+            patient_where = f"{msg.path(patient[1])}.identifier"
+            if nhs is None:
+                raise FhirError(422, "required", f"the Patient has no NHS number ({NHS_NUMBER_SYSTEM})",
+                                [f"{msg.path(patient[1])}.identifier"])
+            for gp in patient[0].get("generalPractitioner") or []:
+                org = msg.resolve(gp, "Organization")
+                gp_ods = gp_ods or (org_of(org[0]).ods if org else None)
+        service = msg.resolve(actor, "HealthcareService")
+        if service:
+            keys += _service_keys(service[0])
+            service_where = msg.path(service[1])
+            trust_ods = trust_ods or _provider_ods(msg, service[0])
+        elif msg.literal_id(actor, "HealthcareService"):
+            keys.append((None, msg.literal_id(actor, "HealthcareService")))
+            service_where = f"{where}.participant[{i}].actor"
+    if nhs is None:
+        raise FhirError(422, "required", "Appointment.participant must reference the Patient entry, which "
+                        "carries the NHS number", [f"{where}.participant"])
+
+    slot_id = slot_start = slot_end = slot_where = None
+    slot_ref = (appt.get("slot") or [{}])[0]
+    slot = msg.resolve(slot_ref, "Slot")
+    if slot:
+        res, slot_index = slot
+        slot_where = msg.path(slot_index)
+        slot_id, slot_start, slot_end = res.get("id"), res.get("start"), res.get("end")
+        schedule = msg.resolve(res.get("schedule"), "Schedule")
+        for actor in (schedule[0].get("actor") or []) if schedule else []:
+            service = msg.resolve(actor, "HealthcareService")
+            if service:
+                keys = _service_keys(service[0]) + keys
+                service_where = msg.path(service[1])
+                trust_ods = trust_ods or _provider_ods(msg, service[0])
+            elif msg.literal_id(actor, "HealthcareService"):
+                keys.insert(0, (None, msg.literal_id(actor, "HealthcareService")))
+    elif msg.literal_id(slot_ref, "Slot"):
+        slot_id, slot_where = msg.literal_id(slot_ref, "Slot"), f"{where}.slot[0]"
+
+    specialty = None
+    for st in appt.get("serviceType") or []:
+        for c in st.get("coding") or []:
+            if c.get("system") == SPECIALTY_SYSTEM:
+                specialty = c.get("code")
+    referral = next((b.get("identifier", {}).get("value") for b in appt.get("basedOn") or []
+                     if (b.get("identifier") or {}).get("system") == REFERRAL_SYSTEM), None)
+    service_id = next((v for s, v in keys if s is None), None)
+    service_dos_id = next((v for s, v in keys if s == DOS_SYSTEM), None)
+    facts = BookingFacts(
+        ubrn=ubrn, nhs_number=nhs, trust_ods=trust_ods, gp_ods=gp_ods or msg.sender_ods,
+        service_id=service_id, slot_id=slot_id, start=appt.get("start") or slot_start,
+        end=appt.get("end") or slot_end, status=appt.get("status", "booked"), specialty=specialty,
+        appointment_id=appt.get("id"), referral_id=referral, service_dos=service_dos_id,
+    )
+    return BookingRead(facts, where, msg, slot_where, slot_start, slot_end, tuple(keys), service_where,
+                       patient_where)
+
+
+def _service_keys(service: dict) -> list[tuple[str | None, str]]:
+    keys: list[tuple[str | None, str]] = []
+    if service.get("id"):
+        keys.append((None, service["id"]))
+    for ident in service.get("identifier") or []:
+        if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+            keys.append((canonical_system(ident.get("system")), ident["value"]))
+    return keys
+
+
+def _provider_ods(msg: Message, service: dict) -> str | None:
+    org = msg.resolve(service.get("providedBy"), "Organization")
+    return org_of(org[0]).ods if org else None
+
+
+def require(read: BookingRead, *, ubrn: bool = False, ids: bool = False) -> BookingFacts:
+    """The facts, with the UBRN and the service and slot ids required where a receiver needs them."""
+    f = read.facts
+    if ubrn and not f.ubrn:
+        raise FhirError(422, "required", f"the Appointment must carry a UBRN ({UBRN_SYSTEM})",
+                        [f"{read.where}.identifier"])
+    if ids and not f.service_id:
+        raise FhirError(422, "required", "the booking must name its HealthcareService",
+                        [read.service_where or f"{read.where}.participant"])
+    if ids and not f.slot_id:
+        raise FhirError(422, "required", "the booking's Slot must carry its id",
+                        [read.slot_where or f"{read.where}.slot"])
+    return f

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import nhs_number
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -48,3 +50,35 @@ def split_token(token: str) -> tuple[str | None, str]:
         system, value = token.split("|", 1)
         return system or None, value
     return None, token
+
+
+# The Directory of Services id: BaRS routes a message to the service (or organisation) it names.
+DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
+DOS_ID_SPAN = 9 * 10**8
+
+
+def dos_id(kind: str, key: str) -> str:
+    """The testbed's DoS id for a practice, trust, service or national system: 9 digits, the same on
+    every machine and run, so a scenario, a contract check or a curl example can name it."""
+    digest = hashlib.blake2b(f"{kind}:{key.lower()}".encode(), digest_size=8).digest()
+    return str(10**8 + int.from_bytes(digest, "big") % DOS_ID_SPAN)
+
+
+def dos_token(dos: str) -> str:
+    """A DoS id as MessageHeader.destination/source.endpoint carries it (`system|value`)."""
+    return f"{DOS_SYSTEM}|{dos}"
+
+
+def canonical_system(system: str | None) -> str | None:
+    """An identifier system as compared: published BaRS examples spell NHS systems with `http://`
+    and `/id/` as well as `https://` and `/Id/`; they name the same thing."""
+    if not system:
+        return system
+    s = system.strip()
+    if s.startswith("http://"):
+        s = "https://" + s[len("http://"):]
+    return s.replace("fhir.nhs.uk/id/", "fhir.nhs.uk/Id/")
+
+
+def same_system(a: str | None, b: str) -> bool:
+    return canonical_system(a) == b

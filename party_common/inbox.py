@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import party_clock
 from .database import Database
-from .messaging import Message, read_message, response_bundle
+from .booking import response_bundle
+from .messaging import Message, Org, read_message
 from .outcome import FhirError
 
 log = structlog.get_logger("inbox")
@@ -31,27 +32,37 @@ log = structlog.get_logger("inbox")
 Handler = Callable[[AsyncSession, Message], Awaitable[list[dict]]]
 
 
+def reused_id(msg: Message) -> FhirError:
+    """A correction sent under the id of a message already processed: refused, never answered with
+    the stale answer of the first, so the sender knows its change was not applied."""
+    return FhirError(409, "duplicate", f"Bundle.id {msg.bundle_id} (or MessageHeader.id {msg.header_id}) was "
+                     "already used for a different message; send a changed message under a new id",
+                     ["Bundle.id"], bars_code="REC_CONFLICT")
+
+
 class ProcessedMessageMixin:
     bundle_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     header_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     event: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
+    # What the message said (Message.content_digest): the same id with other content is not a repeat.
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Inbox:
     def __init__(self, db: Database, record_model: type, handlers: dict[str, Handler], *,
-                 source_endpoint: str, dedupe: bool = True):
+                 responder: Org, dedupe: bool = True):
         self.db = db
         self.record_model = record_model
         self.handlers = handlers
-        self.source_endpoint = source_endpoint
+        self.responder = responder
         self.dedupe = dedupe
         # Built once, run per message, on the table rather than the mapped class so they stay Core
         # statements; a NULL header id matches nothing, as no header id should.
         records = self.record_model.__table__
-        self._lookup = select(records.c.status_code, records.c.response).where(
+        self._lookup = select(records.c.status_code, records.c.response, records.c.digest).where(
             or_(records.c.bundle_id == bindparam("bundle_id"), records.c.header_id == bindparam("header_id"))
         ).limit(1)
         self._insert_record = records.insert()
@@ -63,7 +74,8 @@ class Inbox:
 
     def _record_values(self, msg: Message, status: int, response: str) -> dict:
         return {"bundle_id": msg.bundle_id, "header_id": msg.header_id, "event": msg.event,
-                "status_code": status, "response": response, "received_at": party_clock().now()}
+                "status_code": status, "response": response, "digest": msg.content_digest(),
+                "received_at": party_clock().now()}
 
     async def process(self, bundle: dict) -> tuple[int, dict]:
         status, encoded = await self.process_encoded(bundle)
@@ -81,8 +93,7 @@ class Inbox:
                 if self.dedupe:
                     stored = await self._stored(session, msg)
                     if stored is not None:
-                        log.info("duplicate message answered from store", bundle_id=msg.bundle_id)
-                        return stored.status_code, stored.response.encode()
+                        return self._repeat(msg, stored)
                 try:
                     resources = await handler(session, msg)
                 except FhirError as exc:
@@ -92,7 +103,7 @@ class Inbox:
                     await session.rollback()
                     await self._remember(session, msg, exc.status, exc.outcome())
                     raise
-                answer = response_bundle(msg, "ok", resources, source_endpoint=self.source_endpoint)
+                answer = response_bundle(msg, "ok", resources, responder=self.responder)
                 encoded = orjson.dumps(answer)
                 if self.dedupe:
                     await session.execute(self._insert_record, self._record_values(msg, 200, encoded.decode()))
@@ -105,7 +116,14 @@ class Inbox:
                 stored = await self._stored(session, msg)
             if stored is None:
                 raise
-            return stored.status_code, stored.response.encode()
+            return self._repeat(msg, stored)
+
+    def _repeat(self, msg: Message, stored) -> tuple[int, bytes]:
+        """The stored answer to a message seen before, unless its id now carries something else."""
+        if stored.digest and stored.digest != msg.content_digest():
+            raise reused_id(msg)
+        log.info("duplicate message answered from store", bundle_id=msg.bundle_id)
+        return stored.status_code, stored.response.encode()
 
     async def _remember(self, session: AsyncSession, msg: Message, status: int, body: dict) -> None:
         try:

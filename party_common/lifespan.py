@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from .database import Database
 from .http_client import party_client
+from .schema_upgrade import add_missing_columns
 from .settings import PartySettings
 
 
@@ -29,6 +30,7 @@ async def party_resources(app: FastAPI, settings: PartySettings, base: type[Decl
     http = party_client(transport, settings.http_timeout, getattr(app.state, "clock", None))
     try:
         await db.start()
+        await add_missing_columns(db)
         app.state.settings = settings
         app.state.db = db
         app.state.http = http

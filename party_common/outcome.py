@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Spelled as the published BaRS examples spell it.
+BARS_ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
+
 
 @dataclass
 class Issue:
@@ -11,9 +14,13 @@ class Issue:
     diagnostics: str
     expression: list[str] = field(default_factory=list)
     severity: str = "error"
+    bars_code: str | None = None
 
     def to_json(self) -> dict:
-        out: dict = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        out: dict = {"severity": self.severity, "code": self.code}
+        if self.bars_code:
+            out["details"] = {"coding": [{"system": BARS_ERROR_SYSTEM, "code": self.bars_code}]}
+        out["diagnostics"] = self.diagnostics
         if self.expression:
             out["expression"] = self.expression
         return out
@@ -27,10 +34,10 @@ class FhirError(Exception):
     """An error a FHIR service answers with: an HTTP status and an OperationOutcome."""
 
     def __init__(self, status: int, code: str, diagnostics: str, expression: list[str] | None = None,
-                 issues: list[Issue] | None = None):
+                 issues: list[Issue] | None = None, bars_code: str | None = None):
         super().__init__(diagnostics)
         self.status = status
-        self.issues = issues or [Issue(code, diagnostics, expression or [])]
+        self.issues = issues or [Issue(code, diagnostics, expression or [], bars_code=bars_code)]
 
     @property
     def code(self) -> str:

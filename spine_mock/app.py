@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def lifespan(app: FastAPI):
         async with party_resources(app, settings, Base, transport) as (db, _http):
             await seed_patients(db, settings.population_seed, settings.population_size)
-            app.state.inbox = booking_index_inbox(db, endpoint=settings.endpoint, dedupe=settings.dedupe)
+            app.state.inbox = booking_index_inbox(db, dedupe=settings.dedupe)
             yield
 
     app = create_party_app(PARTY, spine_capability(), lifespan=lifespan, clock=settings.make_clock())

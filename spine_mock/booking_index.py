@@ -9,7 +9,7 @@ from sqlalchemy import Insert, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.booking import BookingFacts, appointment_resource, booking_from_message
+from party_common.booking import SPINE, BookingFacts, appointment_resource, read_booking, require
 from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.inbox import Handler, Inbox
@@ -39,16 +39,10 @@ def entry_resource(row) -> dict:
     return appointment_resource(entry_facts(row))
 
 
-def _focus_expression(msg: Message) -> str:
-    for i, entry in enumerate(msg.bundle.get("entry", [])):
-        if entry.get("resource") is msg.focus:
-            return f"Bundle.entry[{i}].resource"
-    return "Bundle.entry"
-
-
 def _booking(msg: Message) -> tuple[BookingFacts, str]:
-    facts = booking_from_message(msg)
-    where = _focus_expression(msg)
+    read = read_booking(msg)
+    facts = require(read, ubrn=True, ids=True)
+    where = read.where
     if not _UBRN.fullmatch(facts.ubrn or ""):
         raise business_rule(f"UBRN {facts.ubrn!r} is not 12 digits", f"{where}.identifier")
     return facts, where
@@ -94,6 +88,5 @@ def make_handlers(is_sqlite: bool) -> dict[str, Handler]:
     return {BOOKING_REQUEST: record_booking, BOOKING_CANCEL: record_cancel}
 
 
-def booking_index_inbox(db: Database, *, endpoint: str, dedupe: bool) -> Inbox:
-    return Inbox(db, ProcessedMessage, make_handlers(db.is_sqlite), source_endpoint=endpoint,
-                      dedupe=dedupe)
+def booking_index_inbox(db: Database, *, dedupe: bool) -> Inbox:
+    return Inbox(db, ProcessedMessage, make_handlers(db.is_sqlite), responder=SPINE, dedupe=dedupe)

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import create_party_app
+from party_common.booking import trust_org
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.inboxes = {
                 ods: TrustInbox(ods, db, ProcessedMessage,
                                 make_handlers(trust, finder, is_sqlite=db.is_sqlite),
-                                source_endpoint=f"{settings.base_url}/{ods}", dedupe=settings.dedupe)
+                                responder=trust_org(ods, trust.name), dedupe=settings.dedupe)
                 for ods, trust in catalogue.trusts.items()
             }
             yield

@@ -31,6 +31,7 @@ class SlotClaim(Base):
     service_id: Mapped[str] = mapped_column(String(64))
     # Minutes since the Unix epoch (UTC): what slot searches compare, cheap to index and decode.
     start_minute: Mapped[int] = mapped_column(Integer)
+    # The booking's key: its UBRN, or `bundle:<Bundle.id>` for a booking that came without one.
     ubrn: Mapped[str] = mapped_column(String(64), index=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -44,7 +45,8 @@ class Appointment(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     ods: Mapped[str] = mapped_column(String(16))
-    ubrn: Mapped[str] = mapped_column(String(64))
+    # None for a booking sent straight to this PAS without one (its Bundle.id keys its slot claim).
+    ubrn: Mapped[str | None] = mapped_column(String(64), nullable=True)
     nhs_number: Mapped[str] = mapped_column(String(16))
     gp_ods: Mapped[str | None] = mapped_column(String(64), nullable=True)
     service_id: Mapped[str] = mapped_column(String(64))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from party_common.booking import BookingFacts, appointment_resource
-from party_common.identifiers import ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM
+from party_common.booking import BookingFacts, appointment_resource, service_dos
+from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id
 
 from .catalogue import Service, Site, Trust
 from .models import Appointment
@@ -19,7 +19,8 @@ def organization(trust: Trust) -> dict:
     org = {
         "resourceType": "Organization",
         "id": trust.ods,
-        "identifier": [{"system": ODS_SYSTEM, "value": trust.ods}],
+        "identifier": [{"system": ODS_SYSTEM, "value": trust.ods},
+                       {"system": DOS_SYSTEM, "value": dos_id("trust", trust.ods)}],
         "active": True,
         "type": [{"text": f"NHS trust ({trust.size}, {len(trust.sites)} site{'s' if len(trust.sites) > 1 else ''})"}],
         "name": trust.name,
@@ -61,6 +62,8 @@ def healthcare_service(service: Service) -> dict:
     return {
         "resourceType": "HealthcareService",
         "id": service.id,
+        # BaRS addresses a service by its DoS id (MessageHeader.destination, NHSD-Target-Identifier).
+        "identifier": [{"system": DOS_SYSTEM, "value": service_dos(service.id)}],
         "active": True,
         "providedBy": _ods_reference(service.trust_ods),
         "type": [specialty_concept(service)],

@@ -19,7 +19,7 @@ class TrustInbox(Inbox):
         self.ods = ods
         records = self.record_model.__table__
         # Built once, run per message; a NULL header id matches nothing, as no header id should.
-        self._lookup = select(records.c.status_code, records.c.response).where(
+        self._lookup = select(records.c.status_code, records.c.response, records.c.digest).where(
             records.c.ods == bindparam("ods"),
             or_(records.c.bundle_id == bindparam("bundle_id"), records.c.header_id == bindparam("header_id")),
         ).limit(1)

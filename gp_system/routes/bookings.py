@@ -18,14 +18,15 @@ from fastapi.responses import Response
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from party_common.booking import BookingFacts, booking_message, read_appointment
+from party_common.booking import BookingFacts, booking_message, practice_org, read_booking, service_dos
 from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.fhir_json import FHIR_JSON, read_fhir_body
+from party_common.identifiers import dos_token
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
-from ..deps import ClientDep, DbDep, PracticeDep, SettingsDep
+from ..deps import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SettingsDep
 from ..models import BOOKED, CANCEL_REQUESTED, CANCELLED, ENDED, FAILED, REQUESTED, Booking, Referral
 from ..outbound import FreeSlot, first_free_slot, no_free_slot, send_to_broker, transient
 from ..settings import Settings
@@ -131,7 +132,7 @@ async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, 
                        + (f" (UBRN {live.ubrn}, {live.status})" if live.ubrn else f" ({live.status})"))
 
     if wanted.slot:
-        slot = FreeSlot(slot_id=wanted.slot, service_id=wanted.service or "", start=None, end=None)
+        slot = await _named_slot(client, settings, wanted, referral.specialty)
     else:
         found = await first_free_slot(client, settings.broker_url, start=wanted.start or "",
                                       specialty=referral.specialty, service=wanted.service)
@@ -157,18 +158,37 @@ async def book(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, 
     return await _request_booking(db, client, settings, SimpleNamespace(**row))
 
 
+async def _named_slot(client, settings: Settings, wanted: BookRequest, specialty: str | None) -> FreeSlot:
+    """A slot the caller named by id, with the times a BaRS Slot entry must carry: asked of the broker,
+    which also says whether it is still free."""
+    stamp = wanted.slot.rsplit("-", 1)[-1]
+    if not re.fullmatch(r"\d{12}", stamp):
+        raise invalid(f"slot id {wanted.slot[:100]!r} does not end in its start time (YYYYMMDDHHMM)",
+                      "Parameters.parameter")
+    start = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:00Z"
+    found = await first_free_slot(client, settings.broker_url, start=start, specialty=specialty,
+                                  service=wanted.service)
+    if found is None or found.slot_id != wanted.slot:
+        raise conflict(f"slot {wanted.slot} is not free at {wanted.service}", "Parameters.parameter")
+    return found
+
+
+def _message(event: str, facts: BookingFacts, *, bundle_id: str, header_id: str) -> dict:
+    """A booking message from the practice, addressed to the service by its DoS id."""
+    return booking_message(
+        event, facts, sender=practice_org(facts.gp_ods, PRACTICE_NAMES.get(facts.gp_ods)), receiver=None,
+        destination=dos_token(service_dos(facts.service_id)), bundle_id=bundle_id, header_id=header_id,
+    )
+
+
 async def _request_booking(db: Database, client, settings: Settings, row) -> Response:
     """Sends the booking-request for `row` (a bookings row) and answers with the broker's answer."""
     facts = BookingFacts(
         ubrn=None, nhs_number=row.nhs_number, trust_ods=None, gp_ods=row.gp_ods, service_id=row.service_id,
-        slot_id=row.slot_id, start=row.start, end=row.end, status="proposed", specialty=row.specialty,
+        slot_id=row.slot_id, start=row.start, end=row.end, status="booked", specialty=row.specialty,
         referral_id=row.referral_id,
     )
-    message = booking_message(
-        BOOKING_REQUEST, facts, source_endpoint=settings.practice_endpoint(row.gp_ods),
-        destination_endpoint=settings.broker_url, sender_ods=row.gp_ods, receiver_ods=None,
-        bundle_id=row.request_bundle_id, header_id=row.request_header_id,
-    )
+    message = _message(BOOKING_REQUEST, facts, bundle_id=row.request_bundle_id, header_id=row.request_header_id)
     try:
         answer, raw = await send_to_broker(client, settings.broker_url, message)
     except FhirError as exc:
@@ -186,7 +206,7 @@ def _read_answer(answer: dict) -> tuple[str | None, BookingFacts | None]:
         msg = read_message(answer)
         code = (msg.response or {}).get("code")
         focus = msg.focus
-        facts = read_appointment(focus) if focus and focus.get("resourceType") == "Appointment" else None
+        facts = read_booking(msg).facts if focus and focus.get("resourceType") == "Appointment" else None
     except FhirError as exc:
         raise transient(f"the broker's answer could not be read ({exc}); the request may be retried") from exc
     return code, facts
@@ -285,12 +305,8 @@ async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep
             if changed.rowcount != 1:
                 raise conflict(f"booking {row.ubrn} changed while being cancelled; try again")
         # else: the earlier cancellation's outcome is unknown; the same message goes again.
-    message = booking_message(
-        BOOKING_CANCEL, replace(booking_facts(row, status="cancelled"), appointment_id=None),
-        source_endpoint=settings.practice_endpoint(ods),
-        destination_endpoint=settings.broker_url, sender_ods=ods, receiver_ods=None,
-        bundle_id=bundle_id, header_id=header_id,
-    )
+    message = _message(BOOKING_CANCEL, replace(booking_facts(row, status="cancelled"), appointment_id=None),
+                       bundle_id=bundle_id, header_id=header_id)
     try:
         answer, raw = await send_to_broker(client, settings.broker_url, message)
     except FhirError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from booking_broker.models import Base
-from booking_broker.schema_upgrade import add_missing_columns
+from party_common.schema_upgrade import add_missing_columns
 from party_common.database import Database
 
 
