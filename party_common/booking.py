@@ -20,6 +20,7 @@ from .identifiers import (
     UBRN_SYSTEM,
     canonical_system,
     dos_id,
+    dos_token,
 )
 from .messaging import BOOKING_CANCEL, RESPONSE_CODES, Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
@@ -220,6 +221,15 @@ def booking_message(event: str, facts: BookingFacts, *, sender: Org, receiver: O
         reason = "cancel" if event == BOOKING_CANCEL else "new"
     return b.build(event, sender=sender_url, receiver=receiver_url, destination=destination, focus=[focus],
                    source=sender, reason=reason, response=response, header_id=header_id)
+
+
+def practice_message(event: str, facts: BookingFacts, *, name: str | None = None, bundle_id: str | None = None,
+                     header_id: str | None = None) -> dict:
+    """A practice's booking-request or booking-cancel, addressed to the service by its DoS id (the
+    broker, as BaRS proxy, routes on it)."""
+    return booking_message(event, facts, sender=practice_org(facts.gp_ods, name), receiver=None,
+                           destination=dos_token(facts.service_dos or service_dos(facts.service_id)),
+                           bundle_id=bundle_id, header_id=header_id)
 
 
 def response_bundle(request: Message, code: str, resources: list[dict], *, responder: Org | None = None,

@@ -18,11 +18,10 @@ from fastapi.responses import Response
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from party_common.booking import BookingFacts, booking_message, practice_org, read_booking, service_dos
+from party_common.booking import BookingFacts, practice_message, read_booking
 from party_common.clock import party_clock
 from party_common.database import Database
 from party_common.fhir_json import FHIR_JSON, read_fhir_body
-from party_common.identifiers import dos_token
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
@@ -174,11 +173,8 @@ async def _named_slot(client, settings: Settings, wanted: BookRequest, specialty
 
 
 def _message(event: str, facts: BookingFacts, *, bundle_id: str, header_id: str) -> dict:
-    """A booking message from the practice, addressed to the service by its DoS id."""
-    return booking_message(
-        event, facts, sender=practice_org(facts.gp_ods, PRACTICE_NAMES.get(facts.gp_ods)), receiver=None,
-        destination=dos_token(service_dos(facts.service_id)), bundle_id=bundle_id, header_id=header_id,
-    )
+    return practice_message(event, facts, name=PRACTICE_NAMES.get(facts.gp_ods), bundle_id=bundle_id,
+                            header_id=header_id)
 
 
 async def _request_booking(db: Database, client, settings: Settings, row) -> Response:

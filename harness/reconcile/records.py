@@ -5,7 +5,8 @@ fit in memory, so each is reduced on arrival to one tuple of interned strings,
 
     (status, slot id, start, end, trust ODS, practice ODS)
 
-keyed by UBRN. Times are normalised to UTC (`2027-01-04T09:30:00Z`) so that two parties writing the
+keyed by UBRN (or, for a booking made straight at a trust's PAS without one, by the PAS's own
+Appointment id: `pas:RT1/Appointment/<id>`). Times are normalised to UTC (`2027-01-04T09:30:00Z`) so that two parties writing the
 same instant differently still agree. Records of one party that share a UBRN (a trust that booked the
 same message twice) are kept too, beside the first. The same code reads an NDJSON export, a file, or
 the pages of a searchset, so the benchmark measures exactly what the reconciler runs.
@@ -70,7 +71,7 @@ class PartyRecords:
         self.first: dict[str, Record] = {}
         self.extra: dict[str, list[Record]] = {}
         self.records = 0        # Appointments read
-        self.unjoined = 0       # Appointments without a UBRN: nothing to join them on
+        self.unjoined = 0       # Appointments with neither a UBRN nor an id: nothing to join them on
         self.malformed = 0      # lines or entries that were not a readable Appointment
         self.read: list[str] = []   # how each source was read: "<url> (export|pages)"
 
@@ -114,9 +115,6 @@ class PartyRecords:
                     if ident.get("system") == ubrn_system:
                         ubrn = ident.get("value")
                         break
-                if not ubrn or not isinstance(ubrn, str):
-                    unjoined += 1
-                    continue
                 t_ods, p_ods = trust, practice
                 for ext in appt.get("extension") or ():
                     url = ext.get("url")
@@ -132,6 +130,14 @@ class PartyRecords:
                 rec = (intern(status, status) if status else None, intern(slot, slot) if slot else None,
                        time(appt.get("start")), time(appt.get("end")),
                        intern(t_ods, t_ods) if t_ods else None, intern(p_ods, p_ods) if p_ods else None)
+                if not ubrn or not isinstance(ubrn, str):
+                    # A trust's booking made straight at its PAS (no broker, no UBRN) is joined on its
+                    # own identity, the PAS's Appointment id, so it is still reconciled. A practice's
+                    # request the broker never answered has no booking to join: it stays unjoined.
+                    if self.party != "pas" or not appt.get("id"):
+                        unjoined += 1
+                        continue
+                    ubrn = f"{self.party}:{t_ods or ''}/Appointment/{appt['id']}"
             except (AttributeError, TypeError, IndexError):
                 malformed += 1
                 continue

@@ -11,7 +11,7 @@ import random
 import uuid
 
 from harness.runner import read_journal
-from party_common.booking import BookingFacts, booking_message
+from party_common.booking import BookingFacts, practice_message
 from party_common.identifiers import UBRN_SYSTEM
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -38,11 +38,9 @@ async def patients(client, urls) -> list[tuple[str, str]]:
 
 def request_message(seed: int, index: int, practice: str, nhs: str, service: str, slot: dict, broker: str) -> dict:
     facts = BookingFacts(ubrn=None, nhs_number=nhs, trust_ods=None, gp_ods=practice, service_id=service,
-                         slot_id=slot["id"], start=slot["start"], end=slot["end"], status="proposed")
+                         slot_id=slot["id"], start=slot["start"], end=slot["end"])
     origin = uuid.uuid5(uuid.NAMESPACE_URL, f"direct:{seed}:{index}")
-    return booking_message("booking-request", facts, source_endpoint=f"http://gp.test/{practice}",
-                           destination_endpoint=broker, sender_ods=practice, receiver_ods=None,
-                           bundle_id=str(origin), header_id=str(uuid.uuid5(origin, "header")))
+    return practice_message("booking-request", facts, bundle_id=str(origin), header_id=str(uuid.uuid5(origin, "header")))
 
 
 async def drive(client, urls, *, bookings: int, seed: int, concurrency: int = 8) -> list[tuple[int, int, str | None]]:

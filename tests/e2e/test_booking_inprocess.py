@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from party_common.booking import BookingFacts, booking_message
+from party_common.booking import BookingFacts, practice_message
 from party_common.identifiers import UBRN_SYSTEM
 from harness.workload import Workload, discover
 from tests.stack_inprocess import inprocess_stack
@@ -120,9 +120,8 @@ async def test_broker_answers_a_repeated_request_once(tmp_path):
         service = population.services[0][0]
         slot = (await client.get(f"{urls.broker}/Slot", params={"service": service})).json()["entry"][0]["resource"]
         facts = BookingFacts(ubrn=None, nhs_number=nhs, trust_ods=None, gp_ods=practice, service_id=service,
-                             slot_id=slot["id"], start=slot["start"], end=slot["end"], status="proposed")
-        msg = booking_message("booking-request", facts, source_endpoint=f"{urls.gp}/{practice}",
-                              destination_endpoint=urls.broker, sender_ods=practice, receiver_ods=None)
+                             slot_id=slot["id"], start=slot["start"], end=slot["end"])
+        msg = practice_message("booking-request", facts)
         first = await client.post(f"{urls.broker}/$process-message", json=msg, headers=FHIR)
         again = await client.post(f"{urls.broker}/$process-message", json=msg, headers=FHIR)
         assert first.status_code == again.status_code == 200
