@@ -10,7 +10,14 @@ from party_common.database import Database
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
 
-from . import routes_directory, routes_faults, routes_journal, routes_ledger, routes_messages
+from . import (
+    routes_directory,
+    routes_faults,
+    routes_journal,
+    routes_ledger,
+    routes_messages,
+    routes_referrals,
+)
 from .booking_flow import BookingFlow
 from .courier import Courier, LinkStats
 from .directory import Directory
@@ -72,6 +79,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan, clock=clock)
     app.state.settings = settings
-    for module in (routes_directory, routes_messages, routes_ledger, routes_faults, routes_journal):
+    for module in (routes_directory, routes_messages, routes_ledger, routes_referrals, routes_faults, routes_journal):
         app.include_router(module.router)
     return app

@@ -15,7 +15,6 @@ receiver's dedupe sees it as such) and a rerun of the same scenario journals the
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import retry_if_result
 
-from party_common import bars_headers
 from party_common.booking import (
     BROKER,
     SPINE,
@@ -45,16 +43,24 @@ from party_common.booking import (
 )
 from party_common.clock import Clock
 from party_common.database import Database
-from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, UBRN_SYSTEM, dos_token
+from party_common.identifiers import UBRN_SYSTEM, dos_token
 from party_common.inbox import reused_id
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
+from party_common.messaging import (
+    BOOKING_CANCEL,
+    BOOKING_REQUEST,
+    SERVICEREQUEST_REQUEST,
+    SERVICEREQUEST_RESPONSE,
+    Message,
+)
 from party_common.outcome import FhirError
 
 from .courier import Courier
+from .addressing import HEADER, sender_practice, target_service
 from .directory import Directory, Service
 from .models import LedgerEntry, OutboxMessage, ProcessedMessage
 from .outbox import Outbox, outbox_row
 from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
+from .referral_flow import ReferralFlow
 from .retries import clocked_retrying, stop_after
 from .settings import Settings
 from .slot_search import search_slots
@@ -63,8 +69,6 @@ log = structlog.get_logger("booking")
 
 _ID_NAMESPACE = uuid.UUID("6f1c1c3e-6a8e-4c44-9a55-2d0f3f0f7a11")
 RELIABLE = "reliable"
-_ODS = re.compile(r"^[A-Za-z0-9]{3,10}$")
-HEADER = "Bundle.entry[0].resource"
 
 
 def derived_id(origin: str, purpose: str) -> str:
@@ -82,6 +86,9 @@ class BookingFlow:
         self.directory = directory
         self.outbox = outbox
         outbox.on_settled = self._settled
+        self.referrals = ReferralFlow(self)
+        # What the referral flow shares with bookings.
+        self.derived, self.passed_on, self.record = derived_id, _passed_on, self._record
 
     @property
     def reliable(self) -> bool:
@@ -106,6 +113,10 @@ class BookingFlow:
                 return await self._book(msg, read, headers)
             if msg.event == BOOKING_CANCEL:
                 return await self._cancel(msg, read_booking(msg))
+            if msg.event == SERVICEREQUEST_REQUEST:
+                return await self.referrals.request(msg, headers)
+            if msg.event == SERVICEREQUEST_RESPONSE:
+                return await self.referrals.response(msg, headers)
             raise FhirError(422, "not-supported", f"event {msg.event!r} is not handled by the broker",
                             [f"{HEADER}.eventCoding.code"], bars_code="REC_UNPROCESSABLE_ENTITY")
         except FhirError as exc:
@@ -139,8 +150,9 @@ class BookingFlow:
     async def _book(self, msg: Message, read: BookingRead, headers: Mapping[str, str]) -> tuple[int, dict]:
         # Everything that can refuse the booking is settled before anything is spent: no UBRN is
         # allocated and no slot taken for a booking the broker could not confirm to its sender.
-        gp_ods = await self._sender(msg, headers)
-        service = await self._target(msg, read, headers)
+        gp_ods = await sender_practice(self.directory, msg, headers)
+        service = await target_service(self.directory, msg, headers, read.service_keys,
+                                       read.service_where or f"{read.where}.participant")
         slot_id, start, end = await self._slot(read, service)
         facts = replace(read.facts, gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id,
                         service_dos=service.dos, slot_id=slot_id, start=start, end=end, status="booked",
@@ -164,59 +176,6 @@ class BookingFlow:
         await self._confirm_to_gp(msg.bundle_id, BOOKING_REQUEST, facts, "ok")
         await self._report_to_spine(BOOKING_REQUEST, facts, msg.bundle_id)
         return 200, answer
-
-    async def _sender(self, msg: Message, headers: Mapping[str, str]) -> str:
-        """The practice the booking comes from (NHSD-End-User-Organisation, else the sender
-        Organization's ODS code, else the source endpoint's DoS id), if the broker can confirm to it."""
-        ods = bars_headers.end_user_ods(headers)
-        where = bars_headers.END_USER_ORGANISATION
-        if ods is None:
-            ods, where = msg.sender_ods, f"{HEADER}.sender"
-        if ods is None:
-            source = msg.source
-            where = f"{HEADER}.source.endpoint"
-            if source and source[0] == DOS_SYSTEM:
-                ods = await self.directory.practice_by_dos(source[1])
-                if ods is None:
-                    raise FhirError(422, "not-found", f"no practice has DoS id {source[1][:40]!r}: the broker "
-                                    "could not confirm the booking to its sender", [where],
-                                    bars_code="REC_UNPROCESSABLE_ENTITY")
-        if ods is None:
-            raise FhirError(422, "required", "the sending practice must be named: NHSD-End-User-Organisation, "
-                            f"an ODS code ({ODS_SYSTEM}) on the sender Organization, or a DoS id as "
-                            "source.endpoint", [f"{HEADER}.sender"], bars_code="REC_UNPROCESSABLE_ENTITY")
-        if not _ODS.match(ods):
-            raise FhirError(422, "value", f"{ods[:20]!r} is not an ODS code", [where],
-                            bars_code="REC_UNPROCESSABLE_ENTITY")
-        known = await self.directory.practice_ods(ods)
-        if known is None:
-            raise FhirError(422, "not-found", f"practice {ods} is unknown to the broker, which could not confirm "
-                            "the booking to it", [where], bars_code="REC_UNPROCESSABLE_ENTITY")
-        return known
-
-    async def _target(self, msg: Message, read: BookingRead, headers: Mapping[str, str]) -> Service:
-        """The service booked: named by NHSD-Target-Identifier or MessageHeader.destination (a DoS id),
-        else by the HealthcareService the booking's Slot or participant names."""
-        named: list[tuple[tuple[str | None, str], str]] = []
-        target = bars_headers.target_identifier(headers)
-        if target:
-            named.append((target, bars_headers.TARGET_IDENTIFIER))
-        if msg.destination:
-            named.append((msg.destination, f"{HEADER}.destination[0].endpoint"))
-        named += [(key, read.service_where or f"{read.where}.participant") for key in read.service_keys]
-        for (system, value), _ in named:
-            if system == DOS_SYSTEM:
-                svc = await self.directory.service_by_dos(value)
-            elif system is None:
-                svc = await self.directory.service(value)
-            else:
-                svc = None  # another directory's identifier: not one the broker can look up
-            if svc is not None:
-                return svc
-        where = named[0][1] if named else f"{HEADER}.destination"
-        what = ", ".join(v[:40] for (_, v), _ in named[:3]) or "none"
-        raise FhirError(422, "not-found", f"no trust offers the service this booking names ({what})", [where],
-                        bars_code="REC_UNPROCESSABLE_ENTITY")
 
     async def _slot(self, read: BookingRead, service: Service) -> tuple[str, str, str]:
         """The trust's slot id and times: the Slot's own when it carries the trust's id and its times,
@@ -321,6 +280,8 @@ class BookingFlow:
     # -- reliable delivery: what follows when the outbox settles a message ------------------------
 
     async def _settled(self, s: AsyncSession, row: OutboxMessage, d: Delivery) -> list[OutboxMessage]:
+        if row.kind.startswith("referral"):
+            return await self.referrals.settled(s, row, d)
         if row.kind != "pas":
             return []
         entry = await s.get(LedgerEntry, row.ubrn)
@@ -337,7 +298,7 @@ class BookingFlow:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def _service_endpoint(self, facts: BookingFacts) -> str:
+    def service_endpoint(self, facts) -> str:
         """The booked service's DoS id as the trust lists it (a real PAS has its own)."""
         service = self.directory.services.get(facts.service_id)
         return dos_token(service.dos if service else facts.service_dos or service_dos(facts.service_id))
@@ -345,7 +306,7 @@ class BookingFlow:
     def _pas_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
         base = self.directory.pas_base(facts.trust_ods)
         body = booking_message(event, facts, sender=practice_org(facts.gp_ods), receiver=trust_org(facts.trust_ods),
-                               destination=self._service_endpoint(facts),
+                               destination=self.service_endpoint(facts),
                                bundle_id=derived_id(origin, f"pas:{event}"),
                                header_id=derived_id(origin, f"pas:{event}:header"))
         return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body

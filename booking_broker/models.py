@@ -34,6 +34,24 @@ class LedgerEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ReferralEntry(Base):
+    """The broker's record of a referral it routed (BaRS servicerequest-request), by referral id."""
+
+    __tablename__ = "referral_ledger"
+
+    referral_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nhs_number: Mapped[str] = mapped_column(String(10))
+    gp_ods: Mapped[str] = mapped_column(String(16))
+    trust_ods: Mapped[str] = mapped_column(String(16))
+    service_id: Mapped[str] = mapped_column(String(64))
+    specialty: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # sent: passed on to the trust; accepted / rejected: what the trust answered.
+    status: Mapped[str] = mapped_column(String(16))
+    request_bundle_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ProcessedMessage(ProcessedMessageMixin, Base):
     __tablename__ = "processed_messages"
 
@@ -69,8 +87,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ubrn: Mapped[str] = mapped_column(String(12), index=True)
-    kind: Mapped[str] = mapped_column(String(16))          # pas | gp | spine
+    # The booking's UBRN, or `referral:<id>` for a referral's messages: what orders them.
+    ubrn: Mapped[str] = mapped_column(String(80), index=True)
+    kind: Mapped[str] = mapped_column(String(16))          # pas | gp | spine | referral | referral-gp
     link: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(512))

@@ -148,7 +148,8 @@ class Outbox:
                     with attempt:
                         attempts += 1
                         delivery = await self.courier.send(row.link, row.event, "POST", row.url, body,
-                                                           ubrn=row.ubrn, attempt=attempts)
+                                                           ubrn=None if row.kind.startswith("referral") else row.ubrn,
+                                                           attempt=attempts)
                     if not attempt.retry_state.outcome.failed:
                         attempt.retry_state.set_result(delivery)
                 await self._settle(row.id, delivery, attempts)

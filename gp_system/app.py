@@ -13,9 +13,10 @@ from party_common.database import Database
 from party_common.inbox import Inbox
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_RESPONSE
 
 from .confirmations import apply_confirmation
+from .referral_responses import apply_referral_response
 from .deps import PRACTICE_NAMES
 from .models import Base, ProcessedMessage
 from .routes import appointments, bookings, inbox, practices, referrals
@@ -43,7 +44,11 @@ def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
     async def handle(session, msg):
         return await apply_confirmation(session, ods, msg)
 
-    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle},
+    async def referral_answer(session, msg):
+        return await apply_referral_response(session, ods, msg)
+
+    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handle, BOOKING_CANCEL: handle,
+                                        SERVICEREQUEST_RESPONSE: referral_answer},
                  responder=practice_org(ods, PRACTICE_NAMES.get(ods)), dedupe=settings.dedupe)
 
 

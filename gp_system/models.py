@@ -41,6 +41,11 @@ class Referral(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The ServiceRequest as answered, so a read gives back exactly what the create returned.
     resource: Mapped[str] = mapped_column(Text)
+    # Sent as a BaRS referral ($refer): to which service, and what the trust said (sent, accepted, rejected).
+    service_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    trust_ods: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    referral_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    refer_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 # Local booking states; the Appointment status shown to the practice is derived in views.py.

@@ -237,7 +237,7 @@ def response_bundle(request: Message, code: str, resources: list[dict], *, respo
     """The response message to `request`: MessageHeader.response.identifier is the request Bundle.id.
 
     Roles reverse: the request's receiver (or `responder`) sends, its sender receives, and the answer
-    goes to the endpoint the request came from. A booking answer carries the booking as entries.
+    goes to the endpoint the request came from. A booking (or referral) answer carries it as entries.
     """
     if code not in RESPONSE_CODES:
         raise ValueError(code)
@@ -245,10 +245,15 @@ def response_bundle(request: Message, code: str, resources: list[dict], *, respo
     me = responder or request.receiver or Org(None, None, "nhs-interop-testbed")
     them = request.sender or Org(None, None, "unknown sender")
     focus = []
-    if resources and resources[0].get("resourceType") == "Appointment":
+    kind = resources[0].get("resourceType") if resources else None
+    if kind == "Appointment":
         facts = read_appointment(resources[0])
         focus.append(booking_entries(b, facts, practice=practice_org(facts.gp_ods),
                                      trust=trust_org(facts.trust_ods)))
+        resources = resources[1:]
+    elif kind == "ServiceRequest":
+        from .referral import read_service_request, referral_entries  # referral builds on booking
+        focus.append(referral_entries(b, read_service_request(resources[0])))
         resources = resources[1:]
     for i, res in enumerate(resources):
         focus.append(b.add(f"resource:{i}", res))

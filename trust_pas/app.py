@@ -12,8 +12,9 @@ from party_common.booking import trust_org
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 
-from . import appointment_routes, directory_routes, message_routes, slot_routes
+from . import appointment_routes, directory_routes, message_routes, referral_routes, slot_routes
 from .booking_handlers import make_handlers
+from .referral_handlers import make_referral_handlers
 from .capability import root_capability, trust_capability
 from .catalogue import build_catalogue
 from .models import Base, ProcessedMessage
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
             app.state.inboxes = {
                 ods: TrustInbox(ods, db, ProcessedMessage,
-                                make_handlers(trust, finder, is_sqlite=db.is_sqlite),
+                                {**make_handlers(trust, finder, is_sqlite=db.is_sqlite),
+                                 **make_referral_handlers(trust)},
                                 responder=trust_org(ods, trust.name), dedupe=settings.dedupe)
                 for ods, trust in catalogue.trusts.items()
             }
@@ -50,6 +52,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     app = create_party_app("trust_pas", root_capability(), lifespan=lifespan, health=health,
                            clock=settings.make_clock())
-    for module in (directory_routes, slot_routes, message_routes, appointment_routes):
+    for module in (directory_routes, slot_routes, message_routes, appointment_routes, referral_routes):
         app.include_router(module.router)
     return app

@@ -59,3 +59,21 @@ class Appointment(Base):
     bundle_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Referral(Base):
+    """A referral (BaRS servicerequest-request) the trust received, by the practice's referral id."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_ods_created", "ods", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ods: Mapped[str] = mapped_column(String(16))
+    referral_id: Mapped[str] = mapped_column(String(64), index=True)
+    nhs_number: Mapped[str] = mapped_column(String(16))
+    gp_ods: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    specialty: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    bundle_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,18 +7,24 @@ import uuid
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
-from party_common.booking import REFERRAL_SYSTEM
+from party_common.booking import REFERRAL_SYSTEM, practice_org, service_dos
+from party_common.identifiers import dos_token
+from party_common.messaging import SERVICEREQUEST_REQUEST, read_message
+from party_common.referral import ReferralFacts, referral_message, service_request_resource
+from party_common.referral import read_referral as read_referral_message
+from party_common.bundles import searchset
 from party_common.clock import party_clock
 from party_common.fhir_json import FHIR_JSON, FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, is_valid_nhs_number
 from party_common.messaging import now_iso, ods_reference
 from party_common.outcome import FhirError, business_rule, invalid, not_found
 
-from ..deps import ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep
+from ..deps import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep
 from ..models import Referral, RegisteredPatient
-from ..outbound import spine_knows_patient
+from ..outbound import send_to_broker, spine_knows_patient
+from ..referral_responses import ACCEPTED_STATE, REJECTED_STATE, SENT_STATE
 
 router = APIRouter()
 
@@ -82,6 +88,69 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
     location = f"{settings.practice_endpoint(ods)}/ServiceRequest/{referral_id}"
     # The stored text is the answer: encoded once, for the table and the wire alike.
     return Response(encoded, status_code=201, media_type=FHIR_JSON, headers={"Location": location})
+
+
+REFERRAL_STATE_EXT = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/referral-state"
+
+
+def _facts(row: Referral) -> ReferralFacts:
+    return ReferralFacts(referral_id=row.id, nhs_number=row.nhs_number, gp_ods=row.gp_ods, service_id=row.service_id,
+                         trust_ods=row.trust_ods, specialty=row.specialty)
+
+
+def referral_view(row: Referral) -> dict:
+    """A referral sent through the broker, with what the trust said of it (extension `referral-state`)."""
+    sr = service_request_resource(_facts(row), resource_id=row.id)
+    sr["extension"] = [{"url": REFERRAL_STATE_EXT, "valueCode": row.referral_state}]
+    return sr
+
+
+@router.get("/{ods}/ServiceRequest")
+async def sent_referrals(ods: PracticeDep, request: Request, session: SessionDep, _count: int = 100,
+                         _offset: int = 0):
+    """The practice's referrals sent through the broker ($refer), oldest first."""
+    if not 1 <= _count <= 1000 or not 0 <= _offset <= 10**9:
+        raise invalid("_count must be 1 to 1000 and _offset 0 or more", "_count")
+    sent = (Referral.gp_ods == ods, Referral.referral_state.is_not(None))
+    total = await session.scalar(select(func.count()).select_from(Referral).where(*sent))
+    rows = (await session.scalars(select(Referral).where(*sent).order_by(Referral.created_at, Referral.id)
+                                  .offset(_offset).limit(_count))).all()
+    return FhirResponse(searchset([referral_view(r) for r in rows], total=total, base_url=f"{str(request.base_url).rstrip('/')}/{ods}",
+                                  path="ServiceRequest", offset=_offset, count=_count))
+
+
+@router.post("/{ods}/ServiceRequest/{referral_id}/$refer")
+async def refer(ods: PracticeDep, referral_id: str, request: Request, db: DbDep, client: ClientDep,
+                settings: SettingsDep):
+    """Sends the referral to a service as a BaRS servicerequest-request, through the broker."""
+    body, _ = await read_fhir_body(request, "Parameters")
+    service = next((p.get("valueString") or p.get("valueId") for p in body.get("parameter") or []
+                    if p.get("name") == "service"), None)
+    if not service:
+        raise invalid("Parameters must hold 'service' (the id of the HealthcareService referred to)",
+                      "Parameters.parameter")
+    async with db.writing() as session:
+        row = (await session.execute(select(Referral).where(Referral.id == referral_id, Referral.gp_ods == ods))
+               ).scalar_one_or_none()
+        if row is None:
+            raise not_found(f"no referral {referral_id} at practice {ods}")
+        if row.referral_state in (ACCEPTED_STATE, REJECTED_STATE):
+            raise business_rule(f"referral {referral_id} was already answered by its trust ({row.referral_state})")
+        # The same message again while its fate is unknown: the broker answers a repeat from its store.
+        row.refer_bundle_id = row.refer_bundle_id if row.service_id == service and row.refer_bundle_id \
+            else str(uuid.uuid4())
+        row.service_id, row.referral_state = service, SENT_STATE
+        bundle_id = row.refer_bundle_id
+        facts = _facts(row)
+    message = referral_message(SERVICEREQUEST_REQUEST, facts, sender=practice_org(ods, PRACTICE_NAMES.get(ods)),
+                               receiver=None, destination=dos_token(service_dos(service)), bundle_id=bundle_id,
+                               header_id=str(uuid.uuid5(uuid.UUID(bundle_id), "header")))
+    answer, raw = await send_to_broker(client, settings.broker_url, message)
+    trust = read_referral_message(read_message(answer)).facts.trust_ods
+    async with db.writing() as session:
+        row = await session.get(Referral, referral_id)
+        row.trust_ods = row.trust_ods or trust
+    return Response(raw, media_type=FHIR_JSON)
 
 
 @router.get("/{ods}/ServiceRequest/{referral_id}")

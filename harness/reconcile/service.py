@@ -9,6 +9,7 @@ import httpx
 
 from harness.endpoints import StackUrls
 
+from .referrals import reconcile_referrals
 from .repair import repair
 from .report import Reconciliation
 from .rules import reconcile_records
@@ -22,8 +23,16 @@ async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: 
     sources = await read_stack(client, urls)
     scope_set = set(scope) if scope is not None else None
     outcome = reconcile_records(sources["broker"], sources["pas"], sources["spine"], sources["gp"], scope_set)
-    return Reconciliation(sources, outcome.discrepancies, outcome.checked, outcome.disagreeing, attempted,
-                          scope_set, notes=[note] if note else [], urls=urls.as_dict())
+    referrals = await reconcile_referrals(client, urls) if scope_set is None else None
+    found, checked, disagreeing = outcome.discrepancies, outcome.checked, outcome.disagreeing
+    notes = [note] if note else []
+    if referrals is not None:
+        found = found + referrals.discrepancies
+        checked += referrals.checked
+        disagreeing += referrals.disagreeing
+        notes += referrals.notes
+    return Reconciliation(sources, found, checked, disagreeing, attempted, scope_set, notes=notes,
+                          urls=urls.as_dict())
 
 
 @dataclass
