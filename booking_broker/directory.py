@@ -37,6 +37,7 @@ class Directory:
         # ODS code -> DoS id of each practice the broker can confirm to; None until read.
         self.practices: dict[str, str] | None = None
         self._lock = asyncio.Lock()
+        self._practices_lock = asyncio.Lock()
         self._loaded = False
 
     def pas_base(self, ods: str) -> str:
@@ -110,6 +111,13 @@ class Directory:
         """
         if self.practices is not None:
             return self.practices
+        # One read however many bookings ask at once: the journal (and a replay) sees it once.
+        async with self._practices_lock:
+            if self.practices is not None:
+                return self.practices
+            return await self._read_practices()
+
+    async def _read_practices(self) -> dict[str, str]:
         known = {ods: dos_id("practice", ods) for ods in self.settings.gp_endpoints}
         root = self.settings.gp_url.rstrip("/")
         d = await self.courier.send("broker->gp", "directory", "GET", f"{root}/Organization")

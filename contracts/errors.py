@@ -14,14 +14,14 @@ class ErrorKind:
     status: int
     codes: tuple[str, ...]
     expression: bool
-    bars: str
+    bars: tuple[str, ...]   # the BaRS error codes of the kind, the one it corresponds to first
     description: str
 
 
 @cache
 def error_kinds() -> dict[str, ErrorKind]:
     return {
-        name: ErrorKind(name, spec["status"], tuple(spec["codes"]), bool(spec["expression"]), spec["bars"],
+        name: ErrorKind(name, spec["status"], tuple(spec["codes"]), bool(spec["expression"]), tuple(spec["bars"]),
                         spec["description"])
         for name, spec in rules_file("errors")["errors"].items()
     }
@@ -29,3 +29,7 @@ def error_kinds() -> dict[str, ErrorKind]:
 
 def error_kind(name: str) -> ErrorKind:
     return error_kinds()[name]
+
+
+def bars_error_system() -> str:
+    return rules_file("errors")["bars_error_system"]

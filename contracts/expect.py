@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import orjson
 
-from .errors import error_kind
+from .errors import bars_error_system, error_kind
 from .rules import violations
 from .suite import CheckFailed
 
@@ -58,6 +58,12 @@ def outcome(resp: httpx.Response, kind: str, what: str = "answer") -> dict:
     if spec.expression and not issue.get("expression"):
         raise CheckFailed(f"{what} ({kind}): the issue must name the element at fault in `expression`: "
                           f"{_said(resp)}")
+    for i, each in enumerate(body["issue"]):
+        for coding in ((each.get("details") or {}).get("coding") or []) if isinstance(each, dict) else []:
+            if isinstance(coding, dict) and coding.get("system") == bars_error_system() \
+                    and coding.get("code") not in spec.bars:
+                raise CheckFailed(f"{what} ({kind}): issue[{i}] carries BaRS error code {coding.get('code')!r}, "
+                                  f"expected one of {', '.join(spec.bars)}")
     return body
 
 
@@ -67,9 +73,13 @@ def that(condition: bool, message: str) -> None:
 
 
 def same_answer(first: dict, again: dict) -> None:
-    """A repeated message (same Bundle.id) must get the first answer again: FHIR reliable messaging."""
+    """A repeated message (same Bundle.id) must get the first answer again: FHIR reliable messaging. The
+    first answer, not one built anew: the same response Bundle.id and the same timestamp."""
     that(again.get("id") == first.get("id"),
          f"the repeat got response Bundle {again.get('id')}, the first {first.get('id')}")
+    that(again.get("timestamp") == first.get("timestamp"),
+         f"the repeat's answer was written at {again.get('timestamp')}, the first at {first.get('timestamp')}: "
+         "the message was processed again")
 
 
 def free_slots(body: dict, what: str = "Slot search") -> list[dict]:

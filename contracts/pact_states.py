@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import copy
-import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import orjson
 from pact import Verifier
 
+from party_common.booking import read_booking
+from party_common.messaging import BOOKING_REQUEST, read_message
+
 from .data import example
+from .messages import to_pas
 from .pact_interactions import FHIR
 
 
 def _as_booking_request(message: dict, ubrn: str | None = None) -> dict:
-    """The booking-request that put a cancel's (or rival's) booking in place: new ids, same slot."""
-    out = copy.deepcopy(message)
-    out["id"] = str(uuid.uuid4())
-    header, appointment = out["entry"][0]["resource"], out["entry"][1]["resource"]
-    header["id"] = str(uuid.uuid4())
-    header["eventCoding"]["code"] = "booking-request"
-    header["reason"]["coding"][0]["code"] = "new"
-    appointment["status"] = "booked"
-    if ubrn:
-        appointment["identifier"][0]["value"] = ubrn
-    return out
+    """The booking-request that put a cancel's (or rival's) booking in place: a new message (new ids),
+    the same booking (same slot, patient, practice and trust), booked, under `ubrn` when given."""
+    facts = read_booking(read_message(message)).facts
+    return to_pas(BOOKING_REQUEST, replace(facts, status="booked", ubrn=ubrn or facts.ubrn))
 
 
 def state_handler(base_url: str) -> Callable[..., None]:

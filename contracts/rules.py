@@ -1,4 +1,9 @@
-"""Message profiles (rules/messages.yaml) applied to JSON: a list of what is wrong, empty when all hold."""
+"""Message profiles (rules/messages.yaml) applied to JSON: a list of what is wrong, empty when all hold.
+
+A profile is JMESPath rules and, for what JMESPath cannot say (references resolving, the BaRS JSON
+schema), named Python checks (contracts/bundle_checks.py); it inherits both from the profiles it
+`extends` (one name or a list, in order; a rule of the same id later replaces an earlier one).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 import jmespath
 
+from .bundle_checks import CHECKS
 from .data import rules_file
 
 
@@ -61,20 +67,44 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-@cache
-def profile_rules(name: str) -> tuple[Rule, ...]:
+def _spec(name: str) -> dict:
     profiles = rules_file("messages")["profiles"]
     if name not in profiles:
         raise KeyError(f"no message profile {name!r}")
-    spec = profiles[name]
-    inherited = profile_rules(spec["extends"]) if spec.get("extends") else ()
-    own = []
+    return profiles[name]
+
+
+def _parents(spec: dict) -> list[str]:
+    extends = spec.get("extends") or []
+    return [extends] if isinstance(extends, str) else list(extends)
+
+
+def _merged(rules: list[Rule]) -> tuple[Rule, ...]:
+    """Later rules replace earlier ones of the same id, in the place of the last one."""
+    last = {r.id: i for i, r in enumerate(rules)}
+    return tuple(r for i, r in enumerate(rules) if last[r.id] == i)
+
+
+@cache
+def profile_rules(name: str) -> tuple[Rule, ...]:
+    spec = _spec(name)
+    rules: list[Rule] = [r for parent in _parents(spec) for r in profile_rules(parent)]
     for raw in spec.get("rules", []):
         test = next(t for t in _TESTS if t in raw)
-        own.append(Rule(raw["id"], raw["path"], test, raw[test]))
+        rules.append(Rule(raw["id"], raw["path"], test, raw[test]))
     # A rule of the same id in the profile replaces the inherited one (e.g. a fixed event code).
-    ids = {r.id for r in own}
-    return tuple(r for r in inherited if r.id not in ids) + tuple(own)
+    return _merged(rules)
+
+
+@cache
+def profile_checks(name: str) -> tuple[str, ...]:
+    """The Python checks (bundle_checks.CHECKS) of a profile, its own and inherited ones."""
+    spec = _spec(name)
+    names = [c for parent in _parents(spec) for c in profile_checks(parent)] + list(spec.get("checks") or [])
+    for c in names:
+        if c not in CHECKS:
+            raise ValueError(f"profile {name}: unknown check {c!r} (known: {', '.join(CHECKS)})")
+    return tuple(dict.fromkeys(names))
 
 
 def profile_names() -> list[str]:
@@ -91,4 +121,6 @@ def violations(doc: Any, profile: str, **variables: Any) -> list[str]:
             raise ValueError(f"profile {profile} rule {rule.id} needs variable {exc}") from None
         if problem:
             out.append(problem)
+    for name in profile_checks(profile):
+        out += CHECKS[name](doc)
     return out

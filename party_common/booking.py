@@ -243,7 +243,7 @@ def response_bundle(request: Message, code: str, resources: list[dict], *, respo
         raise ValueError(code)
     b = MessageBuilder(bundle_id or str(uuid.uuid5(_RESPONSE_NS, f"{request.bundle_id}|{code}")))
     me = responder or request.receiver or Org(None, None, "nhs-interop-testbed")
-    them = request.sender or Org(None, None, "unknown sender")
+    them = request.sender    # None: a request that named no sender gets an answer addressed to no one
     focus = []
     kind = resources[0].get("resourceType") if resources else None
     if kind == "Appointment":
@@ -257,10 +257,11 @@ def response_bundle(request: Message, code: str, resources: list[dict], *, respo
         resources = resources[1:]
     for i, res in enumerate(resources):
         focus.append(b.add(f"resource:{i}", res))
-    sender_url, receiver_url = b.org(me), b.org(them)
+    sender_url, receiver_url = b.org(me), (b.org(them) if them else None)
     source = request.header.get("source") or {}
+    destination = source.get("endpoint") or (them.endpoint if them else f"urn:uuid:{request.bundle_id}")
     return b.build(event or request.event, sender=sender_url, receiver=receiver_url,
-                   destination=source.get("endpoint") or them.endpoint, focus=focus, source=me, reason=None,
+                   destination=destination, focus=focus, source=me, reason=None,
                    response={"identifier": request.bundle_id, "code": code})
 
 

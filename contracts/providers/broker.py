@@ -2,7 +2,12 @@
 
 Base URL: the broker's FHIR root (`/$process-message`, `/HealthcareService`, `/Slot`, `/Appointment`).
 A booking through the broker reaches a PAS, the spine and the practice behind it, so the suite needs
-a whole stack: a patient the spine knows (`--nhs-number`) and a practice the GP system serves (`--ods`).
+a whole stack: a patient the spine knows (`--nhs-number`) and a practice the broker can confirm to
+(`--ods`).
+
+The messages are BaRS booking messages as a practice's GP system sends them (contracts/messages.py
+`from_practice`): from the practice (an Organization entry with its ODS code), addressed to the
+service's DoS id, the Slot entry carrying the slot id and times the broker's search gave.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ from contextlib import asynccontextmanager
 from party_common.identifiers import UBRN_SYSTEM
 
 from .. import expect
-from ..messages import BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, request_message, test_patient
+from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, from_practice, header,
+                        listed_dos, test_patient, without_sender)
 from ..suite import CheckFailed, Target, check
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message, ubrn_of
 
 INBOX = "$process-message"
 DEFAULT_PRACTICE = "Y90001"
+UNKNOWN_PRACTICE = "Y99999"   # a well-formed ODS code no practice of the testbed has
 
 
 async def prepare(t: Target) -> None:
@@ -33,26 +40,45 @@ async def service_id(t: Target) -> str:
         services = entries(body, "HealthcareService")
         if not services:
             raise CheckFailed("the broker's directory lists no HealthcareService")
-        t.scratch["service"] = services[0]["id"]
-    return t.scratch["service"]
+        t.scratch["service"] = services[0]
+    return t.scratch["service"]["id"]
 
 
-async def free_slot(t: Target) -> tuple[str, dict]:
+async def free_slots(t: Target) -> tuple[str, list[dict]]:
     service = await service_id(t)
     body = expect.status(await get(t, "Slot", service=service, status="free", _count=20), 200, "Slot search")
     slots = entries(body, "Slot")
     if not slots:
         raise CheckFailed(f"the broker finds no free Slot of {service}")
+    return service, slots
+
+
+async def free_slot(t: Target) -> tuple[str, dict]:
+    service, slots = await free_slots(t)
     return service, random.choice(slots)
 
 
+async def still_free(t: Target, service: str, slot: dict) -> bool:
+    """Whether the broker's search still offers `slot` (the first free slot from its start)."""
+    body = expect.status(await get(t, "Slot", service=service, status="free", start=f"ge{slot['start']}", _count=1),
+                         200, "Slot search")
+    return [s.get("id") for s in entries(body, "Slot")][:1] == [slot["id"]]
+
+
 def gp_message(t: Target, service: str, slot: dict, *, event: str = BOOKING_REQUEST, ubrn: str | None = None,
-               sender: str | None = "practice") -> dict:
-    """A practice's booking request (no UBRN yet) or cancellation (by UBRN), as its GP system sends it."""
-    facts = booking_facts(slot=slot, service_id=service, ubrn=ubrn, trust_ods=None, gp_ods=t.ods,
-                          nhs_number=t.nhs_number, status="proposed" if event == BOOKING_REQUEST else "cancelled")
-    return request_message(event, facts, destination=t.base_url, receiver_ods=None,
-                           sender_ods=t.ods if sender == "practice" else None)
+               practice: str | None = None, bundle_id: str | None = None, header_id: str | None = None) -> dict:
+    """A practice's booking request (no UBRN yet) or cancellation (by UBRN), as its GP system sends it;
+    from `practice` (default the suite's, `--ods`)."""
+    listed = t.scratch.get("service") or {}
+    facts = booking_facts(slot=slot, service_id=service, ubrn=ubrn, trust_ods=None, gp_ods=practice or t.ods,
+                          nhs_number=t.nhs_number, status="booked" if event == BOOKING_REQUEST else "cancelled",
+                          service_dos_id=listed_dos(listed) if listed.get("id") == service else None)
+    return from_practice(event, facts, bundle_id=bundle_id, header_id=header_id)
+
+
+async def cancel_quietly(t: Target, service: str, slot: dict, ubrn: str | None) -> None:
+    if ubrn:
+        await post_message(t, INBOX, gp_message(t, service, slot, event=BOOKING_CANCEL, ubrn=ubrn))
 
 
 @asynccontextmanager
@@ -65,8 +91,7 @@ async def booked(t: Target):
     try:
         yield request, body, slot, ubrn
     finally:
-        if ubrn:
-            await post_message(t, INBOX, gp_message(t, service, slot, event=BOOKING_CANCEL, ubrn=ubrn))
+        await cancel_quietly(t, service, slot, ubrn)
 
 
 @check("broker", "slot-search", "Slot?service=&status=free returns a searchset of free Slots with times")
@@ -105,6 +130,21 @@ async def duplicate(t: Target) -> None:
                     f"the repeat was booked as UBRN {ubrn_of(focus_of(again))}, the first as {ubrn}")
 
 
+@check("broker", "duplicate-bundle-changed-conflict", "the same Bundle.id again with different content (another "
+       "slot) gets 409 `duplicate` (BaRS REC_CONFLICT), not the first answer, and books nothing")
+async def duplicate_changed(t: Target) -> None:
+    async with booked(t) as (request, _first, slot, _ubrn):
+        service, slots = await free_slots(t)
+        other = random.choice([s for s in slots if s["id"] != slot["id"]] or slots)
+        changed = gp_message(t, service, other, bundle_id=request["id"], header_id=header(request).get("id"))
+        r = await post_message(t, INBOX, changed)
+        if r.status_code == 200:  # booked after all: undo it before failing
+            await cancel_quietly(t, service, other, ubrn_of(focus_of(r.json())))
+        expect.outcome(r, "reused-id", "the same Bundle.id, another slot")
+        expect.that(await still_free(t, service, other),
+                    f"Slot {other['id']} is no longer offered after a refused message named it")
+
+
 @check("broker", "slot-taken-conflict", "a second booking of a slot already booked gets 409 conflict")
 async def slot_taken(t: Target) -> None:
     async with booked(t) as (_request, _body, slot, _ubrn):
@@ -131,16 +171,31 @@ async def cancel_unknown(t: Target) -> None:
     expect.outcome(await post_message(t, INBOX, cancel), "not-found", "cancel of an unknown UBRN")
 
 
-@check("broker", "missing-sender", "a booking-request without MessageHeader.sender gets 422 naming it")
+@check("broker", "missing-sender", "a booking-request naming no practice (no MessageHeader.sender, no "
+       "NHSD-End-User-Organisation, no DoS id as source.endpoint) gets 422 naming MessageHeader.sender")
 async def missing_sender(t: Target) -> None:
     service, slot = await free_slot(t)
-    body = expect.outcome(await post_message(t, INBOX, gp_message(t, service, slot, sender=None)), "unprocessable",
-                          "booking with no sender")
+    message = without_sender(gp_message(t, service, slot))
+    body = expect.outcome(await post_message(t, INBOX, message), "unprocessable", "booking with no sender")
     expect.that(any("sender" in e for e in body["issue"][0]["expression"]),
                 f"expression {body['issue'][0]['expression']} does not name MessageHeader.sender")
 
 
-@check("broker", "unknown-service", "a booking for a service no trust offers gets 422 naming the participant")
+@check("broker", "unknown-practice", "a booking-request from a practice the broker cannot confirm to gets 422 "
+       "naming the sender, before anything is booked: the slot is still free")
+async def unknown_practice(t: Target) -> None:
+    service, slot = await free_slot(t)
+    r = await post_message(t, INBOX, gp_message(t, service, slot, practice=UNKNOWN_PRACTICE))
+    if r.status_code == 200:  # booked after all: undo it before failing
+        await cancel_quietly(t, service, slot, ubrn_of(focus_of(r.json())))
+    body = expect.outcome(r, "unprocessable", f"booking from practice {UNKNOWN_PRACTICE}")
+    expect.that(any("sender" in e or "End-User" in e for e in body["issue"][0].get("expression") or []),
+                f"expression {body['issue'][0].get('expression')} does not name MessageHeader.sender")
+    expect.that(await still_free(t, service, slot),
+                f"Slot {slot['id']} is no longer offered after a refused booking from {UNKNOWN_PRACTICE}")
+
+
+@check("broker", "unknown-service", "a booking for a service no trust offers gets 422 naming the service")
 async def unknown_service(t: Target) -> None:
     _service, slot = await free_slot(t)
     r = await post_message(t, INBOX, gp_message(t, "no-such-service", slot))

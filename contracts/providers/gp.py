@@ -2,6 +2,10 @@
 
 Base URL: the GP system's FHIR root; each practice is served under `/{ODS}` (`/{ODS}/$process-message`,
 `/{ODS}/Appointment`).
+
+A confirmation is a BaRS response message (contracts/messages.py `confirmation`): sent in the trust's
+name, addressed to the practice (its DoS id, and an Organization entry as receiver), carrying the booking
+as entries, `MessageHeader.response` naming the practice's request.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from contextlib import asynccontextmanager
 from party_common.identifiers import UBRN_SYSTEM
 
 from .. import expect
-from ..messages import BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, confirmation, fresh_ubrn, test_patient
+from ..messages import BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, confirmation, fresh_ubrn, header, test_patient
 from ..suite import Target, check
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message
@@ -20,6 +24,7 @@ from .http import entries, focus_of, get, post_message
 DEFAULT_PRACTICE = "Y90001"
 UNKNOWN_PRACTICE = "Y99999"
 TRUST = "RT1"
+SERVICE = "contract-service"
 
 
 async def prepare(t: Target) -> None:
@@ -32,12 +37,15 @@ def inbox(t: Target) -> str:
 
 
 def confirming(t: Target, ubrn: str, event: str = BOOKING_REQUEST, code: str = "ok",
-               practice: str | None = None) -> dict:
-    slot = {"id": f"contract-service-{uuid.uuid4().hex[:8]}"}
-    facts = booking_facts(slot=slot, service_id="contract-service", ubrn=ubrn, trust_ods=TRUST,
-                          gp_ods=practice or t.ods, nhs_number=t.nhs_number,
+               booking_practice: str | None = None, *, bundle_id: str | None = None,
+               header_id: str | None = None) -> dict:
+    """A confirmation to the practice (`--ods`) of a booking under `ubrn`, made for `booking_practice`
+    (default the same practice)."""
+    slot = {"id": f"{SERVICE}-{uuid.uuid4().hex[:8]}", "start": "2027-03-01T09:00:00Z", "end": "2027-03-01T09:10:00Z"}
+    facts = booking_facts(slot=slot, service_id=SERVICE, ubrn=ubrn, trust_ods=TRUST,
+                          gp_ods=booking_practice or t.ods, nhs_number=t.nhs_number,
                           status="booked" if event == BOOKING_REQUEST else "cancelled")
-    return confirmation(event, facts, destination=t.url(t.ods), practice=t.ods, code=code)
+    return confirmation(event, facts, practice=t.ods, code=code, bundle_id=bundle_id, header_id=header_id)
 
 
 @asynccontextmanager
@@ -81,6 +89,18 @@ async def duplicate(t: Target) -> None:
         expect.that(len(found) == 1, f"{len(found)} Appointments hold UBRN {ubrn} after a duplicate confirmation")
 
 
+@check("gp", "duplicate-bundle-changed-conflict", "the same Bundle.id again with different content (a "
+       "`fatal-error` code) gets 409 `duplicate` (BaRS REC_CONFLICT), and the practice's booking stays booked")
+async def duplicate_changed(t: Target) -> None:
+    async with confirmed(t) as (message, _first, ubrn):
+        changed = confirming(t, ubrn, code="fatal-error", bundle_id=message["id"],
+                             header_id=header(message).get("id"))
+        expect.outcome(await post_message(t, inbox(t), changed), "reused-id", "the same Bundle.id, another code")
+        found = await practice_appointments(t, ubrn)
+        expect.that([a.get("status") for a in found] == ["booked"],
+                    f"the practice lists UBRN {ubrn} as {[a.get('status') for a in found]} after a refused message")
+
+
 @check("gp", "cancel-confirmation", "a cancellation's confirmation leaves the practice's booking cancelled")
 async def cancel_confirmation(t: Target) -> None:
     async with confirmed(t) as (_message, _body, ubrn):
@@ -96,7 +116,7 @@ async def cancel_confirmation(t: Target) -> None:
 @check("gp", "not-a-response", "a message without MessageHeader.response gets 422 naming it")
 async def not_a_response(t: Target) -> None:
     message = confirming(t, fresh_ubrn())
-    del message["entry"][0]["resource"]["response"]
+    del header(message)["response"]
     body = expect.outcome(await post_message(t, inbox(t), message), "unprocessable", "message with no response")
     expect.that(any("response" in e for e in body["issue"][0]["expression"]),
                 f"expression {body['issue'][0]['expression']} does not name MessageHeader.response")
@@ -105,14 +125,14 @@ async def not_a_response(t: Target) -> None:
 @check("gp", "bad-response-code", "a response.code other than ok/transient-error/fatal-error gets 422")
 async def bad_response_code(t: Target) -> None:
     message = confirming(t, fresh_ubrn())
-    message["entry"][0]["resource"]["response"]["code"] = "maybe"
+    header(message)["response"]["code"] = "maybe"
     expect.outcome(await post_message(t, inbox(t), message), "unprocessable", "bad response code")
 
 
 @check("gp", "wrong-practice", "a confirmation of another practice's booking gets 422")
 async def wrong_practice(t: Target) -> None:
     other = "Y90002" if t.ods != "Y90002" else "Y90003"
-    message = confirming(t, fresh_ubrn(), practice=other)
+    message = confirming(t, fresh_ubrn(), booking_practice=other)
     expect.outcome(await post_message(t, inbox(t), message), "unprocessable", "another practice's confirmation")
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import httpx
 import orjson
 
+from party_common.identifiers import UBRN_SYSTEM, canonical_system
+
 from ..expect import FHIR_JSON
+from ..messages import focus_of, slot_of  # noqa: F401  (the checks read answers with them)
 from ..suite import Target
 
 
@@ -29,19 +32,6 @@ def entries(bundle: dict, resource_type: str) -> list[dict]:
             if (e.get("resource") or {}).get("resourceType") == resource_type]
 
 
-def focus_of(bundle: dict) -> dict:
-    """The response's focus resource (the entry its MessageHeader.focus names, else the second entry)."""
-    entries_ = bundle.get("entry") or []
-    header = (entries_[0].get("resource") if entries_ else None) or {}
-    refs = {f.get("reference") for f in header.get("focus") or []}
-    for e in entries_[1:]:
-        if e.get("fullUrl") in refs:
-            return e.get("resource") or {}
-    return (entries_[1].get("resource") if len(entries_) > 1 else None) or {}
-
-
 def ubrn_of(appointment: dict) -> str | None:
-    from party_common.identifiers import UBRN_SYSTEM
-
-    return next((i.get("value") for i in appointment.get("identifier") or [] if i.get("system") == UBRN_SYSTEM),
-                None)
+    return next((i.get("value") for i in appointment.get("identifier") or []
+                 if canonical_system(i.get("system")) == UBRN_SYSTEM), None)

@@ -2,6 +2,9 @@
 
 Base URL: the spine's FHIR root (`/$allocate-ubrn`, `/Patient/{NHS number}`, `/$process-message`,
 `/Appointment/{UBRN}`).
+
+A booking report is a BaRS booking message from the broker to the spine (contracts/messages.py
+`to_spine`), addressed to the spine's DoS id, carrying the booking under its UBRN.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ import uuid
 from contextlib import asynccontextmanager
 
 from .. import expect
-from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, request_message, test_patient,
-                        unknown_patient)
+from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, header, slot_of, test_patient,
+                        to_spine, unknown_patient)
 from ..suite import Target, check
 from . import inbox_checks
 from .http import focus_of, get, post_message
@@ -30,12 +33,14 @@ def allocation(nhs_number: str | None) -> dict:
     return {"resourceType": "Parameters", "parameter": params}
 
 
-def report(t: Target, ubrn: str, event: str = BOOKING_REQUEST) -> dict:
+def report(t: Target, ubrn: str, event: str = BOOKING_REQUEST, *, bundle_id: str | None = None,
+           header_id: str | None = None) -> dict:
     """The broker's report of a booking (or its cancellation) to the booking index."""
-    slot = {"id": f"contract-service-{uuid.uuid4().hex[:8]}"}
+    slot = {"id": f"contract-service-{uuid.uuid4().hex[:8]}", "start": "2027-03-01T09:00:00Z",
+            "end": "2027-03-01T09:10:00Z"}
     facts = booking_facts(slot=slot, service_id="contract-service", ubrn=ubrn, trust_ods=TRUST, gp_ods=PRACTICE,
                           nhs_number=t.nhs_number, status="booked" if event == BOOKING_REQUEST else "cancelled")
-    return request_message(event, facts, destination=t.base_url, sender_ods=PRACTICE, receiver_ods=None)
+    return to_spine(event, facts, bundle_id=bundle_id, header_id=header_id)
 
 
 @asynccontextmanager
@@ -108,7 +113,7 @@ async def allocate_unknown(t: Target) -> None:
 @check("spine", "report-accepted", "a booking report is answered 200 with a response message naming it, and indexed")
 async def report_accepted(t: Target) -> None:
     async with reported(t) as (message, body, ubrn):
-        slot_id = focus_of(message)["slot"][0]["reference"].split("/", 1)[1]
+        slot_id = slot_of(message).get("id")
         expect.conforms(body, "booking-response", "report response", event=BOOKING_REQUEST,
                         request_id=message["id"], code="ok", status="booked", slot_id=slot_id)
         got = await index_status(t, ubrn)
@@ -120,6 +125,18 @@ async def duplicate(t: Target) -> None:
     async with reported(t) as (message, first, _ubrn):
         again = expect.status(await post_message(t, INBOX, message), 200, "repeated report")
         expect.same_answer(first, again)
+
+
+@check("spine", "duplicate-bundle-changed-conflict", "the same Bundle.id again with different content (another "
+       "slot) gets 409 `duplicate` (BaRS REC_CONFLICT), and the index keeps the first report")
+async def duplicate_changed(t: Target) -> None:
+    async with reported(t) as (message, _first, ubrn):
+        changed = report(t, ubrn, bundle_id=message["id"], header_id=header(message).get("id"))
+        expect.outcome(await post_message(t, INBOX, changed), "reused-id", "the same Bundle.id, another slot")
+        entry = expect.status(await get(t, f"Appointment/{ubrn}"), 200, f"index entry {ubrn}")
+        slots = [s.get("reference") for s in entry.get("slot") or []]
+        expect.that(slots == [f"Slot/{slot_of(message)['id']}"],
+                    f"the index holds UBRN {ubrn} in {slots} after a refused report, not the first report's slot")
 
 
 @check("spine", "cancel-report-accepted", "a cancellation report is answered 200 and the index says cancelled")

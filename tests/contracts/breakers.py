@@ -8,6 +8,7 @@ so a test can show the check guarding that promise fails when it is broken.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -134,6 +135,12 @@ def _drop_response_identifier(doc: dict, _ex: Exchange) -> None:
     (header.get("response") or {}).pop("identifier", None)
 
 
+def _fresh_answer_id(doc: dict, _ex: Exchange) -> None:
+    """A receiver that builds every answer anew: a repeated message gets an answer of its own."""
+    if doc.get("resourceType") == "Bundle":
+        doc["id"] = str(uuid.uuid4())
+
+
 def _empty_search(doc: dict, _ex: Exchange) -> None:
     if doc.get("type") == "searchset":
         doc["entry"], doc["total"] = [], 0
@@ -146,6 +153,26 @@ def _cancel_answered_booked(doc: dict, ex: Exchange) -> None:
         for entry in doc.get("entry") or []:
             if (entry.get("resource") or {}).get("resourceType") == "Appointment":
                 entry["resource"]["status"] = "booked"
+
+
+def _refuse_without_ubrn(ex: Exchange) -> None:
+    """A PAS of before BaRS: a booking-request whose Appointment carries no UBRN is refused (after the
+    real party booked it, which the check cannot see)."""
+    request = ex.request_json() or {}
+    if ex.method != "POST" or not re.fullmatch(MESSAGES, ex.path) or ex.status != 200 or not isinstance(request, dict):
+        return
+    entries = [e.get("resource") or {} for e in request.get("entry") or [] if isinstance(e, dict)]
+    header = entries[0] if entries else {}
+    if (header.get("eventCoding") or {}).get("code") != "booking-request":
+        return
+    appointment = next((r for r in entries if r.get("resourceType") == "Appointment"), {})
+    if appointment.get("status") == "cancelled" or any(
+            i.get("system") == "https://fhir.nhs.uk/Id/UBRN" for i in appointment.get("identifier") or []):
+        return
+    ex.status = 422
+    ex.set_json({"resourceType": "OperationOutcome", "issue": [{
+        "severity": "error", "code": "required", "diagnostics": "the Appointment must carry a UBRN",
+        "expression": ["Bundle.entry[1].resource.identifier"]}]})
 
 
 def _ubrn(edit: Callable[[dict], None]) -> Callable[[dict, Exchange], None]:
@@ -186,11 +213,13 @@ BREAKERS: dict[str, Mutation | None] = {
     "slots-always-busy": on("GET", r"(/[^/]+)?/Slot(/[^/]+)?", _slots("busy")),
     "slots-always-free": on("GET", r"(/[^/]+)?/Slot/[^/]+", _slots("free")),
     "drops-response-identifier": on("POST", MESSAGES, _drop_response_identifier),
+    "fresh-answer-id": on("POST", MESSAGES, _fresh_answer_id),
     "appointment-search-empty": on("GET", r"(/[^/]+)?/Appointment", _empty_search),
     "cancel-answered-booked": on("POST", MESSAGES, _cancel_answered_booked),
     "ubrn-wrong-system": on("POST", r"/\$allocate-ubrn", _ubrn(lambda i: i.update(system="urn:oid:1.2.3"))),
     "ubrn-always-the-same": on("POST", r"/\$allocate-ubrn", _ubrn(lambda i: i.update(value="999999999999"))),
     "patient-wrong-number": on("GET", r"/Patient/[^/]+", _other_patient),
+    "requires-ubrn": _refuse_without_ubrn,
 }
 
 # The broken provider that must make each check fail. A new check without an entry here fails
@@ -202,7 +231,9 @@ BREAKS: dict[str, str] = {
     "pas.booking-accepted": "drops-response-identifier",
     "pas.booking-claims-slot": "slots-always-free",
     "pas.booking-findable-by-ubrn": "appointment-search-empty",
+    "pas.booking-without-ubrn": "requires-ubrn",
     "pas.duplicate-bundle-same-answer": "no-dedupe",
+    "pas.duplicate-bundle-changed-conflict": "no-dedupe",
     "pas.slot-taken-conflict": "conflict-as-422",
     "pas.cancel-accepted": "cancel-answered-booked",
     "pas.cancel-frees-slot": "slots-always-busy",
@@ -227,7 +258,11 @@ BREAKS: dict[str, str] = {
     "spine.allocate-ubrn-missing-parameter": "500-on-invalid-input",
     "spine.allocate-ubrn-unknown-patient": "422-as-400",
     "spine.report-accepted": "drops-response-identifier",
-    "spine.duplicate-bundle-same-answer": "no-dedupe",
+    # With dedupe off the spine (like a practice) records the report again and builds an answer of the
+    # same id (it derives from the request's) that differs only in its timestamp, which the same
+    # millisecond would hide: a receiver giving each answer a new id fails the check every time.
+    "spine.duplicate-bundle-same-answer": "fresh-answer-id",
+    "spine.duplicate-bundle-changed-conflict": "no-dedupe",
     "spine.cancel-report-accepted": "cancel-answered-booked",
     "spine.cancel-unknown-ubrn": "422-as-400",
     "spine.index-unknown-ubrn": "404-as-400",
@@ -241,7 +276,8 @@ BREAKS: dict[str, str] = {
     "gp.headers-mirrored": "drops-correlation-headers",
     "gp.confirmation-accepted": "drops-response-identifier",
     "gp.confirmation-recorded": "appointment-search-empty",
-    "gp.duplicate-bundle-same-answer": "no-dedupe",
+    "gp.duplicate-bundle-same-answer": "fresh-answer-id",
+    "gp.duplicate-bundle-changed-conflict": "no-dedupe",
     "gp.cancel-confirmation": "cancel-answered-booked",
     "gp.not-a-response": "no-expression",
     "gp.bad-response-code": "422-as-400",
@@ -259,10 +295,12 @@ BREAKS: dict[str, str] = {
     "broker.booking-accepted": "drops-response-identifier",
     "broker.booking-in-ledger": "appointment-search-empty",
     "broker.duplicate-bundle-same-answer": "no-dedupe",
+    "broker.duplicate-bundle-changed-conflict": "no-dedupe",
     "broker.slot-taken-conflict": "conflict-as-422",
     "broker.cancel-accepted": "cancel-answered-booked",
     "broker.cancel-unknown-ubrn": "404-as-400",
     "broker.missing-sender": "no-expression",
+    "broker.unknown-practice": "422-as-400",
     "broker.unknown-service": "422-as-400",
     "broker.invalid-bundle": "no-expression",
     "broker.not-a-message": "500-on-invalid-input",
