@@ -48,17 +48,13 @@ class BookingFacts:
     service_dos: str | None = None
 
 
-def appointment_resource(f: BookingFacts) -> dict:
-    appt: dict = {"resourceType": "Appointment"}
-    if f.appointment_id:
-        appt["id"] = f.appointment_id
-    ext = []
-    if f.trust_ods:
-        ext.append({"url": PERFORMER_EXT, "valueIdentifier": {"system": ODS_SYSTEM, "value": f.trust_ods}})
-    if f.gp_ods:
-        ext.append({"url": REFERRER_EXT, "valueIdentifier": {"system": ODS_SYSTEM, "value": f.gp_ods}})
-    if ext:
-        appt["extension"] = ext
+def _appointment(f: BookingFacts) -> dict:
+    return {"resourceType": "Appointment", "id": f.appointment_id} if f.appointment_id else \
+        {"resourceType": "Appointment"}
+
+
+def _appointment_facts(appt: dict, f: BookingFacts) -> None:
+    """What both shapes say alike: UBRN, status, specialty, times."""
     if f.ubrn:
         appt["identifier"] = [{"system": UBRN_SYSTEM, "value": f.ubrn}]
     appt["status"] = f.status
@@ -68,6 +64,18 @@ def appointment_resource(f: BookingFacts) -> dict:
         appt["start"] = f.start
     if f.end:
         appt["end"] = f.end
+
+
+def appointment_resource(f: BookingFacts) -> dict:
+    appt = _appointment(f)
+    ext = []
+    if f.trust_ods:
+        ext.append({"url": PERFORMER_EXT, "valueIdentifier": {"system": ODS_SYSTEM, "value": f.trust_ods}})
+    if f.gp_ods:
+        ext.append({"url": REFERRER_EXT, "valueIdentifier": {"system": ODS_SYSTEM, "value": f.gp_ods}})
+    if ext:
+        appt["extension"] = ext
+    _appointment_facts(appt, f)
     appt["slot"] = [{"reference": f"Slot/{f.slot_id}"}]
     appt["participant"] = [
         {"actor": {"type": "Patient", "identifier": {"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}},
@@ -157,19 +165,9 @@ def booking_entries(b: MessageBuilder, f: BookingFacts, *, practice: Org | None,
         raise ValueError(f"slot {f.slot_id}: a Slot entry needs its start and end")
     appointment_url = b.urn("appointment")
     patient_url, service_url = b.urn("patient"), b.urn("service")
-    appt: dict = {"resourceType": "Appointment"}
-    if f.appointment_id:
-        appt["id"] = f.appointment_id
+    appt = _appointment(f)
     appt["meta"] = profiled("Appointment")
-    if f.ubrn:
-        appt["identifier"] = [{"system": UBRN_SYSTEM, "value": f.ubrn}]
-    appt["status"] = f.status
-    if f.specialty:
-        appt["serviceType"] = [{"coding": [{"system": SPECIALTY_SYSTEM, "code": f.specialty}]}]
-    if f.start:
-        appt["start"] = f.start
-    if f.end:
-        appt["end"] = f.end
+    _appointment_facts(appt, f)
     if f.slot_id:
         appt["slot"] = [{"reference": b.urn("slot")}]
     if f.referral_id:
@@ -178,18 +176,7 @@ def booking_entries(b: MessageBuilder, f: BookingFacts, *, practice: Org | None,
                            {"actor": {"reference": service_url}, "status": "accepted"}]
     b.add("appointment", appt)
 
-    patient: dict = {"resourceType": "Patient", "meta": profiled("Patient"),
-                     "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}]}
-    if practice:
-        patient["generalPractitioner"] = [{"reference": b.urn(f"org:{practice.ods}")}]
-    b.add("patient", patient)
-    if practice:
-        b.org(practice)
-
-    service: dict = {"resourceType": "HealthcareService", "id": f.service_id, "meta": profiled("HealthcareService"),
-                     "identifier": [{"system": DOS_SYSTEM, "value": f.service_dos or service_dos(f.service_id)}]}
-    if trust:
-        service["providedBy"] = {"reference": b.urn(f"org:{trust.ods}")}
+    add_patient(b, f.nhs_number, practice)
     if f.slot_id:
         schedule_url = b.urn("schedule")
         b.add("slot", {"resourceType": "Slot", "id": f.slot_id, "meta": profiled("Slot"),
@@ -198,10 +185,32 @@ def booking_entries(b: MessageBuilder, f: BookingFacts, *, practice: Org | None,
                        "start": f.start, "end": f.end})
         b.add("schedule", {"resourceType": "Schedule", "id": f.service_id, "meta": profiled("Schedule"),
                            "actor": [{"reference": service_url}]})
-    b.add("service", service)
+    add_service(b, f.service_id, f.service_dos, trust)
+    return appointment_url
+
+
+def add_patient(b: MessageBuilder, nhs_number: str, practice: Org | None) -> str:
+    """The Patient entry (NHS number; the practice's Organization as generalPractitioner)."""
+    patient: dict = {"resourceType": "Patient", "meta": profiled("Patient"),
+                     "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": nhs_number}]}
+    if practice:
+        patient["generalPractitioner"] = [{"reference": b.urn(f"org:{practice.ods}")}]
+    url = b.add("patient", patient)
+    if practice:
+        b.org(practice)
+    return url
+
+
+def add_service(b: MessageBuilder, service_id: str, dos: str | None, trust: Org | None) -> str:
+    """The HealthcareService entry (its DoS id; the trust's Organization as providedBy)."""
+    service: dict = {"resourceType": "HealthcareService", "id": service_id, "meta": profiled("HealthcareService"),
+                     "identifier": [{"system": DOS_SYSTEM, "value": dos or service_dos(service_id)}]}
+    if trust:
+        service["providedBy"] = {"reference": b.urn(f"org:{trust.ods}")}
+    url = b.add("service", service)
     if trust:
         b.org(trust)
-    return appointment_url
+    return url
 
 
 def booking_message(event: str, facts: BookingFacts, *, sender: Org, receiver: Org | None, destination: str,

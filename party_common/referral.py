@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .booking import REFERRAL_SYSTEM, practice_org, service_dos, trust_org
+from .booking import REFERRAL_SYSTEM, add_patient, add_service, practice_org, trust_org
 from .identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, canonical_system
 from .messaging import Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
@@ -45,22 +45,10 @@ def referral_entries(b: MessageBuilder, f: ReferralFacts) -> str:
     if f.service_id:
         sr["performer"] = [{"reference": service_url}]
     b.add("servicerequest", sr)
-    patient: dict = {"resourceType": "Patient", "meta": profiled("Patient"),
-                     "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}]}
-    if practice:
-        patient["generalPractitioner"] = [{"reference": b.urn(f"org:{practice.ods}")}]
-        b.add("patient", patient)
-        b.org(practice)
-    else:
-        b.add("patient", patient)
+    add_patient(b, f.nhs_number, practice)
     if f.service_id:
-        service: dict = {"resourceType": "HealthcareService", "id": f.service_id,
-                         "meta": profiled("HealthcareService"),
-                         "identifier": [{"system": DOS_SYSTEM, "value": f.service_dos or service_dos(f.service_id)}]}
-        if trust:
-            service["providedBy"] = {"reference": b.urn(f"org:{trust.ods}")}
-        b.add("service", service)
-    if trust:
+        add_service(b, f.service_id, f.service_dos, trust)
+    elif trust:
         b.org(trust)
     return request_url
 
