@@ -181,6 +181,10 @@ class DiscrepancyBounds(BaseModel):
     duplicate_at_pas: CountBound | None = None
     missing_at_spine: CountBound | None = None
     missing_at_gp: CountBound | None = None
+    referral_missing_at_pas: CountBound | None = None
+    referral_missing_at_broker: CountBound | None = None
+    duplicate_referral_at_pas: CountBound | None = None
+    referral_unanswered_at_gp: CountBound | None = None
     total: CountBound | None = None
 
 

@@ -374,7 +374,9 @@ def read_booking(msg: Message) -> BookingRead:
     service_id = next((v for s, v in keys if s is None), None)
     service_dos_id = next((v for s, v in keys if s == DOS_SYSTEM), None)
     facts = BookingFacts(
-        ubrn=ubrn, nhs_number=nhs, trust_ods=trust_ods, gp_ods=gp_ods or msg.sender_ods,
+        ubrn=ubrn, nhs_number=nhs, trust_ods=trust_ods,
+        # The sender is the practice only on a request; a response comes from the trust.
+        gp_ods=gp_ods or (msg.sender_ods if msg.response is None else None),
         service_id=service_id, slot_id=slot_id, start=appt.get("start") or slot_start,
         end=appt.get("end") or slot_end, status=appt.get("status", "booked"), specialty=specialty,
         appointment_id=appt.get("id"), referral_id=referral, service_dos=service_dos_id,

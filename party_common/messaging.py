@@ -299,15 +299,34 @@ class Message:
         return split_endpoint((self.header.get("source") or {}).get("endpoint"))
 
     def content_digest(self) -> str:
-        """What the message says, without when it was written: a resend of the same message (built
-        again, or sent again later) has the same digest, a different message under the same id not."""
-        def strip(value):
+        """What the message says, without when it was written or under which ids: a resend of the same
+        message (built again, sent again later, or under a new Bundle.id with the same
+        MessageHeader.id) has the same digest; a different message under the same id does not."""
+        entries = self.bundle.get("entry") or []
+        # fullUrls (urn:uuids derived from the Bundle.id) stand for the entry they name.
+        local = {e.get("fullUrl"): f"#entry{i}" for i, e in enumerate(entries) if isinstance(e, dict)}
+
+        def strip(value, top=False):
             if isinstance(value, dict):
-                return {k: strip(v) for k, v in value.items() if k not in ("meta", "timestamp")}
+                out = {}
+                for k, v in value.items():
+                    if k in ("meta", "timestamp") or (top and k == "id"):
+                        continue
+                    if k in ("fullUrl", "reference") and v in local:
+                        out[k] = local[v]
+                    else:
+                        out[k] = strip(v)
+                return out
             if isinstance(value, list):
                 return [strip(v) for v in value]
             return value
-        return hashlib.sha256(orjson.dumps(strip(self.bundle), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+        content = strip(self.bundle, top=True)
+        if content.get("entry"):
+            header = dict(content["entry"][0].get("resource") or {})
+            header.pop("id", None)
+            content["entry"][0] = {**content["entry"][0], "resource": header}
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def read_message(bundle: dict) -> Message:

@@ -72,11 +72,14 @@ def _service(trust: Trust, by_dos: dict[str, Service], read: BookingRead) -> Ser
                         read.service_where or DESTINATION)
 
 
-def _slot(service: Service, read: BookingRead) -> int:
+def _slot(trust: Trust, service: Service, read: BookingRead) -> int:
     """The ordinal of the booked slot in the service's template."""
     f, where = read.facts, read.slot_where or f"{read.where}.slot"
     if f.slot_id:
         slot_service, _, stamp = f.slot_id.rpartition("-")
+        if slot_service != service.id and slot_service in trust.services:
+            # A slot of another of this trust's services: a contradiction, not something to guess at.
+            raise business_rule(f"Slot/{f.slot_id[:100]} is a slot of {slot_service}, not of {service.id}", where)
         minute = stamp_to_minute(stamp)
         k = service.template.ordinal_of(minute) if slot_service == service.id and minute is not None else None
         if k is not None:
@@ -140,7 +143,7 @@ def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[
         if facts.specialty and facts.specialty != service.specialty:
             raise business_rule(f"{service.id} offers {service.specialty}, not {facts.specialty[:40]!r}",
                                 f"{where}.serviceType")
-        k = _slot(service, read)
+        k = _slot(trust, service, read)
         start, end = service.template.start_minute(k), service.template.end_minute(k)
         slot_id = service.slot_id(k)
         # The slot fixes the times; times the Appointment does give must be the slot's.

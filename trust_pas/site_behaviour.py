@@ -39,16 +39,15 @@ class SiteDesk:
         self._streams = {code: random.Random(f"site:{seed}:{code}") for code in self.behaviours}
 
     def site_of(self, trust: Trust, bundle: dict) -> str | None:
+        """The site whose slot the message books: its Slot entry's id names the service (and so the
+        site); a message about none of this trust's slots is no site's."""
         for entry in bundle.get("entry") or []:
             res = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(res, dict) or res.get("resourceType") != "Appointment":
+            if not isinstance(res, dict) or res.get("resourceType") != "Slot" or not isinstance(res.get("id"), str):
                 continue
-            for slot in res.get("slot") or []:
-                ref = (slot or {}).get("reference") or ""
-                service_id = ref.rsplit("/", 1)[-1].rsplit("-", 1)[0]
-                service = trust.services.get(service_id)
-                if service is not None:
-                    return service.site.code
+            service = trust.services.get(res["id"].rsplit("-", 1)[0])
+            if service is not None:
+                return service.site.code
         return None
 
     async def answer(self, trust: Trust, bundle: dict) -> None:

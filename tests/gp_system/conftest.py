@@ -83,7 +83,7 @@ DEFAULT_SLOTS = [
 def make_stack_parts(database_url: str, **overrides):
     population = synthetic_population(1, POPULATION_SIZE)
     spine = FakeSpine({p.nhs_number for p in population})
-    broker = FakeBroker(slots=list(DEFAULT_SLOTS))
+    broker = FakeBroker(slots=[dict(s) for s in DEFAULT_SLOTS])   # a test may change its own
     transport = RoutingTransport({SPINE: spine.transport, BROKER: broker.transport})
     settings = Settings(database_url=database_url, spine_url=SPINE, broker_url=BROKER, public_url=GP,
                         population_seed=1, population_size=POPULATION_SIZE, http_timeout=5.0, **overrides)

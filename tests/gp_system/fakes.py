@@ -9,14 +9,27 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from party_common.booking import appointment_resource, booking_from_message
+from party_common.booking import (
+    BookingFacts,
+    appointment_resource,
+    booking_message,
+    practice_org,
+    read_booking,
+    response_bundle,
+    trust_org,
+)
 from party_common.fhir_json import FHIR_JSON
-from party_common.messaging import read_message, response_bundle
+from party_common.messaging import read_message
 from party_common.outcome import Issue, operation_outcome
 
 SPINE = "http://spine.test"
 BROKER = "http://broker.test"
 GP = "http://gp.test"
+
+
+def booking_of(bundle: dict) -> BookingFacts:
+    """The booking a message (request, answer or confirmation) states."""
+    return read_booking(read_message(bundle)).facts
 
 
 def fhir(body: dict, status: int = 200) -> Response:
@@ -34,8 +47,16 @@ class Switchable(httpx.AsyncBaseTransport):
         self.inner = httpx.ASGITransport(app=app)
         # None, "down", "timeout" (nothing reaches the app) or "lost" (the app acts, its answer is lost)
         self.fault: str | None = None
+        # When set, the fault hits only requests to this path; others get through.
+        self.only_path: str | None = None
+
+    def fail_messages(self, fault: str | None) -> None:
+        """The fault for `$process-message` only: a slot look-up before the message still gets through."""
+        self.fault, self.only_path = fault, "/$process-message"
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.only_path is not None and request.url.path != self.only_path:
+            return await self.inner.handle_async_request(request)
         if self.fault == "down":
             raise httpx.ConnectError("connection refused", request=request)
         if self.fault == "timeout":
@@ -110,7 +131,7 @@ class FakeBroker:
             if self.refuse:
                 return outcome(self.refuse[0], self.refuse[1], "refused by the fake broker")
             msg = read_message(bundle)
-            facts = booking_from_message(msg, require_ubrn=False)
+            facts = read_booking(msg).facts
             if msg.event == "booking-request":
                 facts = replace(facts, ubrn=f"{self.next_ubrn:012d}", trust_ods=self.trust_ods, status="booked",
                                 start=facts.start or "2030-01-07T09:00:00Z", end=facts.end or "2030-01-07T09:15:00Z")
@@ -119,15 +140,20 @@ class FakeBroker:
                 facts = replace(facts, status="cancelled")
             if self.confirm_first:
                 await self.confirm(bundle, facts)
+            # As the broker answers: in the trust's name, the booking as the focus.
             return fhir(response_bundle(msg, self.answer_code, [appointment_resource(facts)],
-                                        source_endpoint=BROKER))
+                                        responder=trust_org(facts.trust_ods or self.trust_ods)))
 
         self.transport = Switchable(app)
 
-    async def confirm(self, request_bundle: dict, facts, code: str = "ok") -> tuple[int, dict]:
-        """Sends the practice a confirmation of `request_bundle`, as the real broker does."""
+    async def confirm(self, request_bundle: dict, facts: BookingFacts, code: str = "ok") -> tuple[int, dict]:
+        """Sends the practice a confirmation of `request_bundle`, as the real broker does: the booking
+        from the trust to the practice, MessageHeader.response naming the request."""
         msg = read_message(request_bundle)
-        confirmation = response_bundle(msg, code, [appointment_resource(facts)], source_endpoint=BROKER)
+        practice = practice_org(facts.gp_ods)
+        confirmation = booking_message(msg.event, facts, sender=trust_org(facts.trust_ods or self.trust_ods),
+                                       receiver=practice, destination=practice.endpoint,
+                                       response={"identifier": msg.bundle_id, "code": code})
         resp = await self.gp.post(f"/{facts.gp_ods}/$process-message", content=orjson.dumps(confirmation),
                                   headers={"Content-Type": FHIR_JSON})
         self.confirmations.append((resp.status_code, confirmation))

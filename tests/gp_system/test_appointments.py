@@ -6,18 +6,26 @@ from party_common.booking import REFERRAL_SYSTEM, read_appointment
 from party_common.identifiers import UBRN_SYSTEM
 
 from .conftest import GP, OTHER_PRACTICE, PRACTICE
+from .fakes import booking_of, slot
 
 SLOTS = ["svc-cardio-rt1-203001070900", "svc-cardio-rt1-203001070915", "svc-cardio-rt2-203001061400",
          "svc-cardio-rt1-203001080900", "svc-cardio-rt1-203001090900"]
 
 
+# Free at the fake broker besides its default slots: a named slot must be free there to be booked.
+EXTRA_SLOTS = [slot("svc-cardio-rt1", "2030-01-08T09:00:00Z", "2030-01-08T09:15:00Z", "cardiology"),
+               slot("svc-cardio-rt1", "2030-01-09T09:00:00Z", "2030-01-09T09:15:00Z", "cardiology")]
+
+
 async def book_many(stack, n: int) -> list[str]:
+    stack.broker.slots += EXTRA_SLOTS
+    assert set(SLOTS) <= {s["id"] for s in stack.broker.slots}
     ubrns = []
     for i in range(n):
         ref = await stack.refer(nhs=stack.patient_at(PRACTICE, i))
         resp = await stack.book(ref["id"], slot=SLOTS[i])
         assert resp.status_code == 200
-        ubrns.append(read_appointment(resp.json()["entry"][1]["resource"]).ubrn)
+        ubrns.append(booking_of(resp.json()).ubrn)
     return ubrns
 
 

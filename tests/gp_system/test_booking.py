@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from party_common.booking import REFERRAL_SYSTEM, read_appointment
-from party_common.identifiers import UBRN_SYSTEM
+from party_common.booking import REFERRAL_SYSTEM, practice_org, read_appointment, service_dos
+from party_common.identifiers import UBRN_SYSTEM, dos_token
 from party_common.messaging import read_message
 
-from .conftest import GP, OTHER_PRACTICE, PRACTICE, parameters
-from .fakes import BROKER
-
-
-def sent_appointment(bundle: dict) -> dict:
-    return read_message(bundle).focus
+from .conftest import OTHER_PRACTICE, PRACTICE, parameters
+from .fakes import booking_of
 
 
 def answer_ubrn(body: dict) -> str:
-    return read_appointment(read_message(body).focus).ubrn
+    return booking_of(body).ubrn
 
 
 async def test_book_explicit_slot_sends_a_booking_request(stack):
@@ -26,21 +22,27 @@ async def test_book_explicit_slot_sends_a_booking_request(stack):
 
     [sent] = stack.broker.received
     msg = read_message(sent)
-    assert msg.event == "booking-request"
-    assert msg.header["source"]["endpoint"] == f"{GP}/{PRACTICE}"
-    assert msg.header["destination"][0]["endpoint"] == BROKER
+    assert msg.event == "booking-request" and msg.reason == "new"
+    # From the practice (by its DoS id), addressed to the service it books by the service's DoS id.
+    assert msg.sender == practice_org(PRACTICE) and msg.receiver is None
+    assert msg.header["source"]["endpoint"] == practice_org(PRACTICE).endpoint
+    assert msg.header["destination"][0]["endpoint"] == dos_token(service_dos("svc-cardio-rt1"))
     assert msg.sender_ods == PRACTICE
-    facts = read_appointment(msg.focus)
+    # The Appointment is the focus, right after the MessageHeader.
+    assert msg.focus_index == 1
+    facts = booking_of(sent)
     assert facts.ubrn is None and facts.trust_ods is None
     assert (facts.gp_ods, facts.service_id) == (PRACTICE, "svc-cardio-rt1")
     assert facts.slot_id == "svc-cardio-rt1-203001070915"
-    assert facts.status == "proposed"
+    assert facts.status == "booked"
     assert facts.nhs_number == ref["subject"]["identifier"]["value"]
     assert facts.specialty == "cardiology"
     assert facts.referral_id == ref["id"]
     assert msg.focus["basedOn"][0]["identifier"] == {"system": REFERRAL_SYSTEM, "value": ref["id"]}
-    # No slot search when the slot is named.
-    assert stack.broker.slot_queries == []
+    # The named slot's times, which its Slot entry must carry, asked of the broker (which also says it is free).
+    assert (facts.start, facts.end) == ("2030-01-07T09:15:00Z", "2030-01-07T09:30:00Z")
+    assert stack.broker.slot_queries == [
+        {"service": "svc-cardio-rt1", "status": "free", "start": "ge2030-01-07T09:15:00Z", "_count": "1"}]
 
     [appt] = await stack.appointments()
     assert appt["identifier"] == [{"system": UBRN_SYSTEM, "value": "100000000001"}]
@@ -48,15 +50,14 @@ async def test_book_explicit_slot_sends_a_booking_request(stack):
     assert appt["status"] == "proposed"
     stored = read_appointment(appt)
     assert (stored.trust_ods, stored.gp_ods, stored.slot_id) == ("RT1", PRACTICE, "svc-cardio-rt1-203001070915")
-    # The broker's start and end fill what the slot id alone could not say.
-    assert stored.start == "2030-01-07T09:00:00Z"
+    assert (stored.start, stored.end) == ("2030-01-07T09:15:00Z", "2030-01-07T09:30:00Z")
 
 
 async def test_slot_without_service_takes_the_service_from_the_slot_id(stack):
     ref = await stack.refer()
     resp = await stack.book(ref["id"], slot="svc-derm-rt1-203001051000")
     assert resp.status_code == 200
-    assert read_appointment(sent_appointment(stack.broker.received[0])).service_id == "svc-derm-rt1"
+    assert booking_of(stack.broker.received[0]).service_id == "svc-derm-rt1"
 
 
 async def test_book_from_start_searches_the_broker_by_specialty(stack):
@@ -65,7 +66,7 @@ async def test_book_from_start_searches_the_broker_by_specialty(stack):
     assert resp.status_code == 200, resp.text
     assert stack.broker.slot_queries == [
         {"specialty": "cardiology", "status": "free", "start": "ge2030-01-07T00:00:00Z", "_count": "1"}]
-    facts = read_appointment(sent_appointment(stack.broker.received[0]))
+    facts = booking_of(stack.broker.received[0])
     # The earliest free cardiology slot from the start asked for, its service from Schedule/<id>.
     assert (facts.slot_id, facts.service_id) == ("svc-cardio-rt1-203001070900", "svc-cardio-rt1")
     assert (facts.start, facts.end) == ("2030-01-07T09:00:00Z", "2030-01-07T09:15:00Z")
@@ -77,7 +78,7 @@ async def test_book_from_start_with_service_searches_by_service(stack):
     assert resp.status_code == 200
     query = stack.broker.slot_queries[0]
     assert query["service"] == "svc-cardio-rt1" and "specialty" not in query
-    assert read_appointment(sent_appointment(stack.broker.received[0])).slot_id == "svc-cardio-rt1-203001070900"
+    assert booking_of(stack.broker.received[0]).slot_id == "svc-cardio-rt1-203001070900"
 
 
 async def test_no_free_slot_is_422_and_sends_nothing(stack):
@@ -109,7 +110,8 @@ async def test_broker_conflict_is_passed_through_and_the_booking_failed(stack):
 
 async def test_broker_down_is_503_and_the_request_is_kept(stack):
     ref = await stack.refer()
-    stack.broker.transport.fault = "down"
+    # Down when the booking-request goes (the named slot was looked up just before).
+    stack.broker.transport.fail_messages("down")
     resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
     assert resp.status_code == 503
     assert resp.json()["issue"][0]["code"] == "transient"
@@ -120,7 +122,7 @@ async def test_broker_down_is_503_and_the_request_is_kept(stack):
 
 async def test_broker_timeout_and_5xx_are_503(stack):
     ref = await stack.refer()
-    stack.broker.transport.fault = "timeout"
+    stack.broker.transport.fail_messages("timeout")
     assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 503
     stack.broker.transport.fault = None
     stack.broker.refuse = (500, "exception")
@@ -129,6 +131,30 @@ async def test_broker_timeout_and_5xx_are_503(stack):
     assert resp.json()["issue"][0]["code"] == "transient"
     [appt] = await stack.appointments()
     assert appt["status"] == "proposed"
+
+
+async def test_a_named_slot_no_longer_free_is_409_and_sends_nothing(stack):
+    ref = await stack.refer()
+    stack.broker.slots[0] = {**stack.broker.slots[0], "status": "busy"}
+    resp = await stack.book(ref["id"], slot=stack.broker.slots[0]["id"])
+    assert resp.status_code == 409
+    assert resp.json()["issue"][0]["expression"] == ["Parameters.parameter"]
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001071000")   # no such slot
+    assert resp.status_code == 409
+    assert stack.broker.received == []
+    assert await stack.appointments() == []
+
+
+async def test_named_slot_look_up_with_broker_down_is_503_and_keeps_nothing(stack):
+    ref = await stack.refer()
+    stack.broker.transport.fault = "down"
+    resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
+    assert resp.status_code == 503
+    assert resp.json()["issue"][0]["code"] == "transient"
+    # Nothing was asked of the broker, so there is nothing to resend: a later attempt starts afresh.
+    assert await stack.appointments() == []
+    stack.broker.transport.fault = None
+    assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 200
 
 
 async def test_slot_search_with_broker_down_is_503(stack):
@@ -150,7 +176,7 @@ async def test_retry_after_unknown_outcome_resends_the_same_message(stack):
     first, second = stack.broker.received
     assert first["id"] == second["id"]
     assert first["entry"][0]["resource"]["id"] == second["entry"][0]["resource"]["id"]
-    assert read_appointment(sent_appointment(second)).slot_id == "svc-cardio-rt1-203001070900"
+    assert booking_of(second).slot_id == "svc-cardio-rt1-203001070900"
     [appt] = await stack.appointments()
     assert appt["identifier"][0]["value"] == answer_ubrn(resp.json())
 

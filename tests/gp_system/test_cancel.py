@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from party_common.booking import booking_from_message, read_appointment
+from party_common.booking import practice_org, read_appointment, service_dos
+from party_common.identifiers import dos_token
 from party_common.messaging import read_message
 
 from .conftest import OTHER_PRACTICE, PRACTICE
+from .fakes import booking_of
 
 
 async def confirmed_booking(stack) -> tuple[dict, str]:
     ref = await stack.refer()
     resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
     assert resp.status_code == 200
-    facts = booking_from_message(read_message(resp.json()))
+    facts = booking_of(resp.json())
     await stack.broker.confirm(stack.broker.received[-1], facts)
     [appt] = await stack.appointments()
     assert appt["status"] == "booked"
@@ -30,19 +32,21 @@ async def test_cancel_sends_booking_cancel_and_waits_for_confirmation(stack, by)
     appt, ubrn = await confirmed_booking(stack)
     resp = await cancel(stack, ubrn if by == "ubrn" else appt["id"])
     assert resp.status_code == 200, resp.text
-    assert read_message(resp.json()).focus["status"] == "cancelled"
+    assert booking_of(resp.json()).status == "cancelled"
 
     sent = stack.broker.received[-1]
     msg = read_message(sent)
-    assert msg.event == "booking-cancel"
-    assert msg.sender_ods == PRACTICE
-    facts = read_appointment(msg.focus)
+    assert msg.event == "booking-cancel" and msg.reason == "cancel"
+    assert (msg.sender, msg.receiver) == (practice_org(PRACTICE), None)
+    assert msg.header["destination"][0]["endpoint"] == dos_token(service_dos("svc-cardio-rt1"))
+    facts = booking_of(sent)
     assert (facts.ubrn, facts.status, facts.trust_ods) == (ubrn, "cancelled", "RT1")
     assert facts.slot_id == "svc-cardio-rt1-203001070900"
+    assert (facts.start, facts.end) == ("2030-01-07T09:00:00Z", "2030-01-07T09:15:00Z")
 
     # Still booked for the practice until the broker confirms the cancellation.
     assert (await stack.appointments())[0]["status"] == "booked"
-    status, _ = await stack.broker.confirm(sent, booking_from_message(msg))
+    status, _ = await stack.broker.confirm(sent, facts)
     assert status == 200
     assert (await stack.appointments())[0]["status"] == "cancelled"
 
@@ -51,7 +55,7 @@ async def test_cancelled_referral_can_be_booked_again(stack):
     appt, ubrn = await confirmed_booking(stack)
     await cancel(stack, ubrn)
     sent = stack.broker.received[-1]
-    await stack.broker.confirm(sent, booking_from_message(read_message(sent)))
+    await stack.broker.confirm(sent, booking_of(sent))
     referral_id = read_appointment(appt).referral_id
     resp = await stack.book(referral_id, slot="svc-cardio-rt1-203001070915")
     assert resp.status_code == 200
@@ -88,7 +92,7 @@ async def test_cancel_refusal_confirmed_through_the_inbox_restores_booked(stack)
     _, ubrn = await confirmed_booking(stack)
     await cancel(stack, ubrn)
     sent = stack.broker.received[-1]
-    status, _ = await stack.broker.confirm(sent, booking_from_message(read_message(sent)), code="fatal-error")
+    status, _ = await stack.broker.confirm(sent, booking_of(sent), code="fatal-error")
     assert status == 200
     assert (await stack.appointments())[0]["status"] == "booked"
 
@@ -97,7 +101,7 @@ async def test_cancel_of_a_cancelled_booking_is_409(stack):
     _, ubrn = await confirmed_booking(stack)
     await cancel(stack, ubrn)
     sent = stack.broker.received[-1]
-    await stack.broker.confirm(sent, booking_from_message(read_message(sent)))
+    await stack.broker.confirm(sent, booking_of(sent))
     resp = await cancel(stack, ubrn)
     assert resp.status_code == 409
     assert resp.json()["issue"][0]["code"] == "conflict"
@@ -105,7 +109,7 @@ async def test_cancel_of_a_cancelled_booking_is_409(stack):
 
 async def test_cancel_without_a_ubrn_is_422(stack):
     ref = await stack.refer()
-    stack.broker.transport.fault = "down"
+    stack.broker.transport.fail_messages("down")
     await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
     stack.broker.transport.fault = None
     [appt] = await stack.appointments()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import orjson
 import pytest
+from sqlalchemy import func, select
 
-from party_common.booking import BookingFacts, appointment_resource, booking_from_message, booking_message
+from gp_system.models import ProcessedMessage
+from party_common.booking import BookingFacts, booking_message, practice_org, service_dos, trust_org
 from party_common.fhir_json import FHIR_JSON
-from party_common.messaging import message_bundle, read_message
+from party_common.identifiers import dos_token
+from party_common.messaging import MessageBuilder, read_message
 
-from .conftest import GP, OTHER_PRACTICE, PRACTICE
-from .fakes import BROKER
+from .conftest import OTHER_PRACTICE, PRACTICE
+from .fakes import booking_of
 
 
 async def booked(stack, slot="svc-cardio-rt1-203001070900"):
@@ -20,16 +24,16 @@ async def booked(stack, slot="svc-cardio-rt1-203001070900"):
     ref = await stack.refer()
     resp = await stack.book(ref["id"], slot=slot)
     assert resp.status_code == 200
-    answered = booking_from_message(read_message(resp.json()))
+    answered = booking_of(resp.json())
     return stack.broker.received[-1], answered
 
 
 def request_from_gp(nhs: str, ods: str = PRACTICE) -> dict:
     facts = BookingFacts(ubrn=None, nhs_number=nhs, trust_ods=None, gp_ods=ods, service_id="svc-cardio-rt2",
                          slot_id="svc-cardio-rt2-203001061400", start="2030-01-06T14:00:00Z",
-                         end="2030-01-06T14:15:00Z", status="proposed", specialty="cardiology")
-    return booking_message("booking-request", facts, source_endpoint=f"{GP}/{ods}", destination_endpoint=BROKER,
-                           sender_ods=ods, receiver_ods=None)
+                         end="2030-01-06T14:15:00Z", status="booked", specialty="cardiology")
+    return booking_message("booking-request", facts, sender=practice_org(ods), receiver=None,
+                           destination=dos_token(service_dos(facts.service_id)))
 
 
 async def post_message(stack, bundle: dict, ods: str = PRACTICE):
@@ -44,8 +48,12 @@ async def test_ok_confirmation_books(stack):
     header = body["entry"][0]["resource"]
     assert header["response"]["code"] == "ok"
     assert header["response"]["identifier"] == stack.broker.confirmations[0][1]["id"]
-    assert header["source"]["endpoint"] == f"{GP}/{PRACTICE}"
-    assert body["entry"][1]["resource"]["status"] == "booked"
+    # The practice answers in its own name, to the trust that confirmed.
+    assert header["source"]["endpoint"] == practice_org(PRACTICE).endpoint
+    answer = read_message(body)
+    assert answer.sender.ods == PRACTICE and answer.receiver == trust_org("RT1")
+    assert body["entry"][1]["resource"]["resourceType"] == "Appointment"
+    assert booking_of(body).status == "booked"
     [appt] = await stack.appointments()
     assert appt["status"] == "booked"
 
@@ -68,13 +76,13 @@ async def test_transient_error_confirmation_changes_nothing(stack):
 
 async def test_confirmation_matched_by_request_id_when_the_answer_was_lost(stack):
     ref = await stack.refer()
-    stack.broker.transport.fault = "lost"
+    stack.broker.transport.fail_messages("lost")
     assert (await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")).status_code == 503
     stack.broker.transport.fault = None
     [sent] = stack.broker.received
     assert "identifier" not in (await stack.appointments())[0]
     # The broker did book it and now confirms, naming the request it answers.
-    facts = replace(booking_from_message(read_message(sent), require_ubrn=False), ubrn="555555555555",
+    facts = replace(booking_of(sent), ubrn="555555555555",
                     trust_ods="RT2", status="booked")
     status, _ = await stack.broker.confirm(sent, facts)
     assert status == 200
@@ -87,7 +95,7 @@ async def test_confirmation_matched_by_request_id_when_the_answer_was_lost(stack
 async def test_confirmation_for_an_unknown_ubrn_is_recorded(stack):
     nhs = stack.patient_at(PRACTICE)
     sent = request_from_gp(nhs)
-    facts = replace(booking_from_message(read_message(sent), require_ubrn=False), ubrn="777777777777",
+    facts = replace(booking_of(sent), ubrn="777777777777",
                     trust_ods="RT1", status="booked")
     status, body = await stack.broker.confirm(sent, facts)
     assert status == 200, body
@@ -131,8 +139,9 @@ async def test_message_without_response_is_422_naming_it(stack):
 
 
 async def test_unknown_event_is_422(stack):
-    bundle = message_bundle("referral-request", [], source_endpoint=BROKER, destination_endpoint=GP,
-                            response={"identifier": "x", "code": "ok"})
+    b = MessageBuilder()
+    bundle = b.build("referral-request", sender=b.org(trust_org("RT1")), destination=practice_org(PRACTICE).endpoint,
+                     response={"identifier": "x", "code": "ok"}, reason=None)
     resp = await post_message(stack, bundle)
     assert resp.status_code == 422
     assert resp.json()["issue"][0]["code"] == "not-supported"
@@ -140,19 +149,21 @@ async def test_unknown_event_is_422(stack):
 
 async def test_confirmation_for_another_practice_is_422(stack):
     sent = request_from_gp(stack.patient_at(OTHER_PRACTICE), ods=OTHER_PRACTICE)
-    facts = replace(booking_from_message(read_message(sent), require_ubrn=False), ubrn="888888888888")
-    confirmation = message_bundle(
-        "booking-request", [appointment_resource(facts)], source_endpoint=BROKER, destination_endpoint=GP,
-        response={"identifier": sent["id"], "code": "ok"})
+    facts = replace(booking_of(sent), ubrn="888888888888", trust_ods="RT1")
+    # Addressed to this practice, but the Patient's generalPractitioner is the other one.
+    confirmation = booking_message(
+        "booking-request", facts, sender=trust_org("RT1"), receiver=practice_org(PRACTICE),
+        destination=practice_org(PRACTICE).endpoint, response={"identifier": sent["id"], "code": "ok"})
+    assert confirmation["entry"][2]["resource"]["resourceType"] == "Patient"
     resp = await post_message(stack, confirmation, ods=PRACTICE)
     assert resp.status_code == 422
-    assert resp.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.extension"]
+    assert resp.json()["issue"][0]["expression"] == ["Bundle.entry[2].resource.generalPractitioner"]
     assert await stack.appointments() == []
 
 
 async def test_confirmation_naming_no_known_request_and_no_ubrn_is_422(stack):
     sent = request_from_gp(stack.patient_at(PRACTICE))
-    facts = booking_from_message(read_message(sent), require_ubrn=False)
+    facts = booking_of(sent)
     status, body = await stack.broker.confirm(sent, facts)
     assert status == 422
     assert body["issue"][0]["expression"] == ["Bundle.entry[0].resource.response.identifier"]
@@ -184,5 +195,38 @@ async def test_without_dedupe_a_repeat_is_processed_again(stack):
     [(_, confirmation)] = stack.broker.confirmations
     first = await post_message(stack, confirmation)
     again = await post_message(stack, confirmation)
-    assert again.status_code == 200
-    assert again.json()["id"] != first.json()["id"]
+    assert first.status_code == again.status_code == 200
+    # Nothing is remembered, so a different message under the same id is applied, not refused.
+    changed = copy.deepcopy(confirmation)
+    changed["entry"][0]["resource"]["response"]["code"] = "fatal-error"
+    assert (await post_message(stack, changed)).status_code == 200
+    [appt] = await stack.appointments()
+    assert appt["status"] == "entered-in-error"
+    async with stack.app.state.db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(ProcessedMessage))).scalar_one() == 0
+
+
+async def test_a_confirmation_id_reused_for_another_answer_is_409_and_changes_nothing(stack):
+    sent, facts = await booked(stack)
+    await stack.broker.confirm(sent, facts)
+    [(_, confirmation)] = stack.broker.confirmations
+    changed = copy.deepcopy(confirmation)
+    changed["entry"][0]["resource"]["response"]["code"] = "fatal-error"
+    resp = await post_message(stack, changed)
+    assert resp.status_code == 409
+    assert resp.json()["issue"][0]["code"] == "duplicate"
+    [appt] = await stack.appointments()
+    assert appt["status"] == "booked"
+
+
+async def test_a_confirmation_whose_patient_names_no_practice_is_applied(stack):
+    sent, facts = await booked(stack)
+    practice = practice_org(PRACTICE)
+    confirmation = booking_message(
+        "booking-request", facts, sender=trust_org("RT1"), receiver=practice, destination=practice.endpoint,
+        response={"identifier": sent["id"], "code": "ok"})
+    del confirmation["entry"][2]["resource"]["generalPractitioner"]
+    resp = await post_message(stack, confirmation)
+    assert resp.status_code == 200, resp.text
+    [appt] = await stack.appointments()
+    assert appt["status"] == "booked"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from party_common.booking import booking_from_message
-from party_common.messaging import read_message
 from party_common.population import PRACTICES
 from tests.inprocess import client_for
 
 from .conftest import GP, POPULATION_SIZE, PRACTICE, Stack, make_stack_parts
+from .fakes import booking_of
 
 pytestmark = pytest.mark.postgres
 
@@ -25,7 +24,7 @@ async def test_refer_book_confirm_cancel_on_postgres(postgres_url):
         ref = await stack.refer()
         resp = await stack.book(ref["id"], start="2030-01-01T00:00:00Z")
         assert resp.status_code == 200
-        facts = booking_from_message(read_message(resp.json()))
+        facts = booking_of(resp.json())
         assert (await stack.book(ref["id"], start="2030-01-01T00:00:00Z")).status_code == 409
 
         status, _ = await broker.confirm(broker.received[-1], facts)
@@ -37,6 +36,6 @@ async def test_refer_book_confirm_cancel_on_postgres(postgres_url):
 
         assert (await client.post(f"/{PRACTICE}/Appointment/{facts.ubrn}/$cancel")).status_code == 200
         sent = broker.received[-1]
-        await broker.confirm(sent, booking_from_message(read_message(sent)))
+        await broker.confirm(sent, booking_of(sent))
         [appt] = await stack.appointments(identifier=facts.ubrn)
         assert appt["status"] == "cancelled"

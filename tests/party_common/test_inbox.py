@@ -8,17 +8,21 @@ from sqlalchemy import insert, select
 
 from party_common.database import Database
 from party_common.inbox import Inbox
-from party_common.messaging import BOOKING_REQUEST, message_bundle
+from party_common.messaging import BOOKING_REQUEST, MessageBuilder, Org
 from party_common.outcome import FhirError, business_rule
 
 from .conftest import Note, ProcessedMessage, count_notes
 
+SENDER = Org("Y00001", "100000001", "Sender")
+INBOX = Org("Y00002", "100000002", "Inbox")
+
 
 def _message(bundle_id: str = "b-1", header_id: str = "h-1", text: str = "hello") -> dict:
-    return message_bundle(BOOKING_REQUEST, [{"resourceType": "Basic", "id": text}],
-                          source_endpoint="urn:sender", destination_endpoint="urn:inbox",
-                          bundle_id=bundle_id, header_id=header_id)
-
+    b = MessageBuilder(bundle_id)
+    focus = b.add("note", {"resourceType": "Basic", "id": text})
+    sender = b.org(SENDER)
+    return b.build(BOOKING_REQUEST, sender=sender, receiver=b.org(INBOX), destination=INBOX.endpoint,
+                   focus=[focus], source=SENDER, header_id=header_id)
 
 
 def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
@@ -31,16 +35,15 @@ def _inbox(db: Database, calls: list[str], *, refuse_after_write: bool = False,
             raise business_rule("not this one", "Bundle.entry[1].resource")
         return [{"resourceType": "Basic", "id": text}]
 
-    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handler}, source_endpoint="urn:inbox",
-                      dedupe=dedupe)
+    return Inbox(db, ProcessedMessage, {BOOKING_REQUEST: handler}, responder=INBOX, dedupe=dedupe)
 
 
 async def test_a_repeat_is_answered_from_the_store_and_changes_nothing(db):
     calls: list[str] = []
     inbox = _inbox(db, calls)
     status, first = await inbox.process_encoded(_message())
-    # The same header under a new Bundle.id is the same message too.
-    again_status, again = await inbox.process_encoded(_message(bundle_id="b-2"))
+    # Built again from the same facts (new timestamps): the same message.
+    again_status, again = await inbox.process_encoded(_message())
     assert (status, again_status) == (200, 200)
     assert again == first
     assert calls == ["b-1"]
@@ -48,6 +51,36 @@ async def test_a_repeat_is_answered_from_the_store_and_changes_nothing(db):
     answer = orjson.loads(first)
     assert answer["entry"][0]["resource"]["response"] == {"identifier": "b-1", "code": "ok"}
     assert answer["entry"][1]["resource"] == {"resourceType": "Basic", "id": "hello"}
+
+
+async def test_the_same_header_under_a_new_bundle_id_is_the_same_message(db):
+    calls: list[str] = []
+    inbox = _inbox(db, calls)
+    status, first = await inbox.process_encoded(_message())
+    again_status, again = await inbox.process_encoded(_message(bundle_id="b-2"))
+    assert (status, again_status) == (200, 200)
+    assert again == first
+    assert calls == ["b-1"]
+    assert await count_notes(db) == 1
+
+
+@pytest.mark.parametrize("bundle_id", ["b-1", "b-2"])
+async def test_an_id_reused_for_a_different_message_is_refused_and_changes_nothing(db, bundle_id):
+    calls: list[str] = []
+    inbox = _inbox(db, calls)
+    await inbox.process_encoded(_message())
+    # The same Bundle.id (or the same MessageHeader.id under another Bundle.id) saying something else.
+    with pytest.raises(FhirError) as caught:
+        await inbox.process_encoded(_message(bundle_id=bundle_id, text="changed"))
+    assert caught.value.status == 409
+    issue = caught.value.outcome()["issue"][0]
+    assert issue["code"] == "duplicate" and issue["expression"] == ["Bundle.id"]
+    assert issue["details"]["coding"][0]["code"] == "REC_CONFLICT"
+    assert calls == ["b-1"]
+    assert await count_notes(db) == 1
+    # The first message's answer still stands for a true repeat.
+    status, _ = await inbox.process_encoded(_message())
+    assert status == 200 and calls == ["b-1"]
 
 
 async def test_a_refusal_undoes_the_handlers_writes_and_is_repeated(db):

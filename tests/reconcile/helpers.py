@@ -6,8 +6,8 @@ import uuid
 
 from harness.error_rates import read_journal
 from harness.reconcile import ReconcileJob, run_job
-from party_common.booking import BookingFacts, booking_message, read_appointment
-from party_common.identifiers import UBRN_SYSTEM
+from party_common.booking import BookingFacts, booking_message, practice_org, read_appointment, service_dos, trust_org
+from party_common.identifiers import UBRN_SYSTEM, dos_token
 
 FHIR = {"Content-Type": "application/fhir+json"}
 
@@ -29,8 +29,8 @@ async def cancel(client, urls, ubrn: str) -> int:
     facts = await ledger_facts(client, urls, ubrn)
     facts.status = "cancelled"
     facts.appointment_id = None
-    msg = booking_message("booking-cancel", facts, source_endpoint=f"{urls.gp}/{facts.gp_ods}",
-                          destination_endpoint=urls.broker, sender_ods=facts.gp_ods, receiver_ods=None,
+    msg = booking_message("booking-cancel", facts, sender=practice_org(facts.gp_ods), receiver=None,
+                          destination=dos_token(service_dos(facts.service_id)),
                           bundle_id=str(uuid.uuid4()), header_id=str(uuid.uuid4()), reason="cancel")
     return (await client.post(f"{urls.broker}/$process-message", json=msg, headers=FHIR)).status_code
 
@@ -45,8 +45,8 @@ async def book_at_trust(client, urls, *, ubrn: str, trust: str, service: str, sl
     """A booking-request straight to a trust, bypassing the broker."""
     facts = BookingFacts(ubrn=ubrn, nhs_number=nhs, trust_ods=trust, gp_ods=gp, service_id=service,
                          slot_id=slot["id"], start=slot["start"], end=slot["end"], status="booked")
-    msg = booking_message("booking-request", facts, source_endpoint="http://elsewhere.test",
-                          destination_endpoint=f"{urls.pas}/{trust}", sender_ods=gp, receiver_ods=trust,
+    msg = booking_message("booking-request", facts, sender=practice_org(gp), receiver=trust_org(trust),
+                          destination=dos_token(service_dos(service)),
                           bundle_id=str(uuid.uuid4()), header_id=str(uuid.uuid4()))
     r = await client.post(f"{urls.pas}/{trust}/$process-message", json=msg, headers=FHIR)
     return r.status_code

@@ -133,7 +133,10 @@ def test_times_are_compared_as_instants(raw, norm):
 
 def test_kind_names_are_the_issue_s():
     assert set(KINDS) == {"missing_at_pas", "missing_at_broker", "status_mismatch", "slot_mismatch",
-                          "duplicate_at_pas", "missing_at_spine", "missing_at_gp"}
+                          "duplicate_at_pas", "missing_at_spine", "missing_at_gp",
+                          # referrals (servicerequest-request)
+                          "referral_missing_at_pas", "referral_missing_at_broker", "duplicate_referral_at_pas",
+                          "referral_unanswered_at_gp"}
 
 
 def test_a_lost_booking_whose_slot_went_to_another_says_who_holds_it():

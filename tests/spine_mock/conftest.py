@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from party_common.booking import BookingFacts, booking_message
+from party_common.booking import BROKER, SPINE, BookingFacts, booking_message
 from party_common.identifiers import UBRN_SYSTEM, nhs_number_from_index
 from party_common.population import synthetic_population
 from spine_mock.app import create_app
@@ -79,9 +79,8 @@ def booking_facts(ubrn: str | None, nhs_number: str, **overrides) -> BookingFact
 
 
 def booking_bundle(event: str, facts: BookingFacts, **kwargs) -> dict:
-    return booking_message(event, facts, source_endpoint="http://broker.test",
-                           destination_endpoint="http://spine.test", sender_ods=None, receiver_ods=None,
-                           **kwargs)
+    """A booking message as the broker reports one to the spine."""
+    return booking_message(event, facts, sender=BROKER, receiver=SPINE, destination=SPINE.endpoint, **kwargs)
 
 
 def parameters(*items: dict) -> dict:

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, insert, select
 
-from party_common.booking import read_appointment
+from party_common.booking import BROKER, SPINE, read_appointment, read_booking
 from party_common.identifiers import UBRN_SYSTEM
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from spine_mock.models import BookingIndexEntry, ProcessedMessage
 from tests.inprocess import FHIR_HEADERS
 
@@ -49,7 +49,12 @@ async def test_booking_request_is_indexed_as_booked(spine_any_db, population):
     reply = r.json()
     header = reply["entry"][0]["resource"]
     assert header["response"] == {"identifier": request["id"], "code": "ok"}
-    assert read_appointment(reply["entry"][1]["resource"]).status == "booked"
+    answer = read_message(reply)
+    # The spine answers in its own name, to the broker, at the endpoint the request came from.
+    assert (answer.sender, answer.receiver) == (SPINE, BROKER)
+    assert header["destination"][0]["endpoint"] == BROKER.endpoint
+    said = read_booking(answer).facts
+    assert (said.status, said.ubrn, said.slot_id) == ("booked", ubrn, facts.slot_id)
 
     [appt] = await _lookup(spine_any_db.http, ubrn)
     got = read_appointment(appt, require_ubrn=True)
@@ -68,7 +73,7 @@ async def test_booking_cancel_marks_the_entry_cancelled(spine_any_db, population
     cancel = booking_bundle(BOOKING_CANCEL, booking_facts(ubrn, nhs, status="cancelled"))
     r = await _send(spine_any_db.http, cancel)
     assert r.status_code == 200
-    assert r.json()["entry"][1]["resource"]["status"] == "cancelled"
+    assert read_booking(read_message(r.json())).facts.status == "cancelled"
     [appt] = await _lookup(spine_any_db.http, ubrn)
     assert appt["status"] == "cancelled"
     assert read_appointment(appt).slot_id == booking_facts(ubrn, nhs).slot_id
@@ -107,13 +112,41 @@ async def test_duplicate_message_is_answered_identically_and_recorded_once(spine
         stamped = (await session.get(BookingIndexEntry, ubrn)).updated_at
     again = await _send(spine_any_db.http, request)
     assert (again.status_code, again.json()) == (first.status_code, first.json())
-    # Same message id under a new Bundle.id: still a repeat.
-    header_repeat = {**request, "id": "another-bundle-id"}
-    third = await _send(spine_any_db.http, header_repeat)
-    assert third.json() == first.json()
+    # Built again from the same facts under the same ids (a retry after a restart): still a repeat.
+    rebuilt = booking_bundle(BOOKING_REQUEST, booking_facts(ubrn, nhs), bundle_id=request["id"],
+                             header_id=request["entry"][0]["resource"]["id"])
+    third = await _send(spine_any_db.http, rebuilt)
+    assert (third.status_code, third.json()) == (first.status_code, first.json())
     assert await _count(spine_any_db.db, ProcessedMessage) == 1
     async with spine_any_db.db.session() as session:
         assert (await session.get(BookingIndexEntry, ubrn)).updated_at == stamped
+
+
+async def test_same_message_id_under_a_new_bundle_id_is_a_repeat(spine, population):
+    nhs = population[3].nhs_number
+    ubrn = await _allocated(spine, nhs)
+    request = booking_bundle(BOOKING_REQUEST, booking_facts(ubrn, nhs))
+    first = await _send(spine.http, request)
+    header_repeat = {**request, "id": "another-bundle-id"}
+    again = await _send(spine.http, header_repeat)
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert await _count(spine.db, ProcessedMessage) == 1
+
+
+async def test_a_bundle_id_reused_for_another_booking_is_409_and_changes_nothing(spine, population):
+    nhs = population[3].nhs_number
+    ubrn = await _allocated(spine, nhs)
+    request = booking_bundle(BOOKING_REQUEST, booking_facts(ubrn, nhs))
+    assert (await _send(spine.http, request)).status_code == 200
+    moved = booking_facts(ubrn, nhs, slot_id="RT1-CARD-1-202701051000", start="2027-01-05T10:00:00+00:00",
+                          end="2027-01-05T10:15:00+00:00")
+    r = await _send(spine.http, booking_bundle(BOOKING_REQUEST, moved, bundle_id=request["id"]))
+    assert r.status_code == 409
+    issue = first_issue(r)
+    assert (issue["code"], issue["expression"]) == ("duplicate", ["Bundle.id"])
+    [appt] = await _lookup(spine.http, ubrn)
+    assert read_appointment(appt).slot_id == booking_facts(ubrn, nhs).slot_id
+    assert await _count(spine.db, ProcessedMessage) == 1
 
 
 async def test_duplicate_refusal_is_answered_identically(spine, population):

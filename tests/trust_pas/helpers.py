@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import orjson
 
-from party_common.booking import BookingFacts, booking_message
-from party_common.identifiers import nhs_number_from_index, ubrn_from_sequence
+from party_common.booking import (
+    BookingFacts,
+    appointment_resource,
+    booking_message,
+    practice_org,
+    read_booking,
+    service_dos,
+    trust_org,
+)
+from party_common.identifiers import dos_token, nhs_number_from_index, ubrn_from_sequence
+from party_common.messaging import BOOKING_CANCEL, read_message
 from tests.inprocess import FHIR_HEADERS
 from trust_pas.app import create_app
 from trust_pas.settings import Settings
@@ -29,16 +38,17 @@ def ubrn(n: int) -> str:
     return ubrn_from_sequence(n)
 
 
-def booking(slot: dict, *, ubrn_value: str, service: str = SERVICE, event: str = "booking-request",
+def booking(slot: dict, *, ubrn_value: str | None, service: str = SERVICE, event: str = "booking-request",
             bundle_id: str | None = None, trust: str = "RT1", nhs: str | None = None) -> dict:
+    """A booking message for `slot` (a Slot from the PAS's search) as the broker sends one to the PAS:
+    in the practice's name, to the trust, addressed to the service by its DoS id."""
     facts = BookingFacts(
         ubrn=ubrn_value, nhs_number=nhs or patient(), trust_ods=trust, gp_ods="Y90001", service_id=service,
         slot_id=slot["id"], start=slot.get("start"), end=slot.get("end"), specialty=service.rsplit("-", 1)[1],
-        referral_id="ref-0001",
+        referral_id="ref-0001", status="cancelled" if event == BOOKING_CANCEL else "booked",
     )
-    return booking_message(event, facts, source_endpoint="http://broker.test/", sender_ods="X26",
-                           destination_endpoint=f"http://pas.test/{trust}", receiver_ods=trust,
-                           bundle_id=bundle_id)
+    return booking_message(event, facts, sender=practice_org("Y90001"), receiver=trust_org(trust),
+                           destination=dos_token(service_dos(service)), bundle_id=bundle_id)
 
 
 async def post_message(client, bundle: dict, trust: str = "RT1"):
@@ -52,4 +62,19 @@ async def free_slots(client, service: str = SERVICE, count: int = 10, trust: str
 
 
 def focus(response_bundle: dict) -> dict:
-    return response_bundle["entry"][1]["resource"]
+    """The Appointment a response message's focus states, in its REST shape (as the PAS's searches and
+    reads return it), so it compares with what `GET /{ods}/Appointment` answers."""
+    return appointment_resource(read_booking(read_message(response_bundle)).facts)
+
+
+def message_appointment(bundle: dict) -> dict:
+    """The Appointment entry of a booking message (the focus, right after the MessageHeader)."""
+    resource = bundle["entry"][1]["resource"]
+    assert resource["resourceType"] == "Appointment"
+    return resource
+
+
+def entry_of(bundle: dict, resource_type: str) -> tuple[int, dict]:
+    """The index and resource of the first entry of a type in a message."""
+    return next((i, e["resource"]) for i, e in enumerate(bundle["entry"])
+                if e["resource"]["resourceType"] == resource_type)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from party_common.identifiers import ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM
+from party_common.booking import service_dos, trust_org
+from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM
 
 
 def assert_valid(resource: dict) -> None:
@@ -20,7 +21,9 @@ async def test_organization_lists_trusts_with_sites_as_locations(pas):
     orgs = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "match"]
     sites = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "include"]
     assert bundle["total"] == 4
-    assert [o["identifier"] for o in orgs] == [[{"system": ODS_SYSTEM, "value": ods}]
+    # Each trust by its ODS code and by the DoS id BaRS messages name it by (as `trust_org` does).
+    assert [o["identifier"] for o in orgs] == [[{"system": ODS_SYSTEM, "value": ods},
+                                               {"system": DOS_SYSTEM, "value": trust_org(ods).dos}]
                                               for ods in ("RT1", "RT2", "RT3", "RT4")]
     assert all(o["name"].endswith("NHS Trust") for o in orgs)
     by_trust = {}
@@ -53,6 +56,8 @@ async def test_healthcare_services_of_a_trust(pas):
                                              "display": "Cardiology"}
     assert first["location"][0]["reference"] == "Location/RT101"
     assert first["providedBy"]["identifier"] == {"system": ODS_SYSTEM, "value": "RT1"}
+    # The DoS id a BaRS message addresses the service by.
+    assert first["identifier"] == [{"system": DOS_SYSTEM, "value": service_dos("rt1-rt101-cardiology")}]
     assert bundle["entry"][0]["fullUrl"] == "http://party.test/RT1/HealthcareService/rt1-rt101-cardiology"
 
 

@@ -7,12 +7,26 @@ import copy
 import uuid
 
 import orjson
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from party_common.identifiers import MESSAGE_EVENT_SYSTEM, UBRN_SYSTEM
+from party_common.booking import practice_org, read_booking, service_dos
+from party_common.identifiers import MESSAGE_EVENT_SYSTEM, ODS_SYSTEM, UBRN_SYSTEM, dos_token
+from party_common.messaging import read_message
 from tests.inprocess import FHIR_HEADERS, client_for
 
-from .helpers import SERVICE, booking, focus, free_slots, make_app, post_message, ubrn
+from .helpers import (
+    SERVICE,
+    booking,
+    entry_of,
+    focus,
+    free_slots,
+    make_app,
+    message_appointment,
+    patient,
+    post_message,
+    ubrn,
+)
 
 
 async def appointments(client, ubrn_value: str, trust: str = "RT1") -> list[dict]:
@@ -39,6 +53,12 @@ async def test_booking_creates_appointment_and_takes_the_slot(db_url):
         assert header["response"] == {"identifier": msg["id"], "code": "ok"}
         appt = focus(body)
         assert header["focus"][0]["reference"] == body["entry"][1]["fullUrl"]
+        assert body["entry"][1]["resource"]["resourceType"] == "Appointment"
+        # The trust answers in its own name, to the practice, at the endpoint the request came from.
+        answer = read_message(body)
+        assert (answer.sender.ods, answer.receiver) == ("RT1", practice_org("Y90001"))
+        assert header["destination"][0]["endpoint"] == msg["entry"][0]["resource"]["source"]["endpoint"]
+        assert read_booking(answer).slot_where == "Bundle.entry[4].resource"
         assert appt["resourceType"] == "Appointment" and appt["status"] == "booked"
         assert appt["identifier"] == [{"system": UBRN_SYSTEM, "value": ubrn(1)}]
         assert appt["start"] == slot["start"] and appt["end"] == slot["end"]
@@ -58,11 +78,34 @@ async def test_repeat_of_a_bundle_gets_the_same_answer_and_changes_nothing(db_ur
         again = await post_message(pas, msg)
         assert again.status_code == first.status_code == 200
         assert again.json() == first.json()
-        # A repeat of the MessageHeader.id under a new Bundle.id is the same message too.
-        relabelled = {**copy.deepcopy(msg), "id": str(uuid.uuid4())}
-        assert (await post_message(pas, relabelled)).json() == first.json()
+        # Built again from the same facts under the same Bundle.id (a retry after a restart): the same message.
+        nhs = entry_of(msg, "Patient")[1]["identifier"][0]["value"]
+        rebuilt = booking(slot, ubrn_value=ubrn(2), bundle_id=msg["id"], nhs=nhs)
+        assert (await post_message(pas, rebuilt)).json() == first.json()
         assert len(await appointments(pas, ubrn(2))) == 1
         assert (await pas.get("/RT1/Appointment")).json()["total"] == 1
+
+
+async def test_a_repeat_of_the_header_id_under_a_new_bundle_id_is_the_same_message(pas):
+    slot = (await free_slots(pas, count=1))[0]
+    msg = booking(slot, ubrn_value=ubrn(2))
+    first = await post_message(pas, msg)
+    relabelled = {**copy.deepcopy(msg), "id": str(uuid.uuid4())}
+    again = await post_message(pas, relabelled)
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert len(await appointments(pas, ubrn(2))) == 1
+
+
+async def test_a_bundle_id_reused_for_another_booking_is_409_and_changes_nothing(pas):
+    first, second = await free_slots(pas, count=2)
+    msg = booking(first, ubrn_value=ubrn(9))
+    assert (await post_message(pas, msg)).status_code == 200
+    r = await post_message(pas, booking(second, ubrn_value=ubrn(9), bundle_id=msg["id"]))
+    assert r.status_code == 409
+    issue = r.json()["issue"][0]
+    assert (issue["code"], issue["expression"]) == ("duplicate", ["Bundle.id"])
+    assert await slot_status(pas, second["id"]) == "free"
+    assert [a["slot"][0]["reference"] for a in await appointments(pas, ubrn(9))] == [f"Slot/{first['id']}"]
 
 
 async def test_without_dedupe_a_repeat_leaves_a_duplicate_appointment(db_url):
@@ -89,7 +132,8 @@ async def test_slot_held_under_another_ubrn_is_409_conflict(db_url):
         r = await post_message(pas, booking(slot, ubrn_value=ubrn(5)))
         assert r.status_code == 409
         issue = r.json()["issue"][0]
-        assert issue["code"] == "conflict" and issue["expression"] == ["Bundle.entry[1].resource.slot"]
+        # The Slot entry of the sender's Bundle.
+        assert issue["code"] == "conflict" and issue["expression"] == ["Bundle.entry[4].resource"]
         assert await appointments(pas, ubrn(5)) == []
         assert [a["identifier"][0]["value"] for a in await appointments(pas, ubrn(4))] == [ubrn(4)]
 
@@ -155,6 +199,7 @@ async def test_same_bundle_id_at_two_trusts_is_two_messages(pas):
                                          bundle_id=bundle_id), trust="RT2")
     assert r1.status_code == r2.status_code == 200
     assert focus(r2.json())["extension"][0]["valueIdentifier"]["value"] == "RT2"
+    assert read_message(r2.json()).sender.ods == "RT2"
 
 
 async def test_same_ubrn_may_book_its_own_slot_again(pas):
@@ -166,22 +211,35 @@ async def test_same_ubrn_may_book_its_own_slot_again(pas):
 
 
 def _appointment(msg: dict) -> dict:
-    return msg["entry"][1]["resource"]
+    return message_appointment(msg)
+
+
+def _entry(msg: dict, resource_type: str) -> dict:
+    return entry_of(msg, resource_type)[1]
 
 
 async def test_business_rules_name_the_element_at_fault(pas):
     slot = (await free_slots(pas, count=1))[0]
-    other = (await free_slots(pas, service="rt1-rt101-ent", count=1))[0]
-    where = "Bundle.entry[1].resource"
+    # A message as `booking` writes it: 0 MessageHeader, 1 Appointment, 2 Patient, 3 the practice,
+    # 4 Slot, 5 Schedule, 6 HealthcareService, 7 the trust.
+    msg = booking(slot, ubrn_value=ubrn(19))
+    assert [e["resource"]["resourceType"] for e in msg["entry"]] == [
+        "MessageHeader", "Appointment", "Patient", "Organization", "Slot", "Schedule", "HealthcareService",
+        "Organization"]
 
     def wrong_trust_service(m):
-        _appointment(m)["participant"][1]["actor"]["reference"] = "HealthcareService/rt2-rt201-cardiology"
-
-    def slot_of_other_service(m):
-        _appointment(m)["slot"] = [{"reference": f"Slot/{other['id']}"}]
+        # Named by id and DoS id, and addressed to it: a service of RT2, not of RT1.
+        other = "rt2-rt201-cardiology"
+        service = _entry(m, "HealthcareService")
+        service["id"], service["identifier"][0]["value"] = other, service_dos(other)
+        m["entry"][0]["resource"]["destination"][0]["endpoint"] = dos_token(service_dos(other))
 
     def slot_off_grid(m):
-        _appointment(m)["slot"] = [{"reference": f"Slot/{SERVICE}-202701040835"}]
+        _entry(m, "Slot").update(id=f"{SERVICE}-202701040835", start="2027-01-04T08:35:00Z")
+
+    def slot_end_wrong(m):
+        # Known by its start only (an id the PAS does not know), with the wrong end.
+        _entry(m, "Slot").update(id="their-slot-1", end="2027-01-04T09:00:00Z")
 
     def start_moved(m):
         _appointment(m)["start"] = "2027-01-04T08:35:00Z"
@@ -192,32 +250,136 @@ async def test_business_rules_name_the_element_at_fault(pas):
     def wrong_specialty(m):
         _appointment(m)["serviceType"][0]["coding"][0]["code"] = "dermatology"
 
-    def wrong_performer(m):
-        _appointment(m)["extension"][0]["valueIdentifier"]["value"] = "RT2"
+    def wrong_provider(m):
+        # The trust the HealthcareService is providedBy.
+        m["entry"][7]["resource"]["identifier"] = [{"system": ODS_SYSTEM, "value": "RT2"}]
 
     def bad_nhs_number(m):
-        _appointment(m)["participant"][0]["actor"]["identifier"]["value"] = "9990000019"
+        _entry(m, "Patient")["identifier"][0]["value"] = "9990000019"
 
-    def no_ubrn(m):
-        del _appointment(m)["identifier"]
+    def no_nhs_number(m):
+        _entry(m, "Patient")["identifier"][0]["system"] = "https://example.org/not-the-nhs-number"
 
     def long_ubrn(m):
         _appointment(m)["identifier"][0]["value"] = "9" * 65
 
+    def long_referrer(m):
+        m["entry"][3]["resource"]["identifier"][0]["value"] = "Y" * 65
+
     cases = [
-        (wrong_trust_service, "participant"), (slot_of_other_service, "slot"), (slot_off_grid, "slot"),
-        (start_moved, "start"), (end_moved, "end"), (wrong_specialty, "serviceType"),
-        (wrong_performer, "extension"), (bad_nhs_number, "participant"), (no_ubrn, "identifier"),
-        (long_ubrn, "identifier"),
+        (wrong_trust_service, "Bundle.entry[6].resource"), (slot_off_grid, "Bundle.entry[4].resource.start"),
+        (slot_end_wrong, "Bundle.entry[4].resource.end"), (start_moved, "Bundle.entry[1].resource.start"),
+        (end_moved, "Bundle.entry[1].resource.end"), (wrong_specialty, "Bundle.entry[1].resource.serviceType"),
+        (wrong_provider, "Bundle.entry[6].resource.providedBy"),
+        (bad_nhs_number, "Bundle.entry[2].resource.identifier"),
+        (no_nhs_number, "Bundle.entry[2].resource.identifier"),
+        (long_ubrn, "Bundle.entry[1].resource.identifier"), (long_referrer, "Bundle.entry[0].resource.sender"),
     ]
-    for i, (change, element) in enumerate(cases):
+    for i, (change, expression) in enumerate(cases):
         msg = booking(slot, ubrn_value=ubrn(20 + i))
         change(msg)
         r = await post_message(pas, msg)
         assert r.status_code == 422, (change.__name__, r.text)
-        assert r.json()["issue"][0]["expression"] == [f"{where}.{element}"], change.__name__
+        assert r.json()["issue"][0]["expression"] == [expression], change.__name__
     assert await slot_status(pas, slot["id"]) == "free"
     assert (await pas.get("/RT1/Appointment")).json()["total"] == 0
+
+
+async def test_a_slot_of_another_service_is_refused(pas):
+    slot = (await free_slots(pas, count=1))[0]
+    other = (await free_slots(pas, service="rt1-rt101-ent", count=1))[0]
+    msg = booking(slot, ubrn_value=ubrn(31))
+    _entry(msg, "Slot").update(id=other["id"], start=other["start"], end=other["end"])
+    r = await post_message(pas, msg)
+    assert r.status_code == 422, r.text
+    assert r.json()["issue"][0]["expression"][0].startswith("Bundle.entry[4].resource")
+    assert (await pas.get("/RT1/Appointment")).json()["total"] == 0
+
+
+async def test_a_slot_is_found_by_its_start_within_the_service_it_names(pas):
+    # A sender that does not know the PAS's slot ids names the Slot by its Schedule's service and start.
+    slot = (await free_slots(pas, count=2))[1]
+    msg = booking(slot, ubrn_value=ubrn(32))
+    del _entry(msg, "Slot")["id"]
+    r = await post_message(pas, msg)
+    assert r.status_code == 200, r.text
+    assert focus(r.json())["slot"] == [{"reference": f"Slot/{slot['id']}"}]
+    assert await slot_status(pas, slot["id"]) == "busy"
+
+
+async def test_a_service_is_found_by_its_dos_id_or_the_destination(pas):
+    first, second = await free_slots(pas, count=2)
+    # Only the DoS id names the service (the sender's own HealthcareService id means nothing here).
+    msg = booking(first, ubrn_value=ubrn(33))
+    _entry(msg, "HealthcareService")["id"] = "their-service"
+    r = await post_message(pas, msg)
+    assert r.status_code == 200, r.text
+    assert focus(r.json())["participant"][1]["actor"]["reference"] == f"HealthcareService/{SERVICE}"
+    # Nothing names it but the endpoint the message is addressed to.
+    msg = booking(second, ubrn_value=ubrn(34))
+    service = _entry(msg, "HealthcareService")
+    service["id"], service["identifier"] = "their-service", [{"system": "https://example.org/x", "value": "1"}]
+    assert msg["entry"][0]["resource"]["destination"][0]["endpoint"] == dos_token(service_dos(SERVICE))
+    r = await post_message(pas, msg)
+    assert r.status_code == 200, r.text
+    assert focus(r.json())["slot"] == [{"reference": f"Slot/{second['id']}"}]
+
+
+async def test_a_booking_without_a_ubrn_is_booked_under_its_bundle_id(pas):
+    slot = (await free_slots(pas, count=1))[0]
+    msg = booking(slot, ubrn_value=None)
+    assert "identifier" not in _appointment(msg)
+    r = await post_message(pas, msg)
+    assert r.status_code == 200, r.text
+    appt = focus(r.json())
+    assert appt["status"] == "booked" and "identifier" not in appt
+    assert await slot_status(pas, slot["id"]) == "busy"
+    assert (await pas.get(f"/RT1/Appointment/{appt['id']}")).json() == appt
+    # The slot is held: another booking (with or without a UBRN) is a conflict.
+    for other in (booking(slot, ubrn_value=None), booking(slot, ubrn_value=ubrn(35))):
+        r = await post_message(pas, other)
+        assert r.status_code == 409, r.text
+        assert r.json()["issue"][0]["expression"] == ["Bundle.entry[4].resource"]
+    assert (await pas.get("/RT1/Appointment")).json()["total"] == 1
+
+
+@pytest.mark.parametrize("event", ["booking-cancel", "booking-request"])
+async def test_a_booking_without_a_ubrn_is_cancelled_by_its_appointment_id(pas, event):
+    """Sent straight to the PAS with no UBRN, then cancelled by the id the PAS gave its Appointment:
+    by a booking-cancel, or (as BaRS has it) by the booking sent again with the Appointment cancelled."""
+    slot = (await free_slots(pas, count=1))[0]
+    nhs = patient(5)
+    booked = await post_message(pas, booking(slot, ubrn_value=None, nhs=nhs))
+    assert booked.status_code == 200, booked.text
+    appointment_id = focus(booked.json())["id"]
+    assert appointment_id
+
+    cancel = booking(slot, ubrn_value=None, nhs=nhs, event=event)
+    _appointment(cancel)["id"] = appointment_id
+    _appointment(cancel)["status"] = "cancelled"
+    r = await post_message(pas, cancel)
+    assert r.status_code == 200, r.text
+    cancelled = focus(r.json())
+    assert (cancelled["id"], cancelled["status"]) == (appointment_id, "cancelled")
+    assert "identifier" not in cancelled
+    assert (await pas.get(f"/RT1/Appointment/{appointment_id}")).json()["status"] == "cancelled"
+    assert await slot_status(pas, slot["id"]) == "free"
+    # The slot may be booked again.
+    assert (await post_message(pas, booking(slot, ubrn_value=ubrn(36)))).status_code == 200
+
+
+async def test_a_cancel_naming_neither_ubrn_nor_appointment_id_is_422(pas):
+    slot = (await free_slots(pas, count=1))[0]
+    assert (await post_message(pas, booking(slot, ubrn_value=None))).status_code == 200
+    r = await post_message(pas, booking(slot, ubrn_value=None, event="booking-cancel"))
+    assert r.status_code == 422
+    assert r.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.identifier"]
+    cancel = booking(slot, ubrn_value=None, event="booking-cancel")
+    _appointment(cancel)["id"] = "no-such-appointment"
+    r = await post_message(pas, cancel)
+    assert r.status_code == 422
+    assert r.json()["issue"][0]["code"] == "business-rule"
+    assert await slot_status(pas, slot["id"]) == "busy"
 
 
 async def test_times_may_be_left_to_the_slot(pas):
@@ -242,7 +404,7 @@ async def test_start_in_another_zone_matches_the_slot(pas):
 async def test_unsupported_event_and_event_system_are_422(pas):
     slot = (await free_slots(pas, count=1))[0]
     msg = booking(slot, ubrn_value=ubrn(41))
-    msg["entry"][0]["resource"]["eventCoding"]["code"] = "servicerequest-request"
+    msg["entry"][0]["resource"]["eventCoding"]["code"] = "booking-update"   # no handler at the PAS
     r = await post_message(pas, msg)
     assert r.status_code == 422
     assert r.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.eventCoding.code"]
