@@ -18,6 +18,7 @@ from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
 from .http_client import PARTY_CALL_HEADER
 from .fhir_json import FhirResponse, loc_to_expression
+from .negotiation import AcceptMiddleware
 from .outcome import PROXY, RECEIVER, SENDER, FhirError, Issue, bars_code_for, operation_outcome
 
 log = structlog.get_logger("errors")
@@ -128,18 +129,20 @@ def create_party_app(
     health: Callable[[], Any] | None = None,
     clock: Clock | None = None,
     proxy: bool = False,
+    require_trace_headers: bool = False,
 ) -> FastAPI:
     """`clock` is the party's one clock (settings.make_clock()), served at /clock; system time when None.
 
-    A `proxy` (the broker) answers a method an endpoint does not take with BaRS's `SEND_` code and an
-    unknown endpoint with `PROXY_NOT_FOUND`; what it answers as the booking service is `REC_`, as
-    receivers'.
+    A `proxy` (the broker) answers what it checks of a request before routing it (Accept, the trace
+    headers when `require_trace_headers`, the method) with BaRS's `SEND_` codes and an unknown
+    endpoint with `PROXY_NOT_FOUND`; what it answers as the booking service is `REC_`, as receivers'.
     """
     clock = clock or Clock()
     app = FastAPI(title=f"testbed {party}", default_response_class=FhirResponse,
                   lifespan=_with_frozen_heap(lifespan, clock))
     app.state.clock = clock
-    app.add_middleware(CorrelationMiddleware, party=party)
+    app.add_middleware(AcceptMiddleware, prefix=SENDER if proxy else RECEIVER)
+    app.add_middleware(CorrelationMiddleware, party=party, require_trace_headers=require_trace_headers)
     app.add_middleware(ClockMiddleware, clock=clock)
 
     @app.exception_handler(FhirError)
