@@ -27,6 +27,7 @@ from harness.embedded_stack import EmbeddedStack  # noqa: E402
 from harness.endpoints import StackUrls  # noqa: E402
 from harness.summary import percentile  # noqa: E402
 from harness.workload import Workload, discover  # noqa: E402
+from party_common.http_client import add_trace_headers  # noqa: E402
 
 # The HTTP round trips one booking makes, in order (caller -> server):
 # harness->gp referral, gp->spine patient check, harness->gp $book, gp->broker slot search,
@@ -93,7 +94,7 @@ async def main_async(args) -> None:
             EmbeddedStack(urls, data_dir=Path(tmp) / "data", log_dir=Path(tmp) / "logs",
                           extra_env={f"{p}_LOG_LEVEL": "WARNING" for p in ("SPINE", "PAS", "GP", "BROKER")}):
         limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=args.concurrency * 2)
-        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        async with httpx.AsyncClient(limits=limits, timeout=60, event_hooks={"request": [add_trace_headers]}) as client:
             population = await discover(client, urls)
             offset = 0
 

@@ -30,6 +30,7 @@ from booking_broker.faults.rules import FaultRule  # noqa: E402
 from harness.embedded_stack import EmbeddedStack  # noqa: E402
 from harness.endpoints import StackUrls  # noqa: E402
 from harness.workload import Workload, discover  # noqa: E402
+from party_common.http_client import add_trace_headers  # noqa: E402
 
 
 def per_call_us(fn, number: int = 20000, repeat: int = 7) -> float:
@@ -67,7 +68,8 @@ async def e2e(args) -> None:
             stacks[name] = (stack, urls)
         try:
             rates: dict[str, list[float]] = {name: [] for name in stacks}
-            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64),
+                                         event_hooks={"request": [add_trace_headers]}) as client:
                 pops = {name: await discover(client, urls) for name, (_, urls) in stacks.items()}
                 order = list(stacks)
                 for rnd in range(args.rounds + 1):

@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             await client.aclose()
             await db.dispose()
 
-    app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan, clock=clock)
+    app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan, clock=clock, proxy=True,
+                           require_trace_headers=settings.require_trace_headers)
     app.state.settings = settings
     for module in (routes_directory, routes_messages, routes_ledger, routes_referrals, routes_faults, routes_journal):
         app.include_router(module.router)

@@ -130,7 +130,7 @@ class ReferralFlow:
             raise flow.passed_on(d)
         if d.status is None or d.body is None:
             raise FhirError(503, "transient", f"the practice {practice} could not be reached ({d.outcome})",
-                            bars_code="PROXY_UNAVAILABLE")
+                            bars_code="REC_SERVICE_UNAVAILABLE")
         return d.status, d.body
 
     async def settled(self, s: AsyncSession, row: OutboxMessage, d: Delivery) -> list[OutboxMessage]:

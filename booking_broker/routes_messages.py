@@ -37,8 +37,10 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep, 
     if d.status is not None and d.body is not None:
         return FhirResponse(d.body, status_code=d.status)
     # The sender heard nothing (dropped, held, answer lost): a gateway would say it timed out.
+    # BaRS codes what a proxy injects for a receiver it could not hear as REC_ (REC_TIMEOUT,
+    # REC_SERVICE_UNAVAILABLE), which is what the status gives.
     if d.outcome == TIMEOUT or d.outcome == "held":
         issue = Issue("timeout", f"no answer on {link} (injected fault: {d.decision})")
-        return FhirResponse(operation_outcome([issue]), status_code=504)
+        return FhirResponse(operation_outcome([issue], 504), status_code=504)
     issue = Issue("transient", f"{link} is unreachable (injected fault: {d.decision})")
-    return FhirResponse(operation_outcome([issue]), status_code=503)
+    return FhirResponse(operation_outcome([issue], 503), status_code=503)

@@ -38,3 +38,6 @@ class Settings(PartySettings):
     fault_engine: bool = True
     # Fault rules to load at start, as JSON ([{"link": "broker->pas:*", "action": "drop", ...}]).
     faults: list[dict] = []
+    # BaRS: X-Request-ID and X-Correlation-ID (UUIDs) on every FHIR request to the proxy, else 400
+    # SEND_BAD_REQUEST. false lets hand-made calls (curl) in without them, and generates them.
+    require_trace_headers: bool = True

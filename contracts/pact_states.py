@@ -59,6 +59,8 @@ def verify_pact(pact_file: Path, base_url: str) -> None:
         raise ConnectionError(f"{base_url} is unreachable ({type(exc).__name__})") from exc
     host = httpx.URL(base_url).host
     verifier = (Verifier(provider, host=host).add_transport(url=base_url).add_source(str(pact_file))
-                .state_handler(state_handler(base_url), teardown=False))
+                .state_handler(state_handler(base_url), teardown=False)
+                # The broker, as BaRS's proxy, requires them on every FHIR request it is sent.
+                .add_custom_headers({"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": str(uuid.uuid4())}))
     verifier.verify()
 

@@ -30,8 +30,7 @@ def _passed_on(resp: httpx.Response, who: str) -> FhirError:
     """A downstream refusal (4xx) answered with its own status and OperationOutcome."""
     body = _json(resp)
     if body and body.get("resourceType") == "OperationOutcome" and body.get("issue"):
-        issues = [Issue(i.get("code", "processing"), i.get("diagnostics", ""), i.get("expression") or [],
-                        i.get("severity", "error")) for i in body["issue"]]
+        issues = [Issue.from_json(i) for i in body["issue"]]
         return FhirError(resp.status_code, issues[0].code, issues[0].diagnostics, issues=issues)
     return FhirError(resp.status_code, "processing", f"{who} refused the request with HTTP {resp.status_code}")
 

@@ -10,6 +10,7 @@ import httpx
 import typer
 
 from contracts.suite import PROVIDERS, Result, Target, Unreachable, checks_for, run_suite
+from party_common.http_client import add_trace_headers
 
 contract_app = typer.Typer(help="Contract suites and interface snapshots of the four parties.",
                            no_args_is_help=True)
@@ -29,7 +30,8 @@ def _check_provider(provider: str) -> None:
 
 
 async def _verify(target_args: dict, only: list[str], timeout: float) -> list[Result]:
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    # BaRS asks every sender for X-Request-ID and X-Correlation-ID; a check that sends its own keeps them.
+    async with httpx.AsyncClient(timeout=timeout, event_hooks={"request": [add_trace_headers]}) as client:
         target = Target(client=client, **target_args)
         return await run_suite(target, only, on_result=lambda r: print(r.line(), flush=True))
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from .workload import HEADERS, BookingResult, Workload, _ubrn_of, request_id
+from .workload import HEADERS, BookingResult, Workload, _ubrn_of, correlation_id, request_id
 
 
 @dataclass
@@ -63,7 +63,8 @@ class FollowUps:
 
     async def cancel(self, client: httpx.AsyncClient, booking: BookingResult) -> FollowUp:
         gp = f"{self.workload.urls.gp}/{booking.practice}"
-        headers = {**HEADERS, "X-Correlation-ID": f"{self.workload.run_id}-{booking.index:07d}-cancel"}
+        correlation = correlation_id(self.workload.run_id, f"{booking.index:07d}-cancel")
+        headers = {**HEADERS, "X-Correlation-ID": correlation}
         started = time.perf_counter()
         try:
             # A request id of the seed's making, so a rerun of the scenario journals the same messages.
@@ -81,7 +82,7 @@ class FollowUps:
         w = self.workload
         practice, _nhs, service, _specialty, earliest = w.plan(booking.index)
         gp = f"{w.urls.gp}/{practice}"
-        headers = {**HEADERS, "X-Correlation-ID": f"{w.run_id}-{booking.index:07d}-rebook"}
+        headers = {**HEADERS, "X-Correlation-ID": correlation_id(w.run_id, f"{booking.index:07d}-rebook")}
         started = time.perf_counter()
         try:
             r, _attempts = await w.request_booking(client, gp, booking.referral_id, service, earliest, headers,

@@ -19,12 +19,21 @@ from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 _REQUEST_NS = uuid.UUID("3d6f0c8e-5b1a-4e7f-8c2d-9a4b6e1f0a77")
+_CORRELATION_NS = uuid.UUID("8a3c2e71-0d4b-4c6f-b1e9-5f7a9d2c4e18")
 MAX_BOOK_ATTEMPTS = 5   # $book attempts per booking (a slot taken meanwhile: look further on)
 
 
 def request_id(seed: int, salt: str, key: int | str, attempt: int) -> str:
     """The practice's request id (and so its message's Bundle.id) for one attempt at booking `index`."""
     return str(uuid.uuid5(_REQUEST_NS, f"{seed}:{salt}:{key}:{attempt}"))
+
+
+def correlation_id(run_id: str, key: str) -> str:
+    """The X-Correlation-ID of one booking's calls (or of its cancel or rebook): a UUID, as BaRS has
+    it, made from the run folder's name and the booking, and written in bookings.jsonl to grep for."""
+    return str(uuid.uuid5(_CORRELATION_NS, f"{run_id}-{key}"))
+
+
 # pacer(count, book) starts book(i) for every i, each when it is due.
 Pacer = Callable[[int, Callable[[int], Awaitable[None]]], Awaitable[None]]
 
@@ -46,6 +55,7 @@ class BookingResult:
     attempts: int
     detail: str | None = None
     referral_id: str | None = None
+    correlation_id: str | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -139,7 +149,8 @@ class Workload:
     async def book_one(self, client: httpx.AsyncClient, index: int) -> BookingResult:
         practice, nhs, service, specialty, earliest = self.plan(index)
         gp = f"{self.urls.gp}/{practice}"
-        headers = {**HEADERS, "X-Correlation-ID": f"{self.run_id}-{index:07d}"}
+        correlation = correlation_id(self.run_id, f"{index:07d}")
+        headers = {**HEADERS, "X-Correlation-ID": correlation}
         started = time.perf_counter()
         attempts = 0
         status = None
@@ -152,15 +163,17 @@ class Workload:
             r = await client.post(f"{gp}/ServiceRequest", json=referral, headers=headers)
             status = r.status_code
             if r.status_code != 201:
-                return self._result(index, practice, nhs, service, r, started, attempts, None)
+                return self._result(index, practice, nhs, service, r, started, attempts, None, None, correlation)
             referral_id = r.json()["id"]
             r, attempts = await self.request_booking(client, gp, referral_id, service, earliest, headers,
                                                      key=str(index))
             ubrn = _ubrn_of(r) if r.status_code == 200 else None
-            return self._result(index, practice, nhs, service, r, started, attempts, ubrn, referral_id)
+            return self._result(index, practice, nhs, service, r, started, attempts, ubrn, referral_id,
+                                correlation)
         except httpx.HTTPError as exc:
             return BookingResult(index, practice, nhs, service, "error", status, None,
-                                 (time.perf_counter() - started) * 1000, attempts, f"{type(exc).__name__}: {exc}")
+                                 (time.perf_counter() - started) * 1000, attempts, f"{type(exc).__name__}: {exc}",
+                                 correlation_id=correlation)
 
     async def request_booking(self, client: httpx.AsyncClient, gp: str, referral_id: str, service: str,
                               earliest: datetime, headers: dict, key: str) -> tuple[httpx.Response, int]:
@@ -180,7 +193,7 @@ class Workload:
             earliest += timedelta(hours=1)
 
     def _result(self, index, practice, nhs, service, r: httpx.Response, started, attempts, ubrn,
-                referral_id=None):
+                referral_id=None, correlation=None):
         latency = (time.perf_counter() - started) * 1000
         if r.status_code == 200 and ubrn:
             outcome = "accepted"
@@ -195,7 +208,7 @@ class Workload:
             except ValueError:
                 detail = r.text[:200]
         return BookingResult(index, practice, nhs, service, outcome, r.status_code, ubrn, round(latency, 3),
-                             attempts, detail, referral_id)
+                             attempts, detail, referral_id, correlation)
 
     async def run(self, client: httpx.AsyncClient,
                   progress: Callable[[BookingResult], None] | None = None,

@@ -18,13 +18,14 @@ from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
 from .http_client import PARTY_CALL_HEADER
 from .fhir_json import FhirResponse, loc_to_expression
-from .outcome import FhirError, Issue, operation_outcome
+from .negotiation import AcceptMiddleware
+from .outcome import PROXY, RECEIVER, SENDER, FhirError, Issue, bars_code_for, operation_outcome
 
 log = structlog.get_logger("errors")
 
 _STATUS_CODES = {
     400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-    406: "not-supported", 409: "conflict", 413: "too-costly", 415: "not-supported", 422: "business-rule",
+    406: "processing", 409: "conflict", 413: "too-costly", 415: "not-supported", 422: "business-rule",
     429: "throttled", 503: "transient",
 }
 
@@ -127,13 +128,21 @@ def create_party_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None = None,
     health: Callable[[], Any] | None = None,
     clock: Clock | None = None,
+    proxy: bool = False,
+    require_trace_headers: bool = False,
 ) -> FastAPI:
-    """`clock` is the party's one clock (settings.make_clock()), served at /clock; system time when None."""
+    """`clock` is the party's one clock (settings.make_clock()), served at /clock; system time when None.
+
+    A `proxy` (the broker) answers what it checks of a request before routing it (Accept, the trace
+    headers when `require_trace_headers`, the method) with BaRS's `SEND_` codes and an unknown
+    endpoint with `PROXY_NOT_FOUND`; what it answers as the booking service is `REC_`, as receivers'.
+    """
     clock = clock or Clock()
     app = FastAPI(title=f"testbed {party}", default_response_class=FhirResponse,
                   lifespan=_with_frozen_heap(lifespan, clock))
     app.state.clock = clock
-    app.add_middleware(CorrelationMiddleware, party=party)
+    app.add_middleware(AcceptMiddleware, prefix=SENDER if proxy else RECEIVER)
+    app.add_middleware(CorrelationMiddleware, party=party, require_trace_headers=require_trace_headers)
     app.add_middleware(ClockMiddleware, clock=clock)
 
     @app.exception_handler(FhirError)
@@ -149,17 +158,20 @@ def create_party_app(
             expression = loc_to_expression(str(loc[1]) if len(loc) > 1 else str(where), loc[2:])
             issues.append(Issue("invalid", f"{where} parameter {expression}: {err.get('msg')}", [expression]))
         issues = issues or [Issue("invalid", "invalid request")]
-        return FhirResponse(operation_outcome(issues), status_code=400)
+        return FhirResponse(operation_outcome(issues, 400), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         code = _STATUS_CODES.get(exc.status_code, "processing")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        bars = bars_code_for(exc.status_code)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
+            bars = bars_code_for(404, PROXY if proxy else RECEIVER)
         if exc.status_code == 405:
             detail = f"method {request.method} not allowed on {request.url.path}"
-        return FhirResponse(operation_outcome([Issue(code, detail)]), status_code=exc.status_code,
+            bars = bars_code_for(405, SENDER if proxy else RECEIVER)
+        return FhirResponse(operation_outcome([Issue(code, detail, bars_code=bars)]), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
@@ -167,7 +179,7 @@ def create_party_app(
         # A bug, not bad input: logged with the correlation id, answered without a stack trace.
         log.error("unhandled", exc_info=exc, path=request.url.path)
         return FhirResponse(
-            operation_outcome([Issue("exception", f"internal error: {type(exc).__name__}")]), status_code=500
+            operation_outcome([Issue("exception", f"internal error: {type(exc).__name__}")], 500), status_code=500
         )
 
     @app.get("/metadata")

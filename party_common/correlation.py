@@ -1,5 +1,9 @@
 """Request and correlation ids: accepted from the caller, generated when absent, echoed, passed on.
 
+BaRS has both as UUIDs. A proxy (the broker) may require them on its FHIR routes
+(`require_trace_headers`), answering 400 `SEND_BAD_REQUEST` when either is missing or not a UUID;
+otherwise a missing id is generated. Whatever came in, the ids passed on to another party are UUIDs.
+
 Plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which costs a task per request on
 the hot path of every booking.
 """
@@ -12,6 +16,9 @@ import uuid
 
 import structlog
 
+from .fhir_json import FhirResponse, is_fhir_path
+from .outcome import SENDER, Issue, bars_code_for, operation_outcome, with_bars_code
+
 REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_ID_HEADER = "X-Correlation-ID"
 
@@ -23,26 +30,62 @@ correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _access_log = structlog.get_logger("access")
 
 
+# Derives a UUID from a correlation id that is not one, so every call it leads to shares it.
+_CORRELATION_NS = uuid.UUID("6b0f2f64-3c1e-4f3a-9d8e-2a7c5b1e9f40")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def is_uuid(value: str) -> bool:
+    """A UUID in its usual written form (8-4-4-4-12 hex digits), as BaRS's `format: uuid` has it."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def as_uuid(correlation_id: str | None) -> str:
+    if correlation_id is None:
+        return new_id()
+    return correlation_id if is_uuid(correlation_id) else str(uuid.uuid5(_CORRELATION_NS, correlation_id))
+
+
 def outbound_headers() -> dict[str, str]:
-    """Headers that carry the current trace onto a downstream call."""
-    headers = {}
+    """Headers that carry the current trace onto a downstream call, always as UUIDs.
+
+    The request id is passed on as received when it is a UUID, else each call gets one of its own; the
+    correlation id is kept (one that is not a UUID is passed on as the UUID derived from it). Outside a
+    request (the broker's outbox worker) each call starts a trace of its own.
+    """
     rid = request_id_var.get()
-    cid = correlation_id_var.get()
-    if rid:
-        headers[REQUEST_ID_HEADER] = rid
-    if cid:
-        headers[CORRELATION_ID_HEADER] = cid
-    return headers
+    return {REQUEST_ID_HEADER: rid if rid is not None and is_uuid(rid) else new_id(),
+            CORRELATION_ID_HEADER: as_uuid(correlation_id_var.get())}
+
+
+def trace_problems(request_id: str | None, correlation_id: str | None) -> list[Issue]:
+    """What is wrong with the trace headers a request came with, as BaRS's SEND_BAD_REQUEST issues."""
+    issues = []
+    for header, value in ((REQUEST_ID_HEADER, request_id), (CORRELATION_ID_HEADER, correlation_id)):
+        if not value:
+            issues.append(Issue("required", f"the {header} header is required (a UUID)", [header]))
+        elif not is_uuid(value):
+            issues.append(Issue("value", f"the {header} header must be a UUID, got {value[:80]!r}", [header]))
+    return with_bars_code(issues, bars_code_for(400, SENDER))
+
+
+def _trace_checked(path: str) -> bool:
+    # The capability statement stays readable by anyone, as health, metrics, clock and the
+    # testbed's control routes do (they are not FHIR paths).
+    return is_fhir_path(path) and not path.rstrip("/").endswith("/metadata")
 
 
 class CorrelationMiddleware:
-    def __init__(self, app, party: str):
+    def __init__(self, app, party: str, require_trace_headers: bool = False):
         self.app = app
         self.party = party
+        self.require_trace_headers = require_trace_headers
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -54,6 +97,8 @@ class CorrelationMiddleware:
                 rid = value.decode("latin-1")[:200]
             elif name == b"x-correlation-id":
                 cid = value.decode("latin-1")[:200]
+        problems = (trace_problems(rid, cid) if self.require_trace_headers and _trace_checked(scope["path"])
+                    else None)
         rid = rid or new_id()
         cid = cid or rid
         rid_token = request_id_var.set(rid)
@@ -72,7 +117,10 @@ class CorrelationMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_ids)
+            if problems:
+                await FhirResponse(operation_outcome(problems), status_code=400)(scope, receive, send_with_ids)
+            else:
+                await self.app(scope, receive, send_with_ids)
         finally:
             _access_log.info(
                 "request",

@@ -25,6 +25,14 @@ class FhirResponse(Response):
         return orjson.dumps(content)
 
 
+def is_fhir_path(path: str) -> bool:
+    """Whether a path is in FHIR's REST grammar: a resource type (capitalised), an `$operation` or
+    `metadata`, under an optional tenant base (`/RT1/Slot`). The parties' other routes (/health,
+    /metrics, /clock, the broker's /faults, /journal...) are lower-case words, so this one rule tells
+    them apart before routing, for every party alike."""
+    return any(seg[:1].isupper() or seg[:1] == "$" or seg == "metadata" for seg in path.split("/"))
+
+
 def loc_to_expression(root: str, loc: tuple) -> str:
     """Turns a pydantic error location into a FHIRPath-like expression: Bundle.entry[1].resource.x."""
     out = root

@@ -178,7 +178,9 @@ class PartyClient(httpx.AsyncClient):
         return request
 
 
-async def _add_trace_headers(request: httpx.Request) -> None:
+async def add_trace_headers(request: httpx.Request) -> None:
+    """An httpx request hook: X-Request-ID and X-Correlation-ID (UUIDs, as BaRS requires) on every
+    request that does not set its own. Every client of a party in this repository uses it."""
     for name, value in outbound_headers().items():
         request.headers.setdefault(name, value)
 
@@ -202,7 +204,7 @@ def party_client(transport: httpx.AsyncBaseTransport | None = None, timeout: flo
         # outcome depend on how fast the machine is. The backstop only catches a party that hangs.
         timeout=_REAL_BACKSTOP_S if virtual else timeout,
         headers={"Accept": FHIR_JSON},
-        event_hooks={"request": [_add_trace_headers]},
+        event_hooks={"request": [add_trace_headers]},
         limits=_LIMITS,
     )
 

@@ -16,7 +16,7 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.http_client import RoutingTransport
 from spine_mock.app import create_app as spine_app
 from spine_mock.settings import Settings as SpineSettings
-from tests.inprocess import running
+from tests.inprocess import TRACE_HOOKS, running
 from trust_pas.app import create_app as pas_app
 from trust_pas.settings import Settings as PasSettings
 
@@ -33,11 +33,12 @@ def mount(routes: RoutingTransport, apps: dict) -> RoutingTransport:
 @asynccontextmanager
 async def inprocess_stack(tmp: Path, *, population_size: int = 400, broker_overrides: dict | None = None,
                           pas_overrides: dict | None = None, database_urls: dict | None = None,
-                          log_level: str = "WARNING", clock: str = "system"):
+                          log_level: str = "WARNING", clock: str = "system", routes: RoutingTransport | None = None):
     """Yields (urls, client, apps); the client reaches every party through the same transport.
-    `clock="virtual"` puts every party on a virtual clock of its own."""
+    `clock="virtual"` puts every party on a virtual clock of its own; `routes` may be a transport of
+    the test's (one that watches every call between parties)."""
     urls = database_urls or {}
-    routes = RoutingTransport()
+    routes = routes if routes is not None else RoutingTransport()
     on_clock = {"clock": clock}
 
     def db(name: str) -> str:
@@ -56,5 +57,6 @@ async def inprocess_stack(tmp: Path, *, population_size: int = 400, broker_overr
     }
     mount(routes, apps)
     async with running(*apps.values()):
-        async with httpx.AsyncClient(transport=routes, headers={"Accept": FHIR_JSON}, timeout=30) as client:
+        async with httpx.AsyncClient(transport=routes, headers={"Accept": FHIR_JSON}, timeout=30,
+                                     event_hooks=TRACE_HOOKS) as client:
             yield URLS, client, apps

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from party_common.clock import Clock
+from party_common.outcome import FhirError
 
 from ..outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
 
@@ -184,8 +185,8 @@ class Error(Action):
 
     async def apply(self, attempt):
         p = self.params
-        body = {"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": p.code, "diagnostics": f"injected fault on {attempt.link}: HTTP {p.status}"}]}
+        # Coded as the receiver's own answer would be (REC_ for the status), which it stands in for.
+        body = FhirError(p.status, p.code, f"injected fault on {attempt.link}: HTTP {p.status}").outcome()
         return _not_sent(attempt, REJECTED if p.status < 500 else FAILED, p.status, body)
 
 

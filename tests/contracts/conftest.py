@@ -7,6 +7,7 @@ import pytest
 import pytest_asyncio
 
 from contracts.suite import Target
+from tests.inprocess import TRACE_HOOKS
 from tests.stack_inprocess import inprocess_stack
 
 from .breakers import Broken
@@ -36,5 +37,5 @@ def target_for(provider: str, stack, mutation=None) -> Target:
     """A Target reaching one party of an in-process stack, behind `mutation` when given."""
     urls, apps = stack
     app = Broken(apps[provider], mutation) if mutation else apps[provider]
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=30)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=30, event_hooks=TRACE_HOOKS)
     return Target(provider, getattr(urls, provider), client)

@@ -8,6 +8,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from party_common.outcome import HTTP_ERROR_SYSTEM, bars_code_for
 from tests.stack_inprocess import inprocess_stack
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -46,6 +47,9 @@ async def test_every_reference_file_gets_a_precise_answer(tmp_path, reference_di
                 assert body["resourceType"] == "OperationOutcome", where
                 issue = body["issue"][0]
                 assert issue["code"] and issue.get("diagnostics"), where
+                # Each party, the broker included, refuses a message as its receiver: REC_ for the status.
+                assert issue["details"]["coding"] == [{"system": HTTP_ERROR_SYSTEM,
+                                                       "code": bars_code_for(r.status_code)}], where
             if valid is False:
                 invalid_seen += 1
                 assert r.status_code == 400, where

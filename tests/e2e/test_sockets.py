@@ -72,8 +72,8 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path):
         assert (folder / "summary.json").is_file()
         assert len((folder / "bookings.jsonl").read_text().splitlines()) == 25
 
-        # One booking's correlation id is on log lines of all four parties.
-        corr = f"{folder.name}-0000007"
+        # One booking's correlation id (bookings.jsonl names it) is on log lines of all four parties.
+        corr = json.loads((folder / "bookings.jsonl").read_text().splitlines()[7])["correlation_id"]
         time.sleep(0.5)
         parties = set()
         for log in (data / "logs").glob("*.log"):

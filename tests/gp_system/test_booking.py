@@ -5,6 +5,7 @@ from __future__ import annotations
 from party_common.booking import REFERRAL_SYSTEM, practice_org, read_appointment, service_dos
 from party_common.identifiers import UBRN_SYSTEM, dos_token
 from party_common.messaging import read_message
+from party_common.outcome import HTTP_ERROR_SYSTEM
 
 from .conftest import OTHER_PRACTICE, PRACTICE, parameters
 from .fakes import booking_of
@@ -96,7 +97,9 @@ async def test_broker_conflict_is_passed_through_and_the_booking_failed(stack):
     stack.broker.refuse = (409, "conflict")
     resp = await stack.book(ref["id"], slot="svc-cardio-rt1-203001070900")
     assert resp.status_code == 409
+    # The broker's refusal came without a BaRS code: it gets the receiver's code for its status.
     assert resp.json()["issue"][0] == {"severity": "error", "code": "conflict",
+                                       "details": {"coding": [{"system": HTTP_ERROR_SYSTEM, "code": "REC_CONFLICT"}]},
                                        "diagnostics": "refused by the fake broker"}
     [appt] = await stack.appointments()
     assert appt["status"] == "entered-in-error"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from party_common.booking import REFERRAL_SYSTEM
 from party_common.identifiers import ODS_SYSTEM
-from party_common.correlation import CORRELATION_ID_HEADER
+from party_common.correlation import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 
 from sqlalchemy import select
 
@@ -90,11 +92,30 @@ async def test_failed_checks_store_nothing(stack):
 
 
 async def test_trace_ids_are_passed_to_the_spine(stack):
+    trace = {REQUEST_ID_HEADER: "c1ab3fba-6bae-4ba4-b257-5a87c44d4a91",
+             CORRELATION_ID_HEADER: "9562466f-c982-4bd5-bb0e-255e9f5e6689"}
     resp = await stack.post(f"/{PRACTICE}/ServiceRequest", service_request(stack.patient_at(PRACTICE)),
-                            headers={CORRELATION_ID_HEADER: "corr-42"})
+                            headers=trace)
     assert resp.status_code == 201
-    assert resp.headers[CORRELATION_ID_HEADER] == "corr-42"
-    assert stack.spine.headers[-1][CORRELATION_ID_HEADER] == "corr-42"
+    assert resp.headers[CORRELATION_ID_HEADER] == trace[CORRELATION_ID_HEADER]
+    sent = stack.spine.headers[-1]
+    assert {name: sent[name] for name in trace} == trace
+
+
+async def test_trace_ids_that_are_not_uuids_reach_the_spine_as_uuids(stack):
+    """A hand-made call's ids are echoed as they came, but every party on the way sees UUIDs (BaRS)."""
+    headers = {REQUEST_ID_HEADER: "curl-1", CORRELATION_ID_HEADER: "corr-42"}
+    for nth in (0, 1):
+        resp = await stack.post(f"/{PRACTICE}/ServiceRequest", service_request(stack.patient_at(PRACTICE, nth)),
+                                headers=headers)
+        assert resp.status_code == 201
+        assert resp.headers[CORRELATION_ID_HEADER] == "corr-42"
+    first, second = stack.spine.headers[-2:]
+    for sent in (first, second):
+        assert all(str(uuid.UUID(sent[name])) == sent[name] for name in headers)
+    # One correlation id, derived from the caller's the same way each time; request ids of their own.
+    assert first[CORRELATION_ID_HEADER] == second[CORRELATION_ID_HEADER]
+    assert first[REQUEST_ID_HEADER] != second[REQUEST_ID_HEADER]
 
 
 async def test_subject_without_nhs_number_is_422_required(stack):

@@ -95,8 +95,11 @@ async def test_no_answer_in_time_is_a_read_timeout():
             await client.get(f"{server.url}/silent")
 
 
+CORRELATION = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
 async def test_json_bodies_and_trace_headers_go_out_and_answers_come_back():
-    token = correlation_id_var.set("corr-123")
+    token = correlation_id_var.set(CORRELATION)
     try:
         async with FakeServer() as server, party_client(timeout=2) as client:
             plain = await client.post(f"{server.url}/a", json={"name": "é", "n": [1, 2]})
@@ -111,5 +114,5 @@ async def test_json_bodies_and_trace_headers_go_out_and_answers_come_back():
     assert a_headers["content-type"] == "application/json"
     assert b_headers["content-type"] == "application/fhir+json"
     assert b_body == b'{"resourceType":"Bundle"}'
-    assert {h["x-correlation-id"] for h in (a_headers, b_headers, c_headers)} == {"corr-123"}
+    assert {h["x-correlation-id"] for h in (a_headers, b_headers, c_headers)} == {CORRELATION}
     assert c_headers["accept"] == "application/fhir+json"
