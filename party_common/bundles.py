@@ -7,6 +7,10 @@ from urllib.parse import urlencode
 
 from .messaging import now_iso
 
+# The largest row offset the databases take (SQLite's and PostgreSQL's OFFSET are signed 64-bit
+# integers); past it the query fails in the driver, so a search refuses it as a bad parameter.
+MAX_OFFSET = 2**63 - 1
+
 
 def searchset(resources: list[dict], *, total: int | None, base_url: str, path: str,
               params: dict | None = None, offset: int = 0, count: int | None = None) -> dict:

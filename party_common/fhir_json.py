@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from .outcome import FhirError, Issue
@@ -49,6 +51,44 @@ def validation_issues(root: str, exc: ValidationError) -> list[Issue]:
     return issues or [Issue("invalid", f"invalid {root}", [root])]
 
 
+@lru_cache(maxsize=512)
+def is_resource_type(name: str) -> bool:
+    """Whether R4B has a resource of this name (an R4-only one, a datatype or a typo has none)."""
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except ValueError:
+        return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def resource_type_issue(root: str, data: Any) -> Issue | None:
+    """The first resource inside `data` (entries, contained, parameters...) whose resourceType is not
+    a string naming an R4B resource, as an issue naming its element.
+
+    fhir.resources fails on those with a TypeError or KeyError rather than a validation error, so
+    they are found here, by walking the JSON in document order.
+    """
+    stack: list[tuple[str, Any]] = [(root, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            if path != root and "resourceType" in value:
+                rtype = value["resourceType"]
+                if not isinstance(rtype, str) or not is_resource_type(rtype):
+                    where = f"{path}.resourceType"
+                    what = "is not a string" if not isinstance(rtype, str) else "is not a resource type (FHIR R4B)"
+                    return Issue("value", f"{where}: {_shown(rtype)} {what}", [where])
+            stack.extend((f"{path}.{k}", v) for k, v in reversed(value.items()) if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value)))
+                         if isinstance(v, dict | list))
+    return None
+
+
 def parse_json_bytes(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
@@ -69,10 +109,16 @@ def validate_resource(data: Any, expected: str | tuple[str, ...] | None = None):
     try:
         model = get_fhir_model_class(rtype)
     except ValueError as exc:
-        raise FhirError(400, "not-supported", f"unknown resourceType {rtype!r}", ["resourceType"]) from exc
+        raise FhirError(400, "not-supported", f"unknown resourceType {_shown(rtype)}", ["resourceType"]) from exc
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except Exception as exc:
+        # Looked for only once validation has failed, so a valid body pays nothing for it.
+        issue = resource_type_issue(rtype, data)
+        if issue is not None:
+            raise FhirError(400, issue.code, issue.diagnostics, issues=[issue]) from exc
+        if not isinstance(exc, ValidationError):
+            raise
         issues = validation_issues(rtype, exc)
         raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
 
