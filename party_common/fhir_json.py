@@ -123,13 +123,30 @@ def validate_resource(data: Any, expected: str | tuple[str, ...] | None = None):
         raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def read_fhir_body(request: Request, expected: str | tuple[str, ...] | None = None) -> tuple[dict, Any]:
     """Reads and validates a FHIR request body; returns (raw JSON, R4B model)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = _content_type(request)
     if ctype not in _ACCEPTED_TYPES:
         raise FhirError(415, "not-supported", f"content type must be {FHIR_JSON}, got {ctype or 'none'}")
     data = parse_json_bytes(await request.body())
     return data, validate_resource(data, expected)
+
+
+async def read_json_body(request: Request, empty: Any = None) -> Any:
+    """A control request's JSON body (`empty` when there is none), refusing any other content type.
+
+    A web page may send text/plain, a form or no body at all to another site without asking first (a
+    CORS "simple request"), so control endpoints that take only JSON cannot be driven from a page.
+    """
+    ctype = _content_type(request)
+    if ctype not in _ACCEPTED_TYPES:
+        raise FhirError(415, "not-supported", f"content type must be application/json, got {ctype or 'none'}")
+    raw = await request.body()
+    return parse_json_bytes(raw) if raw.strip() or empty is None else empty
 
 
 def to_json(model) -> dict:
