@@ -51,9 +51,15 @@ def validation_issues(root: str, exc: ValidationError) -> list[Issue]:
     return issues or [Issue("invalid", f"invalid {root}", [root])]
 
 
-@lru_cache(maxsize=512)
 def is_resource_type(name: str) -> bool:
     """Whether R4B has a resource of this name (an R4-only one, a datatype or a typo has none)."""
+    # No resource name comes near 64 characters; a longer string is neither looked up nor cached, so
+    # a sender cannot fill the cache with long names.
+    return len(name) <= 64 and _names_r4b_resource(name)
+
+
+@lru_cache(maxsize=512)
+def _names_r4b_resource(name: str) -> bool:
     try:
         return issubclass(get_fhir_model_class(name), Resource)
     except ValueError:
