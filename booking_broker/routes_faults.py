@@ -49,7 +49,7 @@ async def add_fault(request: Request, engine: EngineDep):
 
 @router.put("/faults")
 async def configure_faults(request: Request, engine: EngineDep, courier: CourierDep):
-    """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and streams start over."""
+    """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and occurrences start over."""
     data = await _json(request)
     if not isinstance(data, dict):
         raise invalid("body must be {\"seed\": N, \"rules\": [...]}")
@@ -133,7 +133,7 @@ async def delete_fault(rule_id: str, engine: EngineDep):
 
 @router.post("/faults/reset")
 async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep, stats: StatsDep):
-    """Removes every rule, releases held messages, restarts counters, streams and the link counts."""
+    """Removes every rule, releases held messages, restarts counters and the link counts."""
     data = await read_json_body(request, empty={})
     seed = data.get("seed") if isinstance(data, dict) else None
     if seed is not None and not isinstance(seed, int):
