@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from party_common.fhir_json import parse_json_bytes
+from party_common.fhir_json import read_json_body
 from party_common.outcome import FhirError, invalid, not_found
 
 from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
@@ -18,7 +18,7 @@ router = APIRouter()
 
 
 async def _json(request: Request):
-    return parse_json_bytes(await request.body())
+    return await read_json_body(request)
 
 
 def _rule(data, where: str = "rule") -> FaultRule:
@@ -49,7 +49,7 @@ async def add_fault(request: Request, engine: EngineDep):
 
 @router.put("/faults")
 async def configure_faults(request: Request, engine: EngineDep, courier: CourierDep):
-    """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and streams start over."""
+    """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and occurrences start over."""
     data = await _json(request)
     if not isinstance(data, dict):
         raise invalid("body must be {\"seed\": N, \"rules\": [...]}")
@@ -133,9 +133,8 @@ async def delete_fault(rule_id: str, engine: EngineDep):
 
 @router.post("/faults/reset")
 async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep, stats: StatsDep):
-    """Removes every rule, releases held messages, restarts counters, streams and the link counts."""
-    raw = await request.body()
-    data = parse_json_bytes(raw) if raw.strip() else {}
+    """Removes every rule, releases held messages, restarts counters and the link counts."""
+    data = await read_json_body(request, empty={})
     seed = data.get("seed") if isinstance(data, dict) else None
     if seed is not None and not isinstance(seed, int):
         raise invalid("seed must be an integer", "seed")

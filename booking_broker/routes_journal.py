@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from party_common.bundles import WITHIN_OFFSET_RANGE
+
 from .dependencies import CourierDep, JournalDep, MetricsDep, OutboxDep
 
 router = APIRouter()
 
 
 @router.get("/journal")
-async def journal(request: Request, journal: JournalDep, since: Annotated[int, Query(ge=0)] = 0,
+async def journal(request: Request, journal: JournalDep, since: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE] = 0,
                   _count: Annotated[int, Query(ge=1, le=10000)] = 1000):
     """Entries after sequence number `since`, oldest first; `next` is the `since` for the next page."""
     entries = await journal.page(since, _count)
@@ -26,7 +28,7 @@ async def journal(request: Request, journal: JournalDep, since: Annotated[int, Q
 
 
 @router.get("/journal/messages")
-async def journal_messages(courier: CourierDep, since: Annotated[int, Query(ge=0)] = 0,
+async def journal_messages(courier: CourierDep, since: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE] = 0,
                            _count: Annotated[int, Query(ge=1, le=10000)] = 1000):
     """The bodies of the messages journaled after `since` (one per decided entry), kept in memory."""
     rows = courier.messages.page(since, _count)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from party_common.bundles import searchset
+from party_common.bundles import WITHIN_OFFSET_RANGE, searchset
 from party_common.fhir_json import read_fhir_body
 from party_common.identifiers import UBRN_SYSTEM, split_token
 from party_common.outcome import invalid
@@ -25,7 +25,7 @@ NDJSON = "application/fhir+ndjson"
 @router.get("/Appointment")
 async def ledger(request: Request, db: DatabaseDep, identifier: str | None = None,
                  _count: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 _offset: Annotated[int, Query(ge=0)] = 0):
+                 _offset: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE] = 0):
     base = str(request.base_url)
     async with db.session() as s:
         if identifier is not None:

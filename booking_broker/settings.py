@@ -26,7 +26,7 @@ class Settings(PartySettings):
     # fire-and-forget: one attempt per message, the ledger says booked whatever happened (2006).
     # reliable: transactional outbox, retries with backoff, receivers deduplicate.
     delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
-    # Seed of the fault engine's decision streams (a scenario or `testbed run --seed` sets it).
+    # Seed of the fault engine's decisions (a scenario or `testbed run --seed` sets it).
     fault_seed: int = 0
     # Reliable delivery gives up on a synchronous step (UBRN allocation) after this long.
     reliable_wait_s: float = 30.0

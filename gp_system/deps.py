@@ -9,6 +9,7 @@ import httpx
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from party_common.bundles import WITHIN_OFFSET_RANGE
 from party_common.database import Database
 from party_common.outcome import not_found
 from party_common.population import PRACTICES
@@ -47,4 +48,4 @@ DbDep = Annotated[Database, Depends(get_db)]
 ClientDep = Annotated[httpx.AsyncClient, Depends(get_client)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 CountParam = Annotated[int, Query(alias="_count", ge=1, le=1000)]
-OffsetParam = Annotated[int, Query(alias="_offset", ge=0)]
+OffsetParam = Annotated[int, Query(alias="_offset", ge=0), WITHIN_OFFSET_RANGE]

@@ -104,5 +104,5 @@ def remove_rule(rule_id: str, broker_url: BrokerUrl = "http://127.0.0.1:8000"):
 
 @faults_app.command("reset")
 def reset(seed: Annotated[int | None, typer.Option()] = None, broker_url: BrokerUrl = "http://127.0.0.1:8000"):
-    """Remove every rule, release held messages, restart counters and decision streams."""
+    """Remove every rule, release held messages, restart counters and the link counts."""
     _print(_call("POST", f"{broker_url}/faults/reset", {"seed": seed} if seed is not None else {}))

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import clock_routes
+from .body_limit import BodyLimitMiddleware
 from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
 from .http_client import PARTY_CALL_HEADER
@@ -142,6 +143,7 @@ def create_party_app(
                   lifespan=_with_frozen_heap(lifespan, clock))
     app.state.clock = clock
     app.add_middleware(AcceptMiddleware, prefix=SENDER if proxy else RECEIVER)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CorrelationMiddleware, party=party, require_trace_headers=require_trace_headers)
     app.add_middleware(ClockMiddleware, clock=clock)
 

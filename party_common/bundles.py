@@ -5,7 +5,25 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlencode
 
+from pydantic import AfterValidator
+
 from .messaging import now_iso
+
+# The largest row offset the databases take (SQLite's and PostgreSQL's OFFSET are signed 64-bit
+# integers); past it the query fails in the driver, so a search refuses it as a bad parameter.
+MAX_OFFSET = 2**63 - 1
+
+
+def _offset_in_range(value: int) -> int:
+    if value > MAX_OFFSET:
+        raise ValueError(f"must be at most {MAX_OFFSET}")
+    return value
+
+
+# For an offset query parameter: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE]. Checked after
+# parsing rather than declared as the parameter's maximum, which would change every party's published
+# OpenAPI (and its contract snapshot) for a bound no real client comes near.
+WITHIN_OFFSET_RANGE = AfterValidator(_offset_in_range)
 
 
 def searchset(resources: list[dict], *, total: int | None, base_url: str, path: str,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from .clock import Clock, ClockError, VirtualClock
-from .fhir_json import parse_json_bytes
+from .fhir_json import read_json_body
 from .outcome import FhirError, invalid
 
 
@@ -47,11 +47,11 @@ def _seconds(body: dict, field: str) -> float:
 
 @router.post("/clock/advance")
 async def advance_clock(request: Request, clock: ClockDep):
+    body = await read_json_body(request)
     if not isinstance(clock, VirtualClock):
         raise FhirError(409, "business-rule",
                         "this party runs on the system clock, which only real time moves; start it with "
                         "{PREFIX}_CLOCK=virtual to advance it")
-    body = parse_json_bytes(await request.body())
     if not isinstance(body, dict):
         raise invalid('body must be a JSON object: {"to_s": seconds} or {"by_s": seconds}')
     given = [f for f in ("to_s", "by_s") if f in body]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from .outcome import FhirError, Issue
@@ -57,6 +59,50 @@ def validation_issues(root: str, exc: ValidationError) -> list[Issue]:
     return issues or [Issue("invalid", f"invalid {root}", [root])]
 
 
+def is_resource_type(name: str) -> bool:
+    """Whether R4B has a resource of this name (an R4-only one, a datatype or a typo has none)."""
+    # No resource name comes near 64 characters; a longer string is neither looked up nor cached, so
+    # a sender cannot fill the cache with long names.
+    return len(name) <= 64 and _names_r4b_resource(name)
+
+
+@lru_cache(maxsize=512)
+def _names_r4b_resource(name: str) -> bool:
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except ValueError:
+        return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def resource_type_issue(root: str, data: Any) -> Issue | None:
+    """The first resource inside `data` (entries, contained, parameters...) whose resourceType is not
+    a string naming an R4B resource, as an issue naming its element.
+
+    fhir.resources fails on those with a TypeError or KeyError rather than a validation error, so
+    they are found here, by walking the JSON in document order.
+    """
+    stack: list[tuple[str, Any]] = [(root, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            if path != root and "resourceType" in value:
+                rtype = value["resourceType"]
+                if not isinstance(rtype, str) or not is_resource_type(rtype):
+                    where = f"{path}.resourceType"
+                    what = "is not a string" if not isinstance(rtype, str) else "is not a resource type (FHIR R4B)"
+                    return Issue("value", f"{where}: {_shown(rtype)} {what}", [where])
+            stack.extend((f"{path}.{k}", v) for k, v in reversed(value.items()) if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value)))
+                         if isinstance(v, dict | list))
+    return None
+
+
 def parse_json_bytes(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
@@ -77,21 +123,44 @@ def validate_resource(data: Any, expected: str | tuple[str, ...] | None = None):
     try:
         model = get_fhir_model_class(rtype)
     except ValueError as exc:
-        raise FhirError(400, "not-supported", f"unknown resourceType {rtype!r}", ["resourceType"]) from exc
+        raise FhirError(400, "not-supported", f"unknown resourceType {_shown(rtype)}", ["resourceType"]) from exc
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except Exception as exc:
+        # Looked for only once validation has failed, so a valid body pays nothing for it.
+        issue = resource_type_issue(rtype, data)
+        if issue is not None:
+            raise FhirError(400, issue.code, issue.diagnostics, issues=[issue]) from exc
+        if not isinstance(exc, ValidationError):
+            raise
         issues = validation_issues(rtype, exc)
         raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def read_fhir_body(request: Request, expected: str | tuple[str, ...] | None = None) -> tuple[dict, Any]:
     """Reads and validates a FHIR request body; returns (raw JSON, R4B model)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = _content_type(request)
     if ctype not in _ACCEPTED_TYPES:
         raise FhirError(415, "not-supported", f"content type must be {FHIR_JSON}, got {ctype or 'none'}")
     data = parse_json_bytes(await request.body())
     return data, validate_resource(data, expected)
+
+
+async def read_json_body(request: Request, empty: Any = None) -> Any:
+    """A control request's JSON body (`empty` when there is none), refusing any other content type.
+
+    A web page may send text/plain, a form or no body at all to another site without asking first (a
+    CORS "simple request"), so control endpoints that take only JSON cannot be driven from a page.
+    """
+    ctype = _content_type(request)
+    if ctype not in _ACCEPTED_TYPES:
+        raise FhirError(415, "not-supported", f"content type must be application/json, got {ctype or 'none'}")
+    raw = await request.body()
+    return parse_json_bytes(raw) if raw.strip() or empty is None else empty
 
 
 def to_json(model) -> dict:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .body_limit import DEFAULT_MAX_BODY_BYTES
 from .clock import DEFAULT_EPOCH, Clock, make_clock
 
 
@@ -35,6 +36,9 @@ class PartySettings(BaseSettings):
     # starting at clock_epoch (docs/clock.md).
     clock: Literal["system", "virtual"] = "system"
     clock_epoch: UtcDatetime = DEFAULT_EPOCH
+    # A request body larger than this is refused (413) before it is read, so no sender can make the
+    # party hold an arbitrarily large body in memory.
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
 
     def make_clock(self) -> Clock:
         return make_clock(self.clock, self.clock_epoch)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 
-from party_common.bundles import searchset
+from party_common.bundles import WITHIN_OFFSET_RANGE, searchset
 from party_common.identifiers import UBRN_SYSTEM, split_token
 from party_common.ndjson import ndjson_response
 from party_common.outcome import invalid, not_found
@@ -28,7 +28,7 @@ async def search_appointments(
     session: SessionDep,
     identifier: str | None = None,
     count: Annotated[int, Query(alias="_count", ge=0)] = DEFAULT_COUNT,
-    offset: Annotated[int, Query(alias="_offset", ge=0)] = 0,
+    offset: Annotated[int, Query(alias="_offset", ge=0), WITHIN_OFFSET_RANGE] = 0,
 ):
     base = str(request.base_url)
     if identifier is not None:

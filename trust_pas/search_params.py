@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from starlette.datastructures import QueryParams
 
+from party_common.bundles import MAX_OFFSET
 from party_common.outcome import invalid
 
 from .schedule import EPOCH
@@ -51,6 +52,8 @@ def offset_param(params: QueryParams, name: str = "_offset") -> int:
         raise invalid(f"{name} must be a whole number, got {raw!r}", name) from None
     if value < 0:
         raise invalid(f"{name} must not be negative", name)
+    if value > MAX_OFFSET:
+        raise invalid(f"{name} must be at most {MAX_OFFSET}", name)
     return value
 
 

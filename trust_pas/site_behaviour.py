@@ -9,15 +9,19 @@ slow and intermittently unavailable while its sister site answers normally:
 A message is routed to the site of the slot its Appointment names. An unavailable answer is a 503
 OperationOutcome (`transient`) given before the message is processed or remembered, so the same
 message sent again is a fresh attempt, as it would be at a system that was down.
+
+Which messages find a site unavailable is drawn per message (its Bundle.id, and how many times it
+came before), not per place in the site's traffic, so the same seed turns away the same messages
+whatever order concurrent bookings arrive in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from party_common.keyed_draws import Occurrences, keyed_unit
 from party_common.outcome import FhirError
 
 from .catalogue import Trust
@@ -32,11 +36,12 @@ class SiteBehaviour(BaseModel):
 
 
 class SiteDesk:
-    """Applies each site's behaviour to the messages for it, from one seeded stream per site."""
+    """Applies each site's behaviour to the messages for it, with a seeded draw per message."""
 
     def __init__(self, behaviours: dict[str, SiteBehaviour], seed: int):
         self.behaviours = {code.upper(): b for code, b in behaviours.items()}
-        self._streams = {code: random.Random(f"site:{seed}:{code}") for code in self.behaviours}
+        self.seed = seed
+        self._seen = Occurrences()
 
     def site_of(self, trust: Trust, bundle: dict) -> str | None:
         """The site whose slot the message books: its Slot entry's id names the service (and so the
@@ -60,5 +65,9 @@ class SiteDesk:
             return
         if behaviour.delay_ms:
             await asyncio.sleep(behaviour.delay_ms / 1000)
-        if behaviour.unavailable and self._streams[code].random() < behaviour.unavailable:
+        if behaviour.unavailable and self._draw(code, bundle) < behaviour.unavailable:
             raise FhirError(503, "transient", f"site {code} of trust {trust.ods} is not answering; try again later")
+
+    def _draw(self, code: str, bundle: dict) -> float:
+        message = (code, bundle.get("id"))
+        return keyed_unit("site", self.seed, message, self._seen.next(message))

@@ -1,8 +1,10 @@
 """The fault engine: for each message on a link, decide what happens to it.
 
-Every decision draws from a random stream of its own link (seeded from the engine's seed and the
-link's name), so a rule added on one link changes no decision on another, and the same seed with
-the same rules and the same message order gives the same decisions.
+A probability rule decides each message by a draw keyed by the seed, the rule and the message itself
+(link, event, message id, origin, attempt, and how many times that same message came before), not by
+its place in the link's traffic: under concurrency the same seed drops the same messages, whatever
+order they arrive in, and a rule added on one link changes no decision on another. Exact plans
+(`nth`, `every`) count the messages a rule matches, so they follow the order of arrival.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import contextlib
 import itertools
 import random
 import threading
-from collections import Counter
 from dataclasses import dataclass
 
 from party_common.clock import SYSTEM_CLOCK, Clock
+from party_common.keyed_draws import Occurrences, keyed_unit
 
 from .actions import Action, build
 from .rules import FaultRule
-from .script import DecisionScript, Key
+from .script import DecisionScript, Key, message_key
 
 
 @dataclass
@@ -52,13 +54,13 @@ class FaultEngine:
     # -- configuration ---------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, keep_rules: bool = False) -> None:
-        """Back to the start: counters, streams and the clock origin; rules too unless kept."""
+        """Back to the start: counters, occurrences and the clock origin; rules too unless kept."""
         with self._lock:
             if seed is not None:
                 self.seed = seed
             self.started = self.clock.monotonic()
-            self._streams: dict[str, random.Random] = {}
-            self._param_draws: Counter = Counter()
+            self._decided = Occurrences()
+            self._param_draws = Occurrences()
             self._counts: dict[str, int] = {}
             self.script = None
             if not keep_rules:
@@ -134,12 +136,6 @@ class FaultEngine:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def _stream(self, table: dict[str, random.Random], link: str, kind: str) -> random.Random:
-        stream = table.get(link)
-        if stream is None:
-            stream = table[link] = random.Random(f"{self.seed}:{kind}:{link}")
-        return stream
-
     def params_stream(self, key: Key) -> random.Random:
         """The stream an action draws its parameters from (a delay's length, a corruption's byte).
 
@@ -147,8 +143,7 @@ class FaultEngine:
         messages can reach a link in either order, and a replay must give each the delay it had.
         """
         with self._lock:
-            self._param_draws[key] += 1
-            n = self._param_draws[key]
+            n = self._param_draws.next(key)
         return random.Random(f"{self.seed}:params:{':'.join(map(str, key))}:{n}")
 
     def turn(self, key: Key) -> contextlib.AbstractAsyncContextManager:
@@ -157,24 +152,29 @@ class FaultEngine:
         return script.sequencer.turn(key) if script is not None else contextlib.nullcontext()
 
     def decide(self, link: str, event: str, key: Key | None = None) -> Decision:
-        """What happens to one message; `key` (see script.message_key) is needed in replay mode."""
+        """What happens to one message, known by `key` (see script.message_key); without one, messages
+        on a link with the same event are told apart only by their order."""
         if self.script is not None and key is not None:
             return self._replayed(key)
         if not self.rules:
             return PASS
+        if key is None:
+            key = message_key(link, event, None, None, 1, None)
         with self._lock:
             elapsed = self.clock.monotonic() - self.started
+            # The same message again (a practice resending it, a search with no id of its own) is a
+            # fresh draw, or one unlucky draw would fail it for ever.
+            occurrence = self._decided.next(key)
             chosen: Decision | None = None
-            # Every matching rule counts (and draws for) every message it matches, even when an
-            # earlier rule wins: "the 3rd message on this link" must not depend on other rules.
+            # Every matching rule counts every message it matches, even when an earlier rule wins:
+            # "the 3rd message on this link" must not depend on other rules.
             for rule in self.rules:
                 if not rule.matches(link, event):
                     continue
                 if rule.window and not rule.window.contains(elapsed):
                     continue
                 count = self._counts[rule.id] = self._counts.get(rule.id, 0) + 1
-                fires = self._fires(rule, link, count)
-                if not fires or chosen is not None:
+                if chosen is not None or not self._fires(rule, key, occurrence, count):
                     continue
                 action = self._actions[rule.id]
                 since = elapsed - (rule.window.start if rule.window else 0.0)
@@ -191,9 +191,11 @@ class FaultEngine:
                 return Decision(None, None, elapsed)
             return Decision(rule, self._actions[rule.id], elapsed)
 
-    def _fires(self, rule: FaultRule, link: str, count: int) -> bool:
+    def _fires(self, rule: FaultRule, key: Key, occurrence: int, count: int) -> bool:
         if rule.probability is not None:
-            return self._stream(self._streams, link, "decisions").random() < rule.probability
+            # The rule's id is in the draw so that two rules on one message fire independently, and a
+            # rule replaced under its id keeps its draws: raising p only adds messages to those it hit.
+            return keyed_unit(self.seed, rule.id, key, occurrence) < rule.probability
         if rule.nth is not None:
             return count in rule.nth
         if rule.every is not None:

@@ -1,10 +1,10 @@
 """A decision script: the fault decisions of a recorded run, keyed by message rather than by timing.
 
-The engine's seeded streams decide per link in arrival order, so under concurrency the same seed can
-put a decision on a different message. A replay instead looks each message up by what it is (link,
-event, message id, the message that caused it, attempt, purpose) and how many times that same
-message was decided on before, and gets exactly the decision it got in the recording. Messages the
-script does not name pass.
+The engine's exact plans (`nth`, `every`) count messages in arrival order, so under concurrency the
+same seed can put such a decision on a different message, and windows and outages follow timing. A
+replay instead looks each message up by what it is (link, event, message id, the message that caused
+it, attempt, purpose) and how many times that same message was decided on before, and gets exactly
+the decision it got in the recording. Messages the script does not name pass.
 """
 
 from __future__ import annotations

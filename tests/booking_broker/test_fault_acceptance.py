@@ -25,18 +25,29 @@ def _dropped_ubrns(journal: list[dict]) -> set[str]:
             if e["link"].startswith("broker->pas:") and e["event"] == "booking-request" and e["decision"] == "drop"}
 
 
-@pytest.mark.parametrize("seed", range(1, 11))
-async def test_2006_drop_at_057_loses_about_57_percent_and_the_journal_names_them(tmp_path, seed):
+async def _run_drop_57(tmp_path, concurrency: int) -> set[str]:
+    """300 bookings under the 2006 drop rule; returns the ids of the messages to the trusts it dropped."""
     async with inprocess_stack(tmp_path, population_size=200) as (urls, client, _):
-        await _configure(client, urls, seed, [DROP_57])
-        results = await dd.drive(client, urls, bookings=1000, seed=seed)
+        await _configure(client, urls, 3, [DROP_57])
+        results = await dd.drive(client, urls, bookings=300, seed=3, concurrency=concurrency)
         assert all(status == 200 for _, status, _ in results)  # fire-and-forget: the broker says booked
         ledger = set(await dd.ubrns_at(client, f"{urls.broker}/Appointment"))
-        at_pas = set(await dd.pas_ubrns(client, urls))
-        lost = ledger - at_pas
-        assert len(ledger) == 1000
-        assert 520 <= len(lost) <= 620, len(lost)
-        assert _dropped_ubrns(await dd.journal(client, urls)) == lost
+        lost = ledger - set(await dd.pas_ubrns(client, urls))
+        assert len(ledger) == 300
+        journal = await dd.journal(client, urls)
+        assert _dropped_ubrns(journal) == lost
+        return {e["message_id"] for e in journal
+                if e["link"].startswith("broker->pas:") and e["event"] == "booking-request" and e["decision"] == "drop"}
+
+
+async def test_2006_drop_loses_the_same_bookings_one_at_a_time_or_eight_at_once_and_the_journal_names_them(
+        tmp_path):
+    # The rate a probability gives is checked on the engine alone (test_fault_engine.py); here, that
+    # through the whole stack the seed picks the same messages however the bookings interleave.
+    one_by_one = await _run_drop_57(tmp_path / "one", concurrency=1)
+    eight_at_once = await _run_drop_57(tmp_path / "eight", concurrency=8)
+    assert one_by_one == eight_at_once
+    assert 140 <= len(one_by_one) <= 205, len(one_by_one)  # about 57% of 300
 
 
 async def test_exact_plan_57_of_every_100_loses_exactly_570(tmp_path):

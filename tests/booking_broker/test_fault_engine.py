@@ -1,12 +1,16 @@
-"""The fault engine in isolation: plans, streams per link, windows, actions' parameters."""
+"""The fault engine in isolation: plans, keyed draws, windows, actions' parameters."""
 
 from __future__ import annotations
+
+import math
+import random
 
 import pytest
 
 from booking_broker.faults.actions import REGISTRY
 from booking_broker.faults.engine import FaultEngine, RuleError
 from booking_broker.faults.rules import FaultRule
+from booking_broker.faults.script import message_key
 
 
 class FakeClock:
@@ -53,6 +57,68 @@ def test_nth_counts_matching_messages_from_one():
     got = [e.decide("broker->spine", ev).name for ev in ["booking-request", "allocate-ubrn"] * 8]
     hits = [i for i, d in enumerate(got) if d == "error"]
     assert hits == [4, 12]  # the 3rd and 7th booking-request, counting only those
+
+
+def _key(message_id: str, link: str = "broker->pas:RT1", attempt: int = 1):
+    return message_key(link, "booking-request", message_id, "origin", attempt, "delivery")
+
+
+def test_a_probability_decides_each_message_alike_whatever_order_messages_arrive_in():
+    # Under concurrency the same bookings reach a link in a different order every run; the seed must
+    # still drop the same bookings, not merely as many.
+    ids = [f"m{i}" for i in range(500)]
+    shuffled = random.Random(3).sample(ids, len(ids))
+
+    def run(order: list[str], seed: int = 7) -> dict[str, str]:
+        e = FaultEngine(seed)
+        e.add(rule(link="broker->pas:*", event="booking-request", action="drop", probability=0.5))
+        return {m: e.decide("broker->pas:RT1", "booking-request", _key(m)).name for m in order}
+
+    in_order = run(ids)
+    assert run(shuffled) == in_order
+    assert run(list(reversed(ids))) == in_order
+    assert 200 < list(in_order.values()).count("drop") < 300
+    assert run(ids, seed=8) != in_order
+
+
+def test_a_message_sent_again_is_a_fresh_draw_and_so_is_each_attempt():
+    e = FaultEngine(1)
+    e.add(rule(link="l", action="drop", probability=0.5))
+    resent = [e.decide("l", "booking-request", _key("m1", "l")).name for _ in range(40)]
+    retried = [e.decide("l", "booking-request", _key("m2", "l", attempt=n)).name for n in range(1, 41)]
+    assert {"drop", "pass"} == set(resent) == set(retried)
+
+
+@pytest.mark.parametrize("p", [0.01, 0.3, 0.57, 0.9])
+def test_probability_p_fires_for_about_p_of_many_messages(p):
+    n = 20_000
+    e = FaultEngine(11)
+    e.add(rule(link="broker->pas:*", action="drop", probability=p))
+    hits = sum(e.decide("broker->pas:RT2", "booking-request", _key(f"b{i}", "broker->pas:RT2")).name == "drop"
+               for i in range(n))
+    # Five standard deviations of a binomial count: a fixed seed, so never flaky, and still tight.
+    assert abs(hits - p * n) < 5 * math.sqrt(n * p * (1 - p)), hits
+
+
+def test_two_probability_rules_on_one_message_fire_independently():
+    n = 20_000
+    e = FaultEngine(5)
+    first = e.add(rule(link="l", action="drop", probability=0.5))
+    second = e.add(rule(link="l", action="delay", ms=1, probability=0.5))
+    got = [e.decide("l", "e", _key(f"m{i}", "l")).name for i in range(n)]
+    # The first rule decides half; the second fires for half of the rest.
+    assert abs(got.count("drop") - n / 2) < 5 * math.sqrt(n / 4)
+    assert abs(got.count("delay") - n / 4) < 5 * math.sqrt(n * 3 / 16)
+    assert first.id != second.id
+
+
+def test_raising_a_rules_probability_keeps_the_messages_it_already_hit():
+    def dropped(p: float) -> set[str]:
+        e = FaultEngine(2)
+        e.add(rule(id="lossy", link="l", action="drop", probability=p))
+        return {m for m in (f"m{i}" for i in range(1000)) if e.decide("l", "e", _key(m, "l")).name == "drop"}
+
+    assert dropped(0.2) < dropped(0.5)
 
 
 def test_probability_is_seeded_per_link_and_other_links_are_untouched():

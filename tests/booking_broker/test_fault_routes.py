@@ -38,11 +38,38 @@ async def test_bad_control_requests_get_operation_outcomes(tmp_path):
         r = await client.put(f"{b}/faults", json={"seed": 1, "rules": [{"link": "x", "action": "drop",
                                                                       "probability": 2}]})
         assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["rules[0].probability"]
-        r = await client.post(f"{b}/faults", content=b"{nope")
+        r = await client.post(f"{b}/faults", content=b"{nope", headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
         r = await client.put(f"{b}/delivery", json={"mode": "carrier-pigeon"})
         assert r.status_code == 400
         assert (await client.get(f"{b}/journal", params={"since": -1})).status_code == 400
+
+
+# What a web page may send to another site without a CORS preflight: text/plain, a form, or no body.
+CROSS_SITE = [({"Content-Type": "text/plain"}, b'{"link": "broker->pas:*", "action": "drop"}'),
+              ({"Content-Type": "application/x-www-form-urlencoded"}, b"link=broker-%3Epas%3A%2A&action=drop"),
+              ({"Content-Type": "multipart/form-data; boundary=x"}, b"--x--\r\n"),
+              ({}, b"")]
+
+
+async def test_control_requests_a_web_page_could_send_cross_site_are_refused_and_change_nothing(tmp_path):
+    async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _):
+        b = urls.broker
+        r = await client.put(f"{b}/faults", json={"seed": 4, "rules": [{"link": "x", "action": "drop"}]})
+        assert r.status_code == 200
+        before = (await client.get(f"{b}/faults")).json()
+        for method, path in [("POST", "/faults"), ("PUT", "/faults"), ("PUT", "/faults/replay"), ("PUT", "/faults/r1"),
+                             ("POST", "/faults/reset"), ("PUT", "/delivery")]:
+            for headers, body in CROSS_SITE:
+                r = await client.request(method, f"{b}{path}", content=body, headers=headers)
+                assert r.status_code == 415, (method, path, headers, r.text)
+                assert r.json()["resourceType"] == "OperationOutcome"
+                assert r.json()["issue"][0]["code"] == "not-supported"
+        assert (await client.get(f"{b}/faults")).json() == before
+        assert (await client.get(f"{b}/delivery")).json() == {"mode": "fire-and-forget"}
+        # JSON, as the harness sends it, still works; a reset needs no body, only the content type.
+        r = await client.post(f"{b}/faults/reset", content=b"", headers={"Content-Type": "application/json"})
+        assert r.status_code == 200 and r.json() == {"seed": 4, "rules": []}
 
 
 async def test_journal_pages_and_metrics_count_by_link_event_action_outcome(tmp_path):

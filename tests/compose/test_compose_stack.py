@@ -209,6 +209,9 @@ def _reconcile_available() -> bool:
     return _ok(sys.executable, "-m", "harness.cli", "reconcile", "--help")
 
 
+# Its first run builds the images (about five minutes, longer on a busy machine) before a 2,000-booking
+# scenario; the suite's 300 s would cut it short.
+@pytest.mark.timeout(2400)
 def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stack: Stack, images, capsys, tmp_path):
     timings = dict(images["timings"])
 

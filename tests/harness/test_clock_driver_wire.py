@@ -11,6 +11,7 @@ from harness.endpoints import StackUrls
 from party_common.app_factory import create_party_app
 from party_common.clock import VirtualClock
 from party_common.http_client import party_client
+from tests.stack_inprocess import inprocess_stack
 
 
 def _state(sent: int = 0, received: int = 0, unreached: int = 0) -> dict:
@@ -83,3 +84,12 @@ async def test_parties_count_the_calls_between_them_at_both_ends():
     assert (caller_clock.calls_sent, caller_clock.calls_unreached) == (2, 1)
 
 
+
+
+async def test_the_driver_moves_real_parties_clocks(tmp_path):
+    # The parties take clock moves only as JSON (docs/clock.md), so this also shows what the driver sends.
+    async with inprocess_stack(tmp_path, population_size=50, clock="virtual") as (urls, client, _):
+        driver = ClockDriver(client, urls)
+        await driver.start()
+        await driver.advance_to(90)
+        assert {s["elapsed_s"] for s in (await driver.states()).values()} == {90}

@@ -85,3 +85,25 @@ async def test_the_system_clock_cannot_be_advanced(name, tmp_path):
         assert r.status_code == 409
         got = issue(r)
         assert got["code"] == "business-rule" and "system clock" in got["diagnostics"]
+
+
+# What a web page may send to another site without a CORS preflight: text/plain, a form, or no body.
+CROSS_SITE_BODIES = [
+    ({"Content-Type": "text/plain"}, b'{"by_s": 3600}'),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"by_s=3600"),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, b'--x\r\nContent-Disposition: form-data; name="by_s"\r\n\r\n3600\r\n--x--\r\n'),
+    ({}, b""),
+]
+
+
+@pytest.mark.parametrize("name", PARTIES)
+async def test_a_request_a_web_page_could_send_cross_site_cannot_move_the_clock(name, tmp_path):
+    app = party(name, tmp_path, clock="virtual")
+    async with client_for(app) as http:
+        for headers, body in CROSS_SITE_BODIES:
+            r = await http.post("/clock/advance", content=body, headers=headers)
+            assert r.status_code == 415, (headers, r.text)
+            assert issue(r)["code"] == "not-supported"
+        assert (await http.get("/clock")).json()["elapsed_s"] == 0
+        r = await http.post("/clock/advance", content=b'{"by_s": 1}', headers={"Content-Type": "application/json"})
+        assert r.status_code == 200 and r.json()["elapsed_s"] == 1

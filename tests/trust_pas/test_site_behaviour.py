@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from types import SimpleNamespace
+
 import pytest
 
+from party_common.outcome import FhirError
 from tests.inprocess import client_for
-from trust_pas.site_behaviour import SiteBehaviour
+from trust_pas.site_behaviour import SiteBehaviour, SiteDesk
 from trust_pas.settings import Settings
 
 from .helpers import booking, free_slots, make_app, post_message, ubrn
@@ -28,13 +32,41 @@ async def test_only_the_named_site_is_unavailable_and_a_repeat_is_a_fresh_attemp
         assert ok.status_code == 200, ok.text
 
 
-async def test_a_fraction_of_the_sites_messages_fail_from_a_seeded_stream(sqlite_url):
+async def test_a_fraction_of_the_sites_messages_fail_by_a_seeded_draw(sqlite_url):
     async with client_for(make_app(sqlite_url, sites={"RT102": {"unavailable": 0.5}})) as pas:
         slots = await free_slots(pas, service=OLD_SITE, count=40)
-        codes = [(await post_message(pas, booking(s, ubrn_value=ubrn(i + 1), service=OLD_SITE))).status_code
+        codes = [(await post_message(pas, booking(s, ubrn_value=ubrn(i + 1), service=OLD_SITE,
+                                                  bundle_id=f"b{i}"))).status_code
                  for i, s in enumerate(slots)]
     assert set(codes) == {200, 503}
     assert 8 <= codes.count(503) <= 32
+
+
+async def _turned_away(desk: SiteDesk, bundle_ids: list[str]) -> set[str]:
+    refused = set()
+    for bundle_id in bundle_ids:
+        try:
+            await desk.answer(SimpleNamespace(ods="RT1"), {"id": bundle_id})
+        except FhirError:
+            refused.add(bundle_id)
+    return refused
+
+
+async def test_the_same_messages_find_the_site_unavailable_whatever_order_they_arrive_in():
+    def desk(seed: int = 1) -> SiteDesk:
+        d = SiteDesk({"RT102": SiteBehaviour(unavailable=0.5)}, seed=seed)
+        d.site_of = lambda trust, bundle: "RT102"
+        return d
+
+    ids = [f"b{i}" for i in range(200)]
+    refused = await _turned_away(desk(), ids)
+    assert await _turned_away(desk(), random.Random(2).sample(ids, len(ids))) == refused
+    assert 60 < len(refused) < 140
+    assert await _turned_away(desk(seed=2), ids) != refused
+    # A message sent again is a fresh attempt: turned away once, it gets through on a later try.
+    again = desk()
+    tries = [bool(await _turned_away(again, ["b-again"])) for _ in range(20)]
+    assert True in tries and False in tries
 
 
 def test_settings_read_sites_from_the_environment(monkeypatch):
