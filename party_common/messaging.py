@@ -194,6 +194,7 @@ class Message:
     reason: str | None
     resources: list[dict] = field(default_factory=list)
     _by_url: dict[str, int] = field(default_factory=dict, repr=False)
+    _digest: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for i, entry in enumerate(self.bundle.get("entry") or []):
@@ -302,6 +303,11 @@ class Message:
         """What the message says, without when it was written or under which ids: a resend of the same
         message (built again, sent again later, or under a new Bundle.id with the same
         MessageHeader.id) has the same digest; a different message under the same id does not."""
+        if self._digest is None:
+            self._digest = self._content_digest()
+        return self._digest
+
+    def _content_digest(self) -> str:
         entries = self.bundle.get("entry") or []
         # fullUrls (urn:uuids derived from the Bundle.id) stand for the entry they name.
         local = {e.get("fullUrl"): f"#entry{i}" for i, e in enumerate(entries) if isinstance(e, dict)}
