@@ -100,7 +100,9 @@ async def main_async(args) -> None:
 
             def workload(n: int) -> Workload:
                 nonlocal offset
-                w = Workload(urls, population, seed=args.seed, bookings=n, concurrency=args.concurrency)
+                # Each round's request ids are its own: a reused id with other content is refused (409).
+                w = Workload(urls, population, seed=args.seed, bookings=n, concurrency=args.concurrency,
+                             id_salt=f"round-at-{offset}")
                 w_offset = offset
                 offset += n
                 base_plan = w.plan
