@@ -85,6 +85,10 @@ class Directory:
         self.trusts = trusts
         self.services = services
         self.services_by_dos = {s.dos: s for s in services.values()}
+        if self.practices is None:
+            # Read with the trusts, before any booking needs them: a read caused by whichever booking
+            # came first would make the journal depend on arrival order.
+            await self._read_practices(quiet=True)
         log.info("directory loaded", trusts=len(trusts), services=len(services))
 
     async def service_by_dos(self, dos: str) -> Service | None:
@@ -109,6 +113,7 @@ class Directory:
 
         A GP system that cannot be read is a transient failure (503), never a refusal of the practice.
         """
+        await self.ensure_loaded()      # reads the practices with the trusts
         if self.practices is not None:
             return self.practices
         # One read however many bookings ask at once: the journal (and a replay) sees it once.
@@ -117,7 +122,7 @@ class Directory:
                 return self.practices
             return await self._read_practices()
 
-    async def _read_practices(self) -> dict[str, str]:
+    async def _read_practices(self, quiet: bool = False) -> dict[str, str]:
         known = {ods: dos_id("practice", ods) for ods in self.settings.gp_endpoints}
         root = self.settings.gp_url.rstrip("/")
         d = await self.courier.send("broker->gp", "directory", "GET", f"{root}/Organization")
@@ -128,7 +133,7 @@ class Directory:
                 if org.get("resourceType") == "Organization" and ods:
                     known[ods] = _identifier(org, DOS_SYSTEM) or dos_id("practice", ods)
             self.practices = known
-        elif not known:
+        elif not known and not quiet:
             raise FhirError(503, "transient", f"the practice directory at {root} could not be read ({d.outcome})")
         return known
 
