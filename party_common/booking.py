@@ -48,6 +48,15 @@ class BookingFacts:
     service_dos: str | None = None
 
 
+def _specialty_and_referral(appt: dict) -> tuple[str | None, str | None]:
+    """The specialty (serviceType) and the practice's referral id (basedOn) of an Appointment."""
+    specialty = next((c.get("code") for st in appt.get("serviceType") or [] for c in st.get("coding") or []
+                      if c.get("system") == SPECIALTY_SYSTEM), None)
+    referral = next((b.get("identifier", {}).get("value") for b in appt.get("basedOn") or []
+                     if (b.get("identifier") or {}).get("system") == REFERRAL_SYSTEM), None)
+    return specialty, referral
+
+
 def _appointment(f: BookingFacts) -> dict:
     return {"resourceType": "Appointment", "id": f.appointment_id} if f.appointment_id else \
         {"resourceType": "Appointment"}
@@ -120,13 +129,7 @@ def read_appointment(appt: dict, where: str = "Appointment", require_ubrn: bool 
     slot_ref = ((appt.get("slot") or [{}])[0]).get("reference") or ""
     if not slot_ref.startswith("Slot/"):
         raise FhirError(422, "required", f"{where}.slot must reference the booked Slot", [f"{where}.slot"])
-    specialty = None
-    for st in appt.get("serviceType") or []:
-        for c in st.get("coding") or []:
-            if c.get("system") == SPECIALTY_SYSTEM:
-                specialty = c.get("code")
-    referral = next((b.get("identifier", {}).get("value") for b in appt.get("basedOn") or []
-                     if (b.get("identifier") or {}).get("system") == REFERRAL_SYSTEM), None)
+    specialty, referral = _specialty_and_referral(appt)
     return BookingFacts(
         ubrn=ubrn, nhs_number=nhs, trust_ods=_ext(appt, PERFORMER_EXT), gp_ods=_ext(appt, REFERRER_EXT),
         service_id=service, slot_id=slot_ref.split("/", 1)[1], start=appt.get("start"), end=appt.get("end"),
@@ -364,13 +367,7 @@ def read_booking(msg: Message) -> BookingRead:
     elif msg.literal_id(slot_ref, "Slot"):
         slot_id, slot_where = msg.literal_id(slot_ref, "Slot"), f"{where}.slot[0]"
 
-    specialty = None
-    for st in appt.get("serviceType") or []:
-        for c in st.get("coding") or []:
-            if c.get("system") == SPECIALTY_SYSTEM:
-                specialty = c.get("code")
-    referral = next((b.get("identifier", {}).get("value") for b in appt.get("basedOn") or []
-                     if (b.get("identifier") or {}).get("system") == REFERRAL_SYSTEM), None)
+    specialty, referral = _specialty_and_referral(appt)
     service_id = next((v for s, v in keys if s is None), None)
     service_dos_id = next((v for s, v in keys if s == DOS_SYSTEM), None)
     facts = BookingFacts(
