@@ -12,7 +12,7 @@ from party_common.booking import service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, canonical_system, dos_id
 from party_common.outcome import FhirError
 
-from .courier import Courier
+from .courier import ORIGIN, Courier
 from .settings import Settings
 
 log = structlog.get_logger("directory")
@@ -85,10 +85,6 @@ class Directory:
         self.trusts = trusts
         self.services = services
         self.services_by_dos = {s.dos: s for s in services.values()}
-        if self.practices is None:
-            # Read with the trusts, before any booking needs them: a read caused by whichever booking
-            # came first would make the journal depend on arrival order.
-            await self._read_practices(quiet=True)
         log.info("directory loaded", trusts=len(trusts), services=len(services))
 
     async def service_by_dos(self, dos: str) -> Service | None:
@@ -113,7 +109,6 @@ class Directory:
 
         A GP system that cannot be read is a transient failure (503), never a refusal of the practice.
         """
-        await self.ensure_loaded()      # reads the practices with the trusts
         if self.practices is not None:
             return self.practices
         # One read however many bookings ask at once: the journal (and a replay) sees it once.
@@ -122,10 +117,16 @@ class Directory:
                 return self.practices
             return await self._read_practices()
 
-    async def _read_practices(self, quiet: bool = False) -> dict[str, str]:
+    async def _read_practices(self) -> dict[str, str]:
         known = {ods: dos_id("practice", ods) for ods in self.settings.gp_endpoints}
         root = self.settings.gp_url.rstrip("/")
-        d = await self.courier.send("broker->gp", "directory", "GET", f"{root}/Organization")
+        # Journaled as no booking's: whichever booking happens to need it first must not show in the
+        # journal (a replay, whose arrivals may come in another order, would differ).
+        token = ORIGIN.set(None)
+        try:
+            d = await self.courier.send("broker->gp", "directory", "GET", f"{root}/Organization")
+        finally:
+            ORIGIN.reset(token)
         if d.ok and d.body:
             for entry in d.body.get("entry", []):
                 org = entry.get("resource") or {}
@@ -133,7 +134,7 @@ class Directory:
                 if org.get("resourceType") == "Organization" and ods:
                     known[ods] = _identifier(org, DOS_SYSTEM) or dos_id("practice", ods)
             self.practices = known
-        elif not known and not quiet:
+        elif not known:
             raise FhirError(503, "transient", f"the practice directory at {root} could not be read ({d.outcome})")
         return known
 
