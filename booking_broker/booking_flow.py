@@ -15,6 +15,7 @@ receiver's dedupe sees it as such) and a rerun of the same scenario journals the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -87,6 +88,7 @@ class BookingFlow:
         self.outbox = outbox
         outbox.on_settled = self._settled
         self.referrals = ReferralFlow(self)
+        self._in_progress: dict[str, list] = {}   # Bundle.id -> [lock, holders and waiters]
         # What the referral flow shares with bookings.
         self.derived, self.passed_on, self.record = derived_id, _passed_on, self._record
 
@@ -97,6 +99,22 @@ class BookingFlow:
     # -- the inbox from GP systems -------------------------------------------------------------
 
     async def process(self, msg: Message, headers: Mapping[str, str] | None = None) -> tuple[int, dict]:
+        """One message at a time per Bundle.id: copies of a message arriving together (a sender's
+        retries racing its first try) wait for the first, then get its stored answer, rather than
+        each allocating a UBRN and colliding on the dedupe record."""
+        if not self.settings.dedupe:
+            return await self._process(msg, headers)
+        entry = self._in_progress.setdefault(msg.bundle_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._process(msg, headers)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._in_progress[msg.bundle_id]
+
+    async def _process(self, msg: Message, headers: Mapping[str, str] | None) -> tuple[int, dict]:
         if self.settings.dedupe:
             stored = await self._stored(msg)
             if stored is not None:
