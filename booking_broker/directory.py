@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import structlog
 
 from party_common.booking import service_dos
-from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, canonical_system, dos_id
+from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id, identifier_value
 from party_common.outcome import FhirError
 
 from .courier import ORIGIN, Courier
@@ -80,7 +80,7 @@ class Directory:
                 res = entry.get("resource", {})
                 if res.get("resourceType") != "HealthcareService" or not res.get("id"):
                     continue
-                dos = _identifier(res, DOS_SYSTEM) or service_dos(res["id"])
+                dos = identifier_value(res, DOS_SYSTEM) or service_dos(res["id"])
                 services[res["id"]] = Service(res["id"], ods, _specialty(res), res, dos)
         self.trusts = trusts
         self.services = services
@@ -130,9 +130,9 @@ class Directory:
         if d.ok and d.body:
             for entry in d.body.get("entry", []):
                 org = entry.get("resource") or {}
-                ods = _identifier(org, ODS_SYSTEM)
+                ods = identifier_value(org, ODS_SYSTEM)
                 if org.get("resourceType") == "Organization" and ods:
-                    known[ods] = _identifier(org, DOS_SYSTEM) or dos_id("practice", ods)
+                    known[ods] = identifier_value(org, DOS_SYSTEM) or dos_id("practice", ods)
             self.practices = known
         elif not known:
             raise FhirError(503, "transient", f"the practice directory at {root} could not be read ({d.outcome})")
@@ -145,13 +145,6 @@ class Directory:
             await self.ensure_loaded(refresh=True)
             svc = self.services.get(service_id)
         return svc
-
-
-def _identifier(res: dict, system: str) -> str | None:
-    for ident in res.get("identifier") or []:
-        if canonical_system(ident.get("system")) == system and ident.get("value"):
-            return ident["value"]
-    return None
 
 
 def _specialty(res: dict) -> str | None:

@@ -23,6 +23,8 @@ from party_common.messaging import SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPON
 from party_common.outcome import FhirError
 from party_common.referral import (
     ACCEPTED,
+    REFERRAL_STATE_EXT,
+    REVOKED,
     ReferralFacts,
     read_referral,
     referral_message,
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from .booking_flow import BookingFlow
 
 SENT, TRUST_ACCEPTED, TRUST_REJECTED = "sent", "accepted", "rejected"
-REFERRAL_EXT = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/referral-state"
 
 
 def key(referral_id: str) -> str:
@@ -53,7 +54,7 @@ def entry_facts(entry: ReferralEntry) -> ReferralFacts:
 def entry_resource(entry: ReferralEntry) -> dict:
     """The ledger's referral over REST, with what the trust answered as an extension."""
     sr = service_request_resource(entry_facts(entry), resource_id=None)
-    sr["extension"] = [{"url": REFERRAL_EXT, "valueCode": entry.status}]
+    sr["extension"] = [{"url": REFERRAL_STATE_EXT, "valueCode": entry.status}]
     return sr
 
 
@@ -157,7 +158,7 @@ class ReferralFlow:
     def _gp_message(self, facts: ReferralFacts, origin: str, code: str) -> tuple[str, str, dict]:
         flow = self.flow
         practice = practice_org(facts.gp_ods)
-        body = referral_message(SERVICEREQUEST_RESPONSE, replace(facts, status=ACCEPTED if code == "ok" else "revoked"),
+        body = referral_message(SERVICEREQUEST_RESPONSE, replace(facts, status=ACCEPTED if code == "ok" else REVOKED),
                                 sender=trust_org(facts.trust_ods), receiver=practice, destination=practice.endpoint,
                                 response={"identifier": origin, "code": code},
                                 bundle_id=flow.derived(origin, f"gp:referral:{code}"),

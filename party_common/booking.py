@@ -21,6 +21,7 @@ from .identifiers import (
     canonical_system,
     dos_id,
     dos_token,
+    identifier_value,
 )
 from .messaging import BOOKING_CANCEL, RESPONSE_CODES, Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
@@ -296,19 +297,6 @@ class BookingRead:
     service_where: str | None = None
     patient_where: str | None = None
 
-    def names_service(self, service_id: str, dos: str | None) -> bool:
-        for system, value in self.service_keys:
-            if value == service_id or (dos and value == dos and system in (None, DOS_SYSTEM)):
-                return True
-        return False
-
-
-def _identifier(resource: dict, system: str) -> str | None:
-    for ident in resource.get("identifier") or []:
-        if isinstance(ident, dict) and canonical_system(ident.get("system")) == system and ident.get("value"):
-            return ident["value"]
-    return None
-
 
 def read_booking(msg: Message) -> BookingRead:
     """The booking the message's focus Appointment states; raises FhirError (422) naming the element
@@ -319,7 +307,7 @@ def read_booking(msg: Message) -> BookingRead:
         raise FhirError(422, "required", "the message's focus must be an Appointment",
                         ["Bundle.entry[0].resource.focus"])
     where = msg.path(index)
-    ubrn = _identifier(appt, UBRN_SYSTEM)
+    ubrn = identifier_value(appt, UBRN_SYSTEM)
 
     nhs = gp_ods = patient_where = None
     keys: list[tuple[str | None, str]] = []
@@ -328,7 +316,7 @@ def read_booking(msg: Message) -> BookingRead:
         actor = p.get("actor") or {}
         patient = msg.resolve(actor, "Patient")
         if patient and nhs is None:
-            nhs = _identifier(patient[0], NHS_NUMBER_SYSTEM)
+            nhs = identifier_value(patient[0], NHS_NUMBER_SYSTEM)
             patient_where = f"{msg.path(patient[1])}.identifier"
             if nhs is None:
                 raise FhirError(422, "required", f"the Patient has no NHS number ({NHS_NUMBER_SYSTEM})",

@@ -80,5 +80,9 @@ def canonical_system(system: str | None) -> str | None:
     return s.replace("fhir.nhs.uk/id/", "fhir.nhs.uk/Id/")
 
 
-def same_system(a: str | None, b: str) -> bool:
-    return canonical_system(a) == b
+def identifier_value(resource: dict, system: str) -> str | None:
+    """The value of a resource's first identifier in `system` (either spelling), if any."""
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and canonical_system(ident.get("system")) == system and ident.get("value"):
+            return ident["value"]
+    return None

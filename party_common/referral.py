@@ -10,12 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .booking import REFERRAL_SYSTEM, add_patient, add_service, practice_org, trust_org
-from .identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, canonical_system
+from .identifiers import (
+    DOS_SYSTEM,
+    NHS_NUMBER_SYSTEM,
+    ODS_SYSTEM,
+    SPECIALTY_SYSTEM,
+    canonical_system,
+    identifier_value,
+)
 from .messaging import Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
 
 # What a trust says of a referral (ServiceRequest.status): received and being acted on, or refused.
 ACCEPTED, REVOKED = "active", "revoked"
+# On a referral read over REST (broker ledger, practice): what the trust answered (sent, accepted, rejected).
+REFERRAL_STATE_EXT = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/referral-state"
 
 
 @dataclass
@@ -83,14 +92,11 @@ def read_referral(msg: Message) -> ReferralRead:
         raise FhirError(422, "required", "the message must carry the ServiceRequest (as its focus)",
                         ["Bundle.entry[0].resource.focus"], bars_code="REC_UNPROCESSABLE_ENTITY")
     where = msg.path(index)
-    referral_id = next((i.get("value") for i in sr.get("identifier") or []
-                        if canonical_system(i.get("system")) == REFERRAL_SYSTEM), None) \
-        or sr.get("id") or msg.bundle_id
+    referral_id = identifier_value(sr, REFERRAL_SYSTEM) or sr.get("id") or msg.bundle_id
     patient = msg.resolve(sr.get("subject"), "Patient")
     nhs = gp_ods = None
     if patient:
-        nhs = next((i.get("value") for i in patient[0].get("identifier") or []
-                    if canonical_system(i.get("system")) == NHS_NUMBER_SYSTEM), None)
+        nhs = identifier_value(patient[0], NHS_NUMBER_SYSTEM)
         for gp in patient[0].get("generalPractitioner") or []:
             org = msg.resolve(gp, "Organization")
             gp_ods = gp_ods or (org_of(org[0]).ods if org else None)

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 from party_common.booking import REFERRAL_SYSTEM, practice_org, service_dos
 from party_common.identifiers import dos_token
 from party_common.messaging import SERVICEREQUEST_REQUEST, read_message
-from party_common.referral import ReferralFacts, referral_message, service_request_resource
+from party_common.referral import REFERRAL_STATE_EXT, ReferralFacts, referral_message, service_request_resource
 from party_common.referral import read_referral as read_referral_message
 from party_common.bundles import searchset
 from party_common.clock import party_clock
@@ -88,9 +88,6 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
     location = f"{settings.practice_endpoint(ods)}/ServiceRequest/{referral_id}"
     # The stored text is the answer: encoded once, for the table and the wire alike.
     return Response(encoded, status_code=201, media_type=FHIR_JSON, headers={"Location": location})
-
-
-REFERRAL_STATE_EXT = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/referral-state"
 
 
 def _facts(row: Referral) -> ReferralFacts:

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import httpx
 
 from party_common.booking import REFERRAL_SYSTEM
+from party_common.referral import REFERRAL_STATE_EXT
 
 from .kinds import (DUPLICATE_REFERRAL_AT_PAS, REFERRAL_MISSING_AT_BROKER, REFERRAL_MISSING_AT_PAS,
                     REFERRAL_UNANSWERED_AT_GP)
 from .rules import Discrepancy
 from .sources import PartyUnreachable, _next, organizations
 
-STATE_EXT = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/referral-state"
 PAGE = 500
 
 
@@ -33,7 +33,7 @@ class ReferralOutcome:
 
 def _id_and_state(sr: dict) -> tuple[str | None, str | None, str | None]:
     rid = next((i.get("value") for i in sr.get("identifier") or [] if i.get("system") == REFERRAL_SYSTEM), None)
-    state = next((e.get("valueCode") for e in sr.get("extension") or [] if e.get("url") == STATE_EXT), None)
+    state = next((e.get("valueCode") for e in sr.get("extension") or [] if e.get("url") == REFERRAL_STATE_EXT), None)
     trust = next(((p.get("identifier") or {}).get("value") for p in sr.get("performer") or []
                   if p.get("identifier")), None)
     return rid, state, trust

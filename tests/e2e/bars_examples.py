@@ -15,7 +15,6 @@ import yaml
 from jsonschema import Draft7Validator, FormatChecker
 
 from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, canonical_system
-from party_common.messaging import SERVICEREQUEST_RESPONSE
 
 
 @dataclass
@@ -89,11 +88,6 @@ def rewrite_values(bundle: dict, known: Known, *, to_practice: bool = False) -> 
             if "end" in res:
                 res["end"] = known.slot_end
     return out
-
-
-def is_response(bundle: dict) -> bool:
-    header = bundle["entry"][0]["resource"]
-    return bool(header.get("response")) or header["eventCoding"]["code"] == SERVICEREQUEST_RESPONSE
 
 
 class MessageSchema:
