@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from party_common.control_auth import require_control_token
 from party_common.fhir_json import read_json_body
 from party_common.outcome import FhirError, invalid, not_found
 
@@ -14,7 +15,8 @@ from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
 from .faults.engine import RuleError
 from .faults.rules import FaultRule
 
-router = APIRouter()
+# Reads pass freely; every change to the plan or the delivery mode needs the control token, if set.
+router = APIRouter(dependencies=[Depends(require_control_token)])
 
 
 async def _json(request: Request):

@@ -9,6 +9,8 @@ import httpx
 import orjson
 import typer
 
+from party_common.control_auth import control_headers
+
 faults_app = typer.Typer(help="Fault rules of a running broker (list, add, remove, reset).", no_args_is_help=True)
 
 BrokerUrl = Annotated[str, typer.Option(help="Base URL of the booking broker.")]
@@ -21,7 +23,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _call(method: str, url: str, body=None):
     try:
-        r = httpx.request(method, url, json=body, timeout=10)
+        r = httpx.request(method, url, json=body, timeout=10, headers=control_headers())
     except httpx.HTTPError as exc:
         _fail(f"the broker at {url.rsplit('/faults', 1)[0]} cannot be reached ({type(exc).__name__})", 3)
     try:

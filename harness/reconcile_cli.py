@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from party_common.fhir_json import FHIR_JSON
+from party_common.control_auth import add_control_token
 from party_common.http_client import add_trace_headers
 
 from .endpoints import DEFAULT_PORTS, StackUrls
@@ -103,7 +104,7 @@ def _run_dedupe(run: Path) -> bool:
 
 
 def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON}, event_hooks={"request": [add_trace_headers]})
+    return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON}, event_hooks={"request": [add_trace_headers, add_control_token]})
 
 
 async def _reconcile(job: ReconcileJob) -> tuple[Reconciliation, dict]:

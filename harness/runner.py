@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from party_common.fhir_json import FHIR_JSON
+from party_common.control_auth import add_control_token
 from party_common.http_client import add_trace_headers
 from party_common.identifiers import UBRN_SYSTEM
 from trust_pas.catalogue import DEFAULT_TRUSTS
@@ -164,7 +165,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON},
-                                 event_hooks={"request": [add_trace_headers]}, transport=transport) as client:
+                                 event_hooks={"request": [add_trace_headers, add_control_token]}, transport=transport) as client:
         people = scenario.population
         population = await discover(client, opts.urls, people.patients_per_practice,
                                     people.practice_codes, people.trusts)

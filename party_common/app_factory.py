@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
-from datetime import datetime, timezone
 from typing import Any
 
 import structlog
@@ -15,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import clock_routes
 from .body_limit import BodyLimitMiddleware
+from .capability import capability_statement  # noqa: F401  (the parties and tests import it from here)
 from .clock import Clock, using_clock
 from .correlation import CorrelationMiddleware
 from .http_client import PARTY_CALL_HEADER
@@ -29,39 +29,6 @@ _STATUS_CODES = {
     406: "processing", 409: "conflict", 413: "too-costly", 415: "not-supported", 422: "business-rule",
     429: "throttled", 503: "transient",
 }
-
-
-def capability_statement(name: str, resources: list[dict], operations: list[str]) -> dict:
-    """A server CapabilityStatement; `resources` items hold type, interactions and searchParams."""
-    rest_resources = []
-    for res in resources:
-        item: dict[str, Any] = {
-            "type": res["type"],
-            "interaction": [{"code": code} for code in res.get("interactions", [])],
-        }
-        if res.get("search"):
-            item["searchParam"] = [{"name": n, "type": t} for n, t in res["search"].items()]
-        if res.get("operations"):
-            item["operation"] = [
-                {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{op}"}
-                for op in res["operations"]
-            ]
-        rest_resources.append(item)
-    rest: dict[str, Any] = {"mode": "server", "resource": rest_resources}
-    if operations:
-        rest["operation"] = [
-            {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{op}"} for op in operations
-        ]
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": datetime.now(timezone.utc).date().isoformat(),
-        "kind": "instance",
-        "software": {"name": f"nhs-interop-testbed {name}", "version": "0.1.0"},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
-        "rest": [rest],
-    }
 
 
 # Young collections every 20,000 allocations rather than 700: request handling allocates in bursts
@@ -149,7 +116,7 @@ def create_party_app(
 
     @app.exception_handler(FhirError)
     async def _fhir_error(request: Request, exc: FhirError):
-        return FhirResponse(exc.outcome(), status_code=exc.status)
+        return FhirResponse(exc.outcome(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError):

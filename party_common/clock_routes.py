@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from .clock import Clock, ClockError, VirtualClock
+from .control_auth import require_control_token
 from .fhir_json import read_json_body
 from .outcome import FhirError, invalid
 
@@ -45,7 +46,7 @@ def _seconds(body: dict, field: str) -> float:
     return float(value)
 
 
-@router.post("/clock/advance")
+@router.post("/clock/advance", dependencies=[Depends(require_control_token)])
 async def advance_clock(request: Request, clock: ClockDep):
     body = await read_json_body(request)
     if not isinstance(clock, VirtualClock):

@@ -115,9 +115,11 @@ class FhirError(Exception):
     """
 
     def __init__(self, status: int, code: str, diagnostics: str, expression: list[str] | None = None,
-                 issues: list[Issue] | None = None, bars_code: str | None = None):
+                 issues: list[Issue] | None = None, bars_code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(diagnostics)
         self.status = status
+        self.headers = headers
         self.issues = with_bars_code(issues or [Issue(code, diagnostics, expression or [])],
                                      bars_code or bars_code_for(status))
 

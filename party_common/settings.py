@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .body_limit import DEFAULT_MAX_BODY_BYTES
 from .clock import DEFAULT_EPOCH, Clock, make_clock
+from .control_auth import CONTROL_TOKEN_ENV
 
 
 def _utc(value: datetime) -> datetime:
@@ -39,6 +40,9 @@ class PartySettings(BaseSettings):
     # A request body larger than this is refused (413) before it is read, so no sender can make the
     # party hold an arbitrarily large body in memory.
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
+    # The bearer token control endpoints require (control_auth.py). One variable for every party,
+    # not one per prefix, because the harness sends one token to all of them.
+    control_token: str | None = Field(None, validation_alias=AliasChoices(CONTROL_TOKEN_ENV, "control_token"))
 
     def make_clock(self) -> Clock:
         return make_clock(self.clock, self.clock_epoch)

@@ -121,6 +121,8 @@ class Stack:
             "POSTGRES_IMAGE": images["POSTGRES_IMAGE"],
             "TESTBED_BIND": "127.0.0.1",
             "TESTBED_LOG_LEVEL": "WARNING",
+            # The parties require it on control endpoints; the harness below sends it from this env.
+            "TESTBED_CONTROL_TOKEN": f"compose-test-{os.getpid()}",
             **{f"TESTBED_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         })
         self.env = env
@@ -224,6 +226,9 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     with capsys.disabled():
         print(f"\n[compose] {images['mode']} base images; " + "; ".join(f"{k}: {v}" for k, v in timings.items()))
     assert bring_up <= BRING_UP_LIMIT_S
+    # Compose gives the control endpoints a token: a fault plan cannot be set without it.
+    refused = httpx.put(f"{stack.url('broker')}/faults", json={"seed": 1, "rules": []}, timeout=10)
+    assert refused.status_code == 401, refused.text
 
     # The workload from the host against the published ports, in a subprocess so the spine can be
     # stopped while it runs.
@@ -234,7 +239,7 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     run = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", "--scenario", str(SCENARIO), "--json",
          "--runs-dir", str(tmp_path / "runs"), *stack.port_args()],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stack.env)
     try:
         # The spine vanishes early in the run. While it is away the GP system refuses new referrals
         # at once (it cannot check the NHS number), so the queue runs down fast during the outage:
@@ -292,7 +297,7 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     reconciled = "not available"
     if _reconcile_available():
         rec = _run([sys.executable, "-m", "harness.cli", "reconcile", "--json", "--run", summary["run"]["folder"],
-                    *stack.port_args()], timeout=300, check=False)
+                    *stack.port_args()], timeout=300, check=False, env=stack.env)
         assert rec.returncode == 0, f"testbed reconcile exited {rec.returncode}: {rec.stderr[-2000:]}"
         doc = json.loads(rec.stdout)
         reconciled = f"{doc.get('disagreeing')} of {doc.get('attempted')} disagree {doc.get('counts')}"

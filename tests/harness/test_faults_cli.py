@@ -36,3 +36,10 @@ def test_every_faults_command_that_changes_the_plan_sends_json(sent, args):
     assert result.exit_code == 0, result.output
     assert [r.method for r in sent] == ["POST"]
     assert sent[0].headers["content-type"] == "application/json"
+
+
+def test_the_control_token_goes_with_every_faults_command(sent, monkeypatch):
+    monkeypatch.setenv("TESTBED_CONTROL_TOKEN", "t0ken")
+    for args in (["list"], ["reset"], ["remove", "r1"]):
+        assert CliRunner().invoke(app, ["faults", *args, "--broker-url", "http://broker.test"]).exit_code == 0
+    assert [r.headers.get("authorization") for r in sent] == ["Bearer t0ken"] * 3
