@@ -23,7 +23,7 @@ from .reconcile import KINDS, PartyUnreachable
 from .reconcile_cli import register as register_reconcile
 from .report_cli import register as register_report
 from .replay_cli import register as register_replay
-from .runner import RunOptions, run as run_workload, stack_is_up
+from .runner import RunIncomplete, RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .scenario_library import library, resolve as resolve_scenario
 from .workload import WorkloadError
@@ -116,6 +116,9 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Bookings in flight at once (default 8).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
+    keep_rules: Annotated[bool, typer.Option(
+        "--keep-rules", help="Add the scenario's fault rules to those already on the broker (`testbed faults add`) "
+                             "instead of replacing them.")] = False,
     host: HostOpt = "127.0.0.1",
     broker_port: BrokerPort = DEFAULT_PORTS["broker"],
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
@@ -135,17 +138,21 @@ def run(
     except ScenarioError as exc:
         fail(str(exc), 2)
     urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
-    opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir)
+    opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules)
     if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
         console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
     try:
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
-    except (StackError, WorkloadError) as exc:
+    except (StackError, WorkloadError, RunIncomplete) as exc:
         fail(str(exc))
     except PartyUnreachable as exc:
         fail(str(exc), 3)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    rules = summary.get("fault_rules") or {}
+    if rules.get("replaced_on_broker"):
+        console.print(f"note: the scenario's fault plan replaced {rules['replaced_on_broker']} rule(s) that were on "
+                      "the broker; --keep-rules adds to them instead")
     if json_out:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

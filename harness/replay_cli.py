@@ -17,6 +17,7 @@ from .embedded_stack import StackError
 from .reconcile import PartyUnreachable
 from .reconcile_cli import GpUrl, HostOpt, PasUrl, SpineUrl, fail
 from .run_record import RunFolderError, newest_run
+from .runner import RunIncomplete
 from .workload import WorkloadError
 
 DIFFERS = 1
@@ -68,6 +69,8 @@ def replay(
         outcome = replay_run(run_folder, urls, runs_dir)
     except (RunFolderError, StackError, WorkloadError) as exc:
         fail(str(exc), 2)
+    except RunIncomplete as exc:
+        fail(str(exc), 1)
     except PartyUnreachable as exc:
         fail(str(exc), 3)
     for line in outcome.warnings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import functools
+import itertools
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ from .run_folder import new_run_folder, write_json, write_jsonl
 from .run_record import save_replay_material
 from .scenario import Scenario
 from .summary import links_delta, summarise
-from .workload import BookingResult, Pacer, Workload, discover
+from .reconcile.sources import PartyUnreachable
+from .workload import BookingResult, Pacer, Workload, WorkloadError, discover
 
 if TYPE_CHECKING:
     from .replay import ReplayPlan
@@ -46,6 +48,7 @@ class RunOptions:
     horizon_days: int = 150
     drain_timeout_s: float = 120.0
     replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids and fault decisions
+    keep_rules: bool = False               # add the scenario's fault rules to the broker's, not replace them
 
     @property
     def bookings(self) -> int:
@@ -119,13 +122,29 @@ async def confirmed_at_gp(client: httpx.AsyncClient, urls: StackUrls, ubrns: set
     return confirmed
 
 
-async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario: Scenario) -> None:
-    for method, path, body in (("PUT", "/faults", scenario.fault_plan()),
-                               ("PUT", "/delivery", {"mode": scenario.delivery})):
+async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario: Scenario, *,
+                           keep_rules: bool = False) -> dict:
+    """Puts the scenario's fault plan and delivery mode on the broker.
+
+    The plan replaces the rules already there (`testbed faults add` before the run) unless
+    `keep_rules`, when they are kept ahead of the scenario's; either way the count is returned for
+    the summary, so nobody reads a run's outcome without knowing which rules shaped it.
+    """
+    plan = scenario.fault_plan()
+    current = (await client.get(f"{urls.broker}/faults")).json().get("rules") or []
+    if keep_rules:
+        # The broker numbers rules without an id from r1 on each PUT: the scenario's get the next
+        # free numbers so they cannot clash with the ids of the rules kept.
+        taken = {r.get("id") for r in current}
+        free = (f"r{n}" for n in itertools.count(1) if f"r{n}" not in taken)
+        added = [r if r.get("id") else {**r, "id": next(free)} for r in plan.get("rules", [])]
+        plan = {**plan, "rules": [*current, *added]}
+    for method, path, body in (("PUT", "/faults", plan), ("PUT", "/delivery", {"mode": scenario.delivery})):
         r = await client.request(method, f"{urls.broker}{path}", json=body)
         if r.status_code != 200:
             detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
             raise StackError(f"the broker refused the scenario ({method} {path}): {detail}")
+    return {"kept": len(current) if keep_rules else 0, "replaced": 0 if keep_rules else len(current)}
 
 
 async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float,
@@ -158,61 +177,131 @@ async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -
         since = page["last"]
 
 
+class RunIncomplete(RuntimeError):
+    """The run stopped part-way; what it had is in its folder (summary marked incomplete)."""
+
+
 async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = True,
                 transport: httpx.AsyncBaseTransport | None = None) -> dict:
-    """`transport` reaches the parties some other way than sockets (tests' in-process stack)."""
+    """`transport` reaches the parties some other way than sockets (tests' in-process stack).
+
+    Whatever stops the run part-way (a party gone, a refusal), the bookings answered so far, the
+    journal as far as it can be read and a summary marked `incomplete` are written before the error
+    is raised again as RunIncomplete: a run that took minutes never ends with nothing to look at.
+    """
     scenario = opts.scenario
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    stage = "discover"
+    workload: Workload | None = None
+    journal_since: int | None = None
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON},
-                                 event_hooks={"request": [add_trace_headers, add_control_token]}, transport=transport) as client:
-        people = scenario.population
-        population = await discover(client, opts.urls, people.patients_per_practice,
-                                    people.practice_codes, people.trusts)
-        driver = ClockDriver(client, opts.urls) if scenario.clock.mode == "virtual" else None
-        if driver is not None:
-            # Before the fault plan: its windows count from when it is put, which is the workload's start.
-            await driver.start()
-        else:
-            await refuse_virtual_stack(client, opts.urls)
-        simulated_from = driver.at if driver else None
-        await configure_broker(client, opts.urls, scenario)
-        if opts.replay:
-            await opts.replay.configure(client, opts.urls)
-        journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
-        links_before = (await client.get(f"{opts.urls.broker}/links")).json()
-        id_salt = opts.replay.id_salt if opts.replay else str(journal_since)
-        workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
-                            concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
-                            id_salt=id_salt)
-        started = time.perf_counter()
-        results: list[BookingResult] = await workload.run(client, progress, pacer_for(scenario, driver))
+                                 event_hooks={"request": [add_trace_headers, add_control_token]},
+                                 transport=transport) as client:
+        def at(update: dict) -> None:
+            nonlocal stage, workload, journal_since
+            stage = update.get("stage", stage)
+            workload = update.get("workload", workload)
+            journal_since = update.get("journal_since", journal_since)
+
+        try:
+            return await _drive(opts, folder, client, progress, embedded, at)
+        except (httpx.HTTPError, StackError, WorkloadError, PartyUnreachable, ValueError, KeyError) as exc:
+            await _write_partial(client, opts, folder, stage, exc, workload, journal_since)
+            raise RunIncomplete(f"the run stopped while {STAGES[stage]} ({_why(exc)}); what it had is in {folder}") \
+                from exc
+
+
+STAGES = {"discover": "reading the practices and services", "configure": "setting the broker's fault plan",
+          "workload": "driving bookings", "drain": "waiting for the broker's outbox to drain",
+          "followups": "cancelling and rebooking", "confirm": "reading the practices' bookings",
+          "journal": "reading the broker's journal", "reconcile": "reconciling the parties' records",
+          "record": "saving the replay material"}
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _write_partial(client: httpx.AsyncClient, opts: RunOptions, folder: Path, stage: str,
+                         exc: BaseException, workload: Workload | None, journal_since: int | None) -> None:
+    results = list(workload.done) if workload is not None else []
+    journal: list[dict] = []
+    journal_note = "not read: the run stopped before the workload started"
+    if journal_since is not None:
+        try:
+            journal = await read_journal(client, opts.urls, journal_since)
+            journal_note = "read after the run stopped"
+        except (httpx.HTTPError, ValueError, KeyError) as err:
+            journal_note = f"could not be read ({_why(err)})"
+    write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
+    write_jsonl(folder / "journal.jsonl", journal)
+    summary = summarise(results, duration_s=0.0, confirmed_at_gp=None, links={})
+    summary["incomplete"] = {"stage": stage, "while": STAGES[stage], "error": _why(exc),
+                             "journal": journal_note, "journal_entries": len(journal)}
+    write_json(folder / "summary.json", _with_run_header(opts, folder, summary, embedded=None))
+
+
+async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, progress, embedded: bool,
+                 at) -> dict:
+    scenario = opts.scenario
+    concurrency = scenario.workload.concurrency
+    people = scenario.population
+    population = await discover(client, opts.urls, people.patients_per_practice,
+                                people.practice_codes, people.trusts)
+    at({"stage": "configure"})
+    driver = ClockDriver(client, opts.urls) if scenario.clock.mode == "virtual" else None
+    if driver is not None:
+        # Before the fault plan: its windows count from when it is put, which is the workload's start.
+        await driver.start()
+    else:
+        await refuse_virtual_stack(client, opts.urls)
+    simulated_from = driver.at if driver else None
+    replaced = await configure_broker(client, opts.urls, scenario, keep_rules=opts.keep_rules)
+    if opts.replay:
+        await opts.replay.configure(client, opts.urls)
+    journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
+    links_before = (await client.get(f"{opts.urls.broker}/links")).json()
+    id_salt = opts.replay.id_salt if opts.replay else str(journal_since)
+    workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
+                        concurrency=concurrency, horizon_days=opts.horizon_days, run_id=folder.name,
+                        id_salt=id_salt)
+    at({"stage": "workload", "workload": workload, "journal_since": journal_since})
+    started = time.perf_counter()
+    results: list[BookingResult] = await workload.run(client, progress, pacer_for(scenario, driver))
+    at({"stage": "drain"})
+    drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
+    duration = time.perf_counter() - started
+    simulated = driver.at - simulated_from if driver else None
+
+    async def settle():
+        nonlocal drained
         drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
-        duration = time.perf_counter() - started
-        simulated = driver.at - simulated_from if driver else None
 
-        async def settle():
-            nonlocal drained
-            drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
-
-        followups = await FollowUps(workload, scenario.workload.cancellations,
-                                    scenario.workload.rebookings).run(client, results, settle)
-        rebooked = {f.ubrn for f in followups if f.action == "rebook" and f.ubrn}
-        followups_s = time.perf_counter() - started - duration
-        links_after = (await client.get(f"{opts.urls.broker}/links")).json()
-        accepted = {r.ubrn for r in results if r.ubrn}
-        confirmed = await confirmed_at_gp(client, opts.urls, accepted)
-        journal = await read_journal(client, opts.urls, journal_since)
-        # The run ends by reconciling its own bookings (those it was answered for, and any the
-        # journal names): on a stack that was up before, earlier runs' bookings are not its business.
-        scope = accepted | rebooked | {e["ubrn"] for e in journal if e.get("ubrn")}
-        # The scenario's receivers setting reaches only a stack this run started.
-        dedupe = scenario.receivers.dedupe if embedded else True
-        reconciliation, report = await run_job(client, ReconcileJob(
-            urls=opts.urls, scope=scope, attempted=len(results) + sum(f.action == "rebook" for f in followups),
-            settle_s=10, journal=journal, dedupe=dedupe))
-        await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
-                                   reconciliation=reconciliation)
+    at({"stage": "followups"})
+    followups = await FollowUps(workload, scenario.workload.cancellations,
+                                scenario.workload.rebookings).run(client, results, settle)
+    rebooked = {f.ubrn for f in followups if f.action == "rebook" and f.ubrn}
+    followups_s = time.perf_counter() - started - duration
+    at({"stage": "confirm"})
+    links_after = (await client.get(f"{opts.urls.broker}/links")).json()
+    accepted = {r.ubrn for r in results if r.ubrn}
+    confirmed = await confirmed_at_gp(client, opts.urls, accepted)
+    at({"stage": "journal"})
+    journal = await read_journal(client, opts.urls, journal_since)
+    # The run ends by reconciling its own bookings (those it was answered for, and any the
+    # journal names): on a stack that was up before, earlier runs' bookings are not its business.
+    scope = accepted | rebooked | {e["ubrn"] for e in journal if e.get("ubrn")}
+    # The scenario's receivers setting reaches only a stack this run started.
+    dedupe = scenario.receivers.dedupe if embedded else True
+    at({"stage": "reconcile"})
+    reconciliation, report = await run_job(client, ReconcileJob(
+        urls=opts.urls, scope=scope, attempted=len(results) + sum(f.action == "rebook" for f in followups),
+        settle_s=10, journal=journal, dedupe=dedupe))
+    at({"stage": "record"})
+    await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
+                               reconciliation=reconciliation)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
     write_jsonl(folder / "followups.jsonl", (f.as_json() for f in followups))
@@ -224,9 +313,22 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     summary["outbox_after_drain"] = drained
     summary["followups"] = {**summarise_followups(followups), "duration_s": round(followups_s, 3)}
     summary["journal_entries"] = len(journal)
+    summary["fault_rules"] = {"scenario": len(scenario.faults), "kept_from_broker": replaced["kept"],
+                              "replaced_on_broker": replaced["replaced"]}
     summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
     summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": link_rates(journal)}
     return summary
+
+
+def _with_run_header(opts: RunOptions, folder: Path, summary: dict, embedded: bool | None) -> dict:
+    stack = "unknown" if embedded is None else ("embedded" if embedded else "external")
+    return {
+        "run": {"folder": str(folder), "seed": opts.seed, "bookings": opts.bookings,
+                "scenario": opts.scenario.name, "delivery": opts.scenario.delivery,
+                "faults": len(opts.scenario.faults), "stack": stack,
+                "urls": opts.urls.as_dict(), "concurrency": opts.scenario.workload.concurrency},
+        **summary,
+    }
 
 
 def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
@@ -243,13 +345,7 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
                                               extra_env={**receiver_env(opts.scenario), **clock_env(opts.scenario)}))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
         summary = asyncio.run(drive(opts, folder, progress, embedded))
-    summary = {
-        "run": {"folder": str(folder), "seed": opts.seed, "bookings": opts.bookings,
-                "scenario": opts.scenario.name, "delivery": opts.scenario.delivery,
-                "faults": len(opts.scenario.faults), "stack": "embedded" if embedded else "external",
-                "urls": opts.urls.as_dict(), "concurrency": opts.scenario.workload.concurrency},
-        **summary,
-    }
+    summary = _with_run_header(opts, folder, summary, embedded)
     if opts.scenario.expect is not None:
         missed = expectation_misses(opts.scenario.expect, summary["reconciliation"],
                                     summary["error_rates"]["links"], summary["reconciliation"]["score"])

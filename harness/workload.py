@@ -216,10 +216,12 @@ class Workload:
         """Books every index; `pacer` decides when each starts (harness/pacing.py), else as fast as
         `concurrency` allows."""
         results: list[BookingResult | None] = [None] * self.bookings
+        self.done: list[BookingResult] = []  # answered so far, kept if the run fails part-way
 
         async def book(i: int) -> None:
             res = await self.book_one(client, i)
             results[i] = res
+            self.done.append(res)
             if progress:
                 progress(res)
 
