@@ -9,6 +9,7 @@ from party_common.app_factory import capability_statement, create_party_app
 from party_common.database import Database
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE
 
 from . import (
     routes_directory,
@@ -19,6 +20,7 @@ from . import (
     routes_referrals,
 )
 from .booking_flow import BookingFlow
+from .control_state import ControlState
 from .courier import Courier, LinkStats
 from .directory import Directory
 from .faults.engine import FaultEngine
@@ -30,16 +32,24 @@ from .outbox import Outbox
 from party_common.schema_upgrade import add_missing_columns
 from .settings import Settings
 
-CAPABILITY = capability_statement(
-    "booking broker",
-    [
-        {"type": "HealthcareService", "interactions": ["search-type"], "search": {"specialty": "token"}},
-        {"type": "Slot", "interactions": ["search-type"],
-         "search": {"service": "reference", "specialty": "token", "status": "token", "start": "date"}},
-        {"type": "Appointment", "interactions": ["search-type"], "search": {"identifier": "token"}},
-    ],
-    ["process-message"],
-)
+# Every event the broker's inbox takes from a practice (or a trust's own referral answer), it also
+# sends on: to the trust, back to the practice and, for bookings, to the spine's index.
+EVENTS = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE)
+
+
+def broker_capability(base: str) -> dict:
+    return capability_statement(
+        "booking broker",
+        [
+            {"type": "HealthcareService", "interactions": ["search-type"], "search": {"specialty": "token"}},
+            {"type": "Slot", "interactions": ["search-type"],
+             "search": {"service": "reference", "specialty": "token", "status": "token", "start": "date"}},
+            {"type": "Appointment", "interactions": ["search-type"], "search": {"identifier": "token"}},
+        ],
+        ["process-message"],
+        base=base, description="booking broker: routes practices' BaRS bookings and referrals to trusts",
+        receives=EVENTS, sends=EVENTS,
+    )
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -62,6 +72,10 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         outbox = Outbox(db, courier, metrics, clock, max_backoff=settings.outbox_max_backoff_s)
         directory = Directory(settings, courier)
         flow = BookingFlow(settings, db, courier, directory, outbox, clock)
+        control = ControlState(db)
+        # What was set over HTTP before a restart wins over the start-up settings.
+        flow.delivery = await control.restore(engine) or flow.delivery
+        app.state.control = control
         app.state.db, app.state.stats, app.state.metrics = db, stats, metrics
         app.state.courier, app.state.journal, app.state.outbox = courier, journal, outbox
         app.state.directory, app.state.flow, app.state.engine = directory, flow, engine
@@ -77,8 +91,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             await client.aclose()
             await db.dispose()
 
-    app = create_party_app("booking_broker", CAPABILITY, lifespan=lifespan, clock=clock, proxy=True,
-                           require_trace_headers=settings.require_trace_headers)
+    app = create_party_app("booking_broker", broker_capability(settings.public_url), lifespan=lifespan, clock=clock,
+                           proxy=True, require_trace_headers=settings.require_trace_headers)
     app.state.settings = settings
     for module in (routes_directory, routes_messages, routes_ledger, routes_referrals, routes_faults, routes_journal):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ from party_common.control_auth import require_control_token
 from party_common.fhir_json import read_json_body
 from party_common.outcome import FhirError, invalid, not_found
 
+from .control_state import ControlDep
 from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
 from .faults.engine import RuleError
 from .faults.rules import FaultRule
@@ -42,15 +43,17 @@ async def list_faults(engine: EngineDep):
 
 
 @router.post("/faults", status_code=201)
-async def add_fault(request: Request, engine: EngineDep):
+async def add_fault(request: Request, engine: EngineDep, control: ControlDep):
     try:
-        return engine.add(_rule(await _json(request))).model_dump(by_alias=True, exclude_none=True)
+        rule = engine.add(_rule(await _json(request)))
     except RuleError as exc:
         raise _rule_error(exc) from None
+    await control.save_faults(engine)
+    return rule.model_dump(by_alias=True, exclude_none=True)
 
 
 @router.put("/faults")
-async def configure_faults(request: Request, engine: EngineDep, courier: CourierDep):
+async def configure_faults(request: Request, engine: EngineDep, courier: CourierDep, control: ControlDep):
     """Replaces the whole fault plan: {"seed": 7, "rules": [...]}; counters and occurrences start over."""
     data = await _json(request)
     if not isinstance(data, dict):
@@ -67,6 +70,7 @@ async def configure_faults(request: Request, engine: EngineDep, courier: Courier
         engine.configure(seed, rules)
     except RuleError as exc:
         raise _rule_error(exc) from None
+    await control.save_faults(engine)
     return engine.as_json()
 
 
@@ -115,26 +119,30 @@ async def load_replay_script(request: Request, engine: EngineDep, courier: Couri
 
 
 @router.put("/faults/{rule_id}")
-async def replace_fault(rule_id: str, request: Request, engine: EngineDep):
+async def replace_fault(rule_id: str, request: Request, engine: EngineDep, control: ControlDep):
     try:
-        return engine.replace(rule_id, _rule(await _json(request))).model_dump(by_alias=True, exclude_none=True)
+        rule = engine.replace(rule_id, _rule(await _json(request)))
     except KeyError:
         raise not_found(f"no fault rule {rule_id!r}") from None
     except RuleError as exc:
         raise _rule_error(exc) from None
+    await control.save_faults(engine)
+    return rule.model_dump(by_alias=True, exclude_none=True)
 
 
 @router.delete("/faults/{rule_id}")
-async def delete_fault(rule_id: str, engine: EngineDep):
+async def delete_fault(rule_id: str, engine: EngineDep, control: ControlDep):
     try:
         engine.remove(rule_id)
     except KeyError:
         raise not_found(f"no fault rule {rule_id!r}") from None
+    await control.save_faults(engine)
     return engine.as_json()
 
 
 @router.post("/faults/reset")
-async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep, stats: StatsDep):
+async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep, stats: StatsDep,
+                       control: ControlDep):
     """Removes every rule, releases held messages, restarts counters and the link counts."""
     data = await read_json_body(request, empty={})
     seed = data.get("seed") if isinstance(data, dict) else None
@@ -143,6 +151,7 @@ async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep,
     await courier.release()
     engine.reset(seed)
     stats.reset()
+    await control.save_faults(engine)
     return engine.as_json()
 
 
@@ -156,10 +165,11 @@ async def get_delivery(flow: FlowDep):
 
 
 @router.put("/delivery")
-async def set_delivery(request: Request, flow: FlowDep):
+async def set_delivery(request: Request, flow: FlowDep, control: ControlDep):
     try:
         mode = DeliveryMode.model_validate(await _json(request))
     except ValidationError as exc:
         raise invalid(f"mode: {exc.errors()[0].get('msg')}", "mode") from None
     flow.delivery = mode.mode
+    await control.save_delivery(mode.mode)
     return {"mode": flow.delivery}
