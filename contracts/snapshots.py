@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import json
 import tempfile
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from .data import SNAPSHOTS_DIR
 
@@ -40,20 +42,32 @@ def normalise(kind: str, doc: Any) -> Any:
     return doc
 
 
-async def live_documents(party: str) -> dict[str, Any]:
-    """The party's documents as its app (built here, on a scratch database) serves them, normalised."""
-    package, capability_paths = PARTIES[party]
+@asynccontextmanager
+async def served(party: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The party's app, started on a scratch database, and a client reaching it in-process.
+
+    Its public URL is the client's base, so what the app says of its own address (its
+    CapabilityStatements' `implementation.url`, messaging endpoints) is the same wherever it is built.
+    """
+    package, _paths = PARTIES[party]
     module = importlib.import_module(f"{package}.app")
     settings_cls = importlib.import_module(f"{package}.settings").Settings
+    base = f"http://{party}.test"
     with tempfile.TemporaryDirectory() as tmp:
         app = module.create_app(settings_cls(database_url=f"sqlite+aiosqlite:///{tmp}/{party}.db",
-                                             log_level="WARNING"))
+                                             log_level="WARNING", public_url=base))
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{party}.test"))
-            openapi = (await client.get("/openapi.json")).json()
-            capability = {path: (await client.get(path)).json() for path in capability_paths}
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base))
+            yield app, client
+
+
+async def live_documents(party: str) -> dict[str, Any]:
+    """The party's documents as its app (built here, on a scratch database) serves them, normalised."""
+    async with served(party) as (_app, client):
+        openapi = (await client.get("/openapi.json")).json()
+        capability = {path: (await client.get(path)).json() for path in PARTIES[party][1]}
     return {"openapi": normalise("openapi", openapi), "capability": normalise("capability", capability)}
 
 

@@ -13,7 +13,7 @@ from party_common.database import Database
 from party_common.inbox import Inbox
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_RESPONSE
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE
 
 from .confirmations import apply_confirmation
 from .referral_responses import apply_referral_response
@@ -26,7 +26,15 @@ from .settings import Settings
 PARTY = "gp_system"
 
 
-def gp_capability() -> dict:
+# A practice's inbox takes the broker's confirmations and the trusts' referral answers; the practice
+# sends bookings, cancellations and referrals to the broker.
+RECEIVES = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_RESPONSE)
+SENDS = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_REQUEST)
+
+
+def gp_capability(settings: Settings) -> dict:
+    """One statement for the system and every practice (`/{ods}/metadata` serves this one too); the
+    messages are received at each practice's base, so those are its endpoints."""
     return capability_statement(
         "gp_system",
         [
@@ -37,6 +45,8 @@ def gp_capability() -> dict:
              "search": {"identifier": "token", "_count": "number", "_offset": "number"}},
         ],
         ["process-message"],
+        base=settings.public_url, description="GP system hosting practices " + ", ".join(PRACTICE_NAMES),
+        receives=RECEIVES, sends=SENDS, endpoints=[settings.practice_endpoint(ods) for ods in PRACTICE_NAMES],
     )
 
 
@@ -63,7 +73,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.inboxes = {ods: _inbox_for(db, settings, ods) for ods in PRACTICE_NAMES}
             yield
 
-    capability = gp_capability()
+    capability = gp_capability(settings)
     app = create_party_app(PARTY, capability, lifespan=lifespan, clock=settings.make_clock())
     app.state.settings = settings
     app.state.capability = capability

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from party_common.app_factory import capability_statement, create_party_app
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
 
 from . import appointments, demographics, messages, ubrn
 from .booking_index import booking_index_inbox
@@ -20,7 +21,7 @@ from .settings import Settings
 PARTY = "spine_mock"
 
 
-def spine_capability() -> dict:
+def spine_capability(base: str) -> dict:
     return capability_statement(
         PARTY,
         [
@@ -29,6 +30,9 @@ def spine_capability() -> dict:
              "search": {"identifier": "token", "_count": "number", "_offset": "number"}},
         ],
         ["allocate-ubrn", "process-message"],
+        base=base, description="spine: patient demographics, UBRN allocation and the national booking index",
+        # The booking index learns of bookings from the broker; the spine sends no messages.
+        receives=(BOOKING_REQUEST, BOOKING_CANCEL),
     )
 
 
@@ -43,7 +47,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.inbox = booking_index_inbox(db, dedupe=settings.dedupe)
             yield
 
-    app = create_party_app(PARTY, spine_capability(), lifespan=lifespan, clock=settings.make_clock())
+    app = create_party_app(PARTY, spine_capability(settings.endpoint), lifespan=lifespan, clock=settings.make_clock())
     app.include_router(demographics.router)
     app.include_router(ubrn.router)
     app.include_router(messages.router)

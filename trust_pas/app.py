@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             app.state.catalogue = catalogue
             app.state.slot_finder = finder
             app.state.site_desk = SiteDesk(settings.sites, settings.population_seed)
-            app.state.capabilities = {ods: trust_capability(t) for ods, t in catalogue.trusts.items()}
+            app.state.capabilities = {ods: trust_capability(t, settings.base_url)
+                                      for ods, t in catalogue.trusts.items()}
             app.state.inboxes = {
                 ods: TrustInbox(ods, db, ProcessedMessage,
                                 {**make_handlers(trust, finder, is_sqlite=db.is_sqlite),
@@ -50,8 +51,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def health() -> dict:
         return {"trusts": sorted(catalogue.trusts)}
 
-    app = create_party_app("trust_pas", root_capability(), lifespan=lifespan, health=health,
-                           clock=settings.make_clock())
+    app = create_party_app("trust_pas", root_capability(catalogue.trusts, settings.base_url), lifespan=lifespan,
+                           health=health, clock=settings.make_clock())
     for module in (directory_routes, slot_routes, message_routes, appointment_routes, referral_routes):
         app.include_router(module.router)
     return app

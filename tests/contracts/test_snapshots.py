@@ -17,7 +17,7 @@ async def test_live_interface_matches_its_snapshot(party):
 async def test_a_new_route_or_capability_change_is_caught(monkeypatch):
     import booking_broker.app as broker_module
 
-    real = broker_module.create_app
+    real, real_capability = broker_module.create_app, broker_module.broker_capability
 
     def changed_app(*args, **kwargs):
         app = real(*args, **kwargs)
@@ -29,7 +29,7 @@ async def test_a_new_route_or_capability_change_is_caught(monkeypatch):
         return app
 
     monkeypatch.setattr(broker_module, "create_app", changed_app)
-    monkeypatch.setitem(broker_module.CAPABILITY, "kind", "capability")
+    monkeypatch.setattr(broker_module, "broker_capability", lambda base: {**real_capability(base), "kind": "capability"})
     diffs = await snapshots.compare("broker")
     assert any("/Appointment/{ubrn}/history" in d and "added" in d for d in diffs["openapi"]), diffs
     assert diffs["capability"] == ["$./metadata.kind changed"]
