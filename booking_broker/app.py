@@ -26,6 +26,7 @@ from .directory import Directory
 from .faults.engine import FaultEngine
 from .faults.rules import FaultRule
 from .journal import Journal
+from .message_log import MessageLog
 from .metrics import BrokerMetrics
 from .models import Base
 from .outbox import Outbox
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         stats, metrics = LinkStats(), BrokerMetrics()
         journal = Journal(db, clock)
         await journal.start()
-        courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine)
+        courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine,
+                          messages=MessageLog(settings.message_log_bytes))
         outbox = Outbox(db, courier, metrics, clock, max_backoff=settings.outbox_max_backoff_s)
         directory = Directory(settings, courier)
         flow = BookingFlow(settings, db, courier, directory, outbox, clock)

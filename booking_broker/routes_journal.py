@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from party_common.bundles import WITHIN_OFFSET_RANGE
+from party_common.fhir_json import FhirResponse
 
 from .dependencies import CourierDep, JournalDep, MetricsDep, OutboxDep
 
@@ -31,8 +32,12 @@ async def journal(request: Request, journal: JournalDep, since: Annotated[int, Q
 async def journal_messages(courier: CourierDep, since: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE] = 0,
                            _count: Annotated[int, Query(ge=1, le=10000)] = 1000):
     """The bodies of the messages journaled after `since` (one per decided entry), kept in memory."""
-    rows = courier.messages.page(since, _count)
-    return {"messages": rows, "since": since, "last": rows[-1]["seq"] if rows else since}
+    log = courier.messages
+    rows = log.page(since, _count)
+    # `first_kept` past `since` + 1 means messages the reader wanted have rolled off the log's budget.
+    # A response, not a dict: FastAPI's encoder would walk (and fail on) the kept bodies' fragments.
+    return FhirResponse({"messages": rows, "since": since, "last": rows[-1]["seq"] if rows else since,
+                         "first_kept": log.first_kept, "rolled_off": log.dropped})
 
 
 @router.get("/outbox")

@@ -7,6 +7,8 @@ from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
 
+from .message_log import DEFAULT_LIMIT_BYTES
+
 
 class Settings(PartySettings):
     model_config = SettingsConfigDict(env_prefix="BROKER_", extra="ignore")
@@ -36,6 +38,9 @@ class Settings(PartySettings):
     outbox_max_backoff_s: float = Field(2.0, gt=0)
     # false takes the fault engine out of the message path altogether (to measure what it costs).
     fault_engine: bool = True
+    # The bodies of carried messages kept in memory for run folders (replay), at most this many bytes;
+    # the oldest roll off first.
+    message_log_bytes: int = Field(DEFAULT_LIMIT_BYTES, gt=0)
     # Fault rules to load at start, as JSON ([{"link": "broker->pas:*", "action": "drop", ...}]).
     faults: list[dict] = []
     # BaRS: X-Request-ID and X-Correlation-ID (UUIDs) on every FHIR request to the proxy, else 400
