@@ -77,11 +77,10 @@ def _name_is_identifier(cs: Json) -> bool:
 
 
 def _contained_is_referenced(cs: Json) -> bool:
-    # `#id` anywhere in the resource stands for FHIR's reference | canonical | uri | url: the JSON
-    # does not carry element types, and no other string in a statement starts with `#`.
+    # Any string equal to `#id` counts for FHIR's reference | canonical | uri | url: JSON does not
+    # say which strings are of those types.
     everywhere = set(_strings(cs))
-    return all(f"#{c.get('id')}" in everywhere
-               or any(isinstance(r, dict) and r.get("reference") == "#" for r in _references(c))
+    return all(f"#{c.get('id')}" in everywhere or any(r.get("reference") == "#" for r in _references(c))
                for c in _contained(cs))
 
 
