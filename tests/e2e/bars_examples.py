@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import yaml
 from jsonschema import Draft7Validator, FormatChecker
 
-from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, canonical_system
+from party_common.identifiers import (DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, canonical_system, dos_id,
+                                      identifier_value)
 
 
 @dataclass
@@ -31,6 +32,23 @@ class Known:
     slot_id: str | None = None
     slot_start: str | None = None
     slot_end: str | None = None
+
+
+async def known_values(client, urls, nth_slot: int) -> Known:
+    """Values a running stack (`urls`, reached by `client`) knows: its first practice and a patient
+    registered there, the broker's first service and the `nth_slot`th free slot of it."""
+    practice = (await client.get(f"{urls.gp}/Organization")).json()["entry"][0]["resource"]
+    ods = identifier_value(practice, ODS_SYSTEM)
+    patient = (await client.get(f"{urls.gp}/{ods}/Patient", params={"_count": 1})).json()["entry"][0]["resource"]
+    service = (await client.get(f"{urls.broker}/HealthcareService")).json()["entry"][0]["resource"]
+    trust = service["providedBy"]["identifier"]["value"]
+    slots = (await client.get(f"{urls.broker}/Slot", params={"service": service["id"], "_count": 20})).json()
+    slot = slots["entry"][nth_slot]["resource"]
+    return Known(nhs_number=patient["identifier"][0]["value"], practice_ods=ods,
+                 practice_dos=identifier_value(practice, DOS_SYSTEM), trust_ods=trust,
+                 trust_dos=dos_id("trust", trust), service_id=service["id"],
+                 service_dos=identifier_value(service, DOS_SYSTEM), slot_id=slot["id"], slot_start=slot["start"],
+                 slot_end=slot["end"])
 
 
 def _endpoint(endpoint: str, value: str) -> str:

@@ -14,7 +14,7 @@ from party_common import bars_headers
 from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, UBRN_SYSTEM, dos_id
 from party_common.messaging import read_message
 from party_common.outcome import BARS_ERROR_SYSTEM
-from tests.e2e.bars_examples import Known, MessageSchema, rewrite_values
+from tests.e2e.bars_examples import Known, MessageSchema, known_values, rewrite_values
 from tests.stack_inprocess import inprocess_stack
 
 pytestmark = pytest.mark.timeout(300)
@@ -30,20 +30,6 @@ def _load(reference_dir, name: str) -> dict:
 
 def _identifier(res: dict, system: str) -> str | None:
     return next((i["value"] for i in res.get("identifier") or [] if i.get("system") == system), None)
-
-
-async def _known(client, urls, nth_slot: int) -> Known:
-    practice = (await client.get(f"{urls.gp}/Organization")).json()["entry"][0]["resource"]
-    ods = _identifier(practice, ODS_SYSTEM)
-    patient = (await client.get(f"{urls.gp}/{ods}/Patient", params={"_count": 1})).json()["entry"][0]["resource"]
-    service = (await client.get(f"{urls.broker}/HealthcareService")).json()["entry"][0]["resource"]
-    trust = service["providedBy"]["identifier"]["value"]
-    slots = (await client.get(f"{urls.broker}/Slot", params={"service": service["id"], "_count": 20})).json()
-    slot = slots["entry"][nth_slot]["resource"]
-    return Known(nhs_number=patient["identifier"][0]["value"], practice_ods=ods,
-                 practice_dos=_identifier(practice, DOS_SYSTEM), trust_ods=trust, trust_dos=dos_id("trust", trust),
-                 service_id=service["id"], service_dos=_identifier(service, DOS_SYSTEM), slot_id=slot["id"],
-                 slot_start=slot["start"], slot_end=slot["end"])
 
 
 def _ubrn(answer: dict) -> str | None:
@@ -67,7 +53,7 @@ def _headers(known: Known, variant: str) -> dict:
 async def test_a_published_booking_books_end_to_end_through_the_broker(tmp_path, reference_dir, example, variant):
     schema = MessageSchema(reference_dir / "schemas" / "MessageBundle.yaml")
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
-        known = await _known(client, urls, nth_slot=3)
+        known = await known_values(client, urls, nth_slot=3)
         message = rewrite_values(_load(reference_dir, example), known)
         r = await client.post(f"{urls.broker}/$process-message", json=message, headers=_headers(known, variant))
         assert r.status_code == 200, r.text
@@ -96,7 +82,7 @@ async def test_a_published_booking_books_end_to_end_through_the_broker(tmp_path,
 async def test_a_published_booking_books_straight_at_a_trust_without_a_ubrn(tmp_path, reference_dir, example):
     schema = MessageSchema(reference_dir / "schemas" / "MessageBundle.yaml")
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
-        known = await _known(client, urls, nth_slot=5)
+        known = await known_values(client, urls, nth_slot=5)
         message = rewrite_values(_load(reference_dir, example), known)
         r = await client.post(f"{urls.pas}/{known.trust_ods}/$process-message", json=message, headers=FHIR)
         assert r.status_code == 200, r.text
@@ -117,7 +103,7 @@ async def test_a_published_booking_books_straight_at_a_trust_without_a_ubrn(tmp_
 @pytest.mark.parametrize("target", ["broker", "pas"])
 async def test_a_published_message_that_is_not_r4_gets_a_precise_400(tmp_path, reference_dir, example, target):
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
-        known = await _known(client, urls, nth_slot=1)
+        known = await known_values(client, urls, nth_slot=1)
         message = rewrite_values(_load(reference_dir, example), known)
         url = f"{urls.broker}/$process-message" if target == "broker" else \
             f"{urls.pas}/{known.trust_ods}/$process-message"
@@ -130,7 +116,7 @@ async def test_a_published_message_that_is_not_r4_gets_a_precise_400(tmp_path, r
 
 async def test_a_booking_from_a_practice_the_broker_cannot_answer_books_nothing(tmp_path, reference_dir):
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
-        known = await _known(client, urls, nth_slot=2)
+        known = await known_values(client, urls, nth_slot=2)
         known.practice_dos = dos_id("practice", "Y99999")   # no such practice
         message = rewrite_values(_load(reference_dir, BOOKINGS[0]), known)
         r = await client.post(f"{urls.broker}/$process-message", json=message, headers=_headers(known, "message-only"))
@@ -148,7 +134,7 @@ async def test_a_booking_from_a_practice_the_broker_cannot_answer_books_nothing(
 @pytest.mark.parametrize("target", ["broker", "pas"])
 async def test_the_same_bundle_id_with_other_content_is_refused_not_answered_stale(tmp_path, reference_dir, target):
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
-        known = await _known(client, urls, nth_slot=4)
+        known = await known_values(client, urls, nth_slot=4)
         first = rewrite_values(_load(reference_dir, BOOKINGS[0]), known)
         url = f"{urls.broker}/$process-message" if target == "broker" else \
             f"{urls.pas}/{known.trust_ods}/$process-message"
@@ -157,7 +143,7 @@ async def test_the_same_bundle_id_with_other_content_is_refused_not_answered_sta
         again = await client.post(url, json=first, headers=headers)
         assert again.status_code == 200
         corrected = json.loads(json.dumps(first))
-        other = await _known(client, urls, nth_slot=6)
+        other = await known_values(client, urls, nth_slot=6)
         for entry in corrected["entry"]:
             if entry["resource"]["resourceType"] in ("Slot", "Appointment"):
                 entry["resource"]["start"], entry["resource"]["end"] = other.slot_start, other.slot_end
