@@ -20,6 +20,7 @@ from .correlation import CorrelationMiddleware
 from .http_client import PARTY_CALL_HEADER
 from .fhir_json import FhirResponse, loc_to_expression
 from .negotiation import AcceptMiddleware
+from .openapi_doc import fhir_openapi
 from .outcome import PROXY, RECEIVER, SENDER, FhirError, Issue, bars_code_for, operation_outcome
 
 log = structlog.get_logger("errors")
@@ -109,6 +110,8 @@ def create_party_app(
     app = FastAPI(title=f"testbed {party}", default_response_class=FhirResponse,
                   lifespan=_with_frozen_heap(lifespan, clock))
     app.state.clock = clock
+    # /openapi.json describes the FHIR API as it is, not as the handlers' Python signatures suggest.
+    app.openapi = fhir_openapi(app.openapi, party)
     app.add_middleware(AcceptMiddleware, prefix=SENDER if proxy else RECEIVER)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CorrelationMiddleware, party=party, require_trace_headers=require_trace_headers)
