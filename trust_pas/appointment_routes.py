@@ -1,56 +1,47 @@
-"""A trust's appointments, as its PAS holds them: by UBRN, paged, or one by id."""
+"""A trust's appointments, as its PAS holds them: searched, exported, or one by id."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from typing import Annotated
 
-from party_common.bundles import searchset
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
 from party_common.fhir_json import FhirResponse
-from party_common.identifiers import UBRN_SYSTEM, split_token
+from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.ndjson import ndjson_response
-from party_common.outcome import invalid, not_found
+from party_common.outcome import not_found
+from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
+from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
 from . import resources
 from .deps import SessionDep, TrustDep, trust_base
 from .models import Appointment
-from .search_params import count_param, offset_param, single
+from .search_specs import APPOINTMENT
+from .search_sql import instant_condition
+from .trust_resources import resolver
 
 router = APIRouter()
 
 
-@router.get("/{ods}/Appointment")
-async def search_appointments(trust: TrustDep, request: Request, session: SessionDep):
-    """Oldest first (created, then id), so paging with `_offset` is stable while bookings arrive."""
-    params = request.query_params
-    count = count_param(params, default=100, maximum=1000)
-    offset = offset_param(params)
-    identifier = single(params, "identifier")
-    status = single(params, "status")
-    conditions = [Appointment.ods == trust.ods]
-    nothing = False
-    if identifier is not None:
-        system, value = split_token(identifier)
-        nothing = system not in (None, UBRN_SYSTEM) or not value
-        conditions.append(Appointment.ubrn == value)
-    if status is not None:
-        codes = [c.strip() for c in status.split(",") if c.strip()]
-        if not codes:
-            raise invalid("status must name at least one appointment status", "status")
-        conditions.append(Appointment.status.in_(codes))
-    if nothing:
-        total, rows = 0, []
-    else:
-        total = await session.scalar(select(func.count()).select_from(Appointment).where(*conditions))
-        rows = (await session.scalars(
-            select(Appointment).where(*conditions)
-            .order_by(Appointment.created_at, Appointment.id).offset(offset).limit(count)
-        )).all() if count else []
-    bundle = searchset([resources.appointment(r) for r in rows], total=total, base_url=trust_base(request, trust),
-                       path="Appointment", params={"identifier": identifier, "status": status},
-                       offset=offset, count=count or None)
+@router.get("/{ods}/Appointment", openapi_extra={"parameters": openapi_parameters(APPOINTMENT)})
+async def search_appointments(trust: TrustDep, request: Request, session: SessionDep,
+                              q: Annotated[SearchQuery, Depends(APPOINTMENT.dependency)]):
+    """Oldest first (created, then id) unless sorted by date, so paging is stable while bookings arrive."""
+    order = [Appointment.start.desc() if desc else Appointment.start for _, desc in q.sort]
+    rows, total = await sql_page(
+        session, q, select(Appointment), Appointment.ods == trust.ods,
+        identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, Appointment.nhs_number),
+        identifier_condition(q, "identifier", UBRN_SYSTEM, Appointment.ubrn),
+        codes_condition(q, "status", Appointment.status),
+        instant_condition(q, "date", Appointment.start),
+        ids_condition(q, Appointment.id),
+        order_by=(*order, Appointment.created_at, Appointment.id))
+    found = [resources.appointment(r) for r in rows]
+    included = await gather(found, q.includes, resolver(trust, session)) if found else []
     # A response rather than a dict: pages of up to 1000 would otherwise go through jsonable_encoder.
-    return FhirResponse(bundle)
+    return FhirResponse(search_bundle(q, found, total=total, base=trust_base(request, trust), path="Appointment",
+                                      next_position=offset_next(q, total), included=included))
 
 
 @router.get("/{ods}/Appointment/$export")

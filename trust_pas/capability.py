@@ -6,8 +6,18 @@ from collections.abc import Iterable
 
 from party_common.app_factory import capability_statement
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST
+from party_common.search import capability_resource
 
 from .catalogue import Trust
+from .search_specs import (
+    APPOINTMENT,
+    HEALTHCARE_SERVICE,
+    LOCATION,
+    ORGANIZATION,
+    SCHEDULE,
+    SERVICE_REQUEST,
+    SLOT,
+)
 
 # What each trust's inbox takes from the broker; a trust answers each message in its response and
 # sends none of its own.
@@ -19,9 +29,9 @@ def root_capability(trusts: Iterable[str], base: str) -> dict:
     messaging endpoints."""
     return capability_statement(
         "trust_pas",
-        [{"type": "Organization", "interactions": ["read", "search-type"],
-          "search": {"identifier": "token"}}],
         [],
+        [],
+        rest_resources=[capability_resource(ORGANIZATION, ["read", "search-type"])],
         base=base, description="trust PAS hosting trusts " + ", ".join(trusts),
         receives=RECEIVES, endpoints=[f"{base}/{ods}" for ods in trusts],
     )
@@ -30,18 +40,11 @@ def root_capability(trusts: Iterable[str], base: str) -> dict:
 def trust_capability(trust: Trust, base: str) -> dict:
     return capability_statement(
         f"trust_pas {trust.ods}",
-        [
-            {"type": "HealthcareService", "interactions": ["read", "search-type"],
-             "search": {"specialty": "token"}},
-            {"type": "Location", "interactions": ["read", "search-type"]},
-            {"type": "Schedule", "interactions": ["read", "search-type"]},
-            {"type": "Slot", "interactions": ["read", "search-type"],
-             "search": {"service": "reference", "schedule": "reference", "status": "token",
-                        "start": "date", "_count": "number"}},
-            {"type": "Appointment", "interactions": ["read", "search-type"],
-             "search": {"identifier": "token", "status": "token", "_count": "number", "_offset": "number"}},
-        ],
+        [],
         ["process-message"],
+        # Declared from the specs the search routes parse with, so the two cannot disagree.
+        rest_resources=[capability_resource(spec, ["read", "search-type"]) for spec in
+                        (HEALTHCARE_SERVICE, LOCATION, SCHEDULE, SLOT, APPOINTMENT, SERVICE_REQUEST, ORGANIZATION)],
         base=f"{base}/{trust.ods}", description=f"{trust.name} patient administration system",
         receives=RECEIVES,
     )

@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from pydantic import BaseModel, Field, field_validator
 
-from .schedule import DAY_CODES, ClinicSession, WeeklyTemplate, minute_to_stamp
+from party_common.booking import service_dos
+
+from .schedule import DAY_CODES, ClinicSession, WeeklyTemplate, minute_to_stamp, stamp_to_minute
 
 SPECIALTY_NAMES: dict[str, str] = {
     "cardiology": "Cardiology",
@@ -182,6 +185,21 @@ class Trust:
     alias: list[str]
     sites: list[Site]
     services: dict[str, Service] = field(default_factory=dict)
+
+    @cached_property
+    def by_dos(self) -> dict[str, Service]:
+        """The services by DoS id, the id BaRS addresses a service by (read after the catalogue is built)."""
+        return {service_dos(s.id): s for s in self.services.values()}
+
+    def slot(self, slot_id: str) -> tuple[Service, int] | None:
+        """(service, ordinal) of a slot id of this trust's calendar; None when there is no such slot."""
+        service_id, _, stamp = slot_id.rpartition("-")
+        service = self.services.get(service_id)
+        minute = stamp_to_minute(stamp)
+        if service is None or minute is None:
+            return None
+        k = service.template.ordinal_of(minute)
+        return None if k is None else (service, k)
 
 
 @dataclass

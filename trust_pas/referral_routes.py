@@ -1,43 +1,44 @@
-"""A trust's referrals, as its PAS holds them: by referral id, paged, or one by id."""
+"""A trust's referrals, as its PAS holds them: searched, or one by id."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
 
 from party_common.booking import REFERRAL_SYSTEM
-from party_common.bundles import searchset
 from party_common.fhir_json import FhirResponse
-from party_common.identifiers import split_token
+from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.outcome import not_found
+from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
+from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
 from .deps import SessionDep, TrustDep, trust_base
 from .models import Referral
 from .referral_handlers import referral_resource
-from .search_params import count_param, offset_param, single
+from .search_specs import SERVICE_REQUEST
+from .trust_resources import resolver
 
 router = APIRouter()
 
 
-@router.get("/{ods}/ServiceRequest")
-async def search_referrals(trust: TrustDep, request: Request, session: SessionDep):
-    params = request.query_params
-    count = count_param(params, default=100, maximum=1000)
-    offset = offset_param(params)
-    identifier = single(params, "identifier")
-    conditions = [Referral.ods == trust.ods]
-    if identifier is not None:
-        system, value = split_token(identifier)
-        if system not in (None, REFERRAL_SYSTEM):
-            value = None
-        conditions.append(Referral.referral_id == value)
-    total = await session.scalar(select(func.count()).select_from(Referral).where(*conditions))
-    rows = (await session.scalars(select(Referral).where(*conditions)
-                                  .order_by(Referral.created_at, Referral.id).offset(offset).limit(count))).all() \
-        if count else []
-    return FhirResponse(searchset([referral_resource(r) for r in rows], total=total,
-                                  base_url=trust_base(request, trust), path="ServiceRequest",
-                                  params={"identifier": identifier}, offset=offset, count=count or None))
+@router.get("/{ods}/ServiceRequest", openapi_extra={"parameters": openapi_parameters(SERVICE_REQUEST)})
+async def search_referrals(trust: TrustDep, request: Request, session: SessionDep,
+                           q: Annotated[SearchQuery, Depends(SERVICE_REQUEST.dependency)]):
+    """Oldest first (received, then id)."""
+    rows, total = await sql_page(
+        session, q, select(Referral), Referral.ods == trust.ods,
+        identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, Referral.nhs_number),
+        identifier_condition(q, "identifier", REFERRAL_SYSTEM, Referral.referral_id),
+        identifier_condition(q, "ServiceRequest.identifier", REFERRAL_SYSTEM, Referral.referral_id),
+        codes_condition(q, "status", Referral.status),
+        ids_condition(q, Referral.id),
+        order_by=(Referral.created_at, Referral.id))
+    found = [referral_resource(r) for r in rows]
+    included = await gather(found, q.includes, resolver(trust)) if found else []
+    return FhirResponse(search_bundle(q, found, total=total, base=trust_base(request, trust), path="ServiceRequest",
+                                      next_position=offset_next(q, total), included=included))
 
 
 @router.get("/{ods}/ServiceRequest/{referral_row}")

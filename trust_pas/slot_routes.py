@@ -2,103 +2,139 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import bindparam, select
 
-from party_common.bundles import searchset
 from party_common.fhir_json import FhirResponse
-from party_common.outcome import Issue, invalid, not_found, operation_outcome
+from party_common.outcome import FhirError, Issue, invalid, not_found, operation_outcome
+from party_common.search import SearchQuery, gather, openapi_parameters, search_bundle
 
 from . import resources
 from .catalogue import Service, Trust
 from .deps import DbDep, SessionDep, SlotFinderDep, TrustDep, trust_base
 from .models import SlotClaim
-from .schedule import minute_to_iso, stamp_to_minute
-from .search_params import count_param, single, time_window
+from .search_specs import SLOT
+from .slot_search import Executor, SlotFinder, claims_between
+from .slot_target import named_services, slot_target
+from .trust_resources import resolver, slot
 
 router = APIRouter()
 
 SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
+# A search by `_id` reads each slot's claim; more ids than this in one URL is not a client's mistake
+# worth serving.
+MAX_IDS = 1000
+
+SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
+_CLAIMS = SlotClaim.__table__
+_CLAIMED_AMONG = select(_CLAIMS.c.slot_id).where(_CLAIMS.c.slot_id.in_(bindparam("ids", expanding=True)))
 
 
-def parse_slot_id(trust: Trust, slot_id: str) -> tuple[Service, int] | None:
-    """(service, ordinal) of a slot id of this trust's calendar; None when there is no such slot."""
-    service_id, _, stamp = slot_id.rpartition("-")
-    service = trust.services.get(service_id)
-    minute = stamp_to_minute(stamp)
-    if service is None or minute is None:
-        return None
-    k = service.template.ordinal_of(minute)
-    return None if k is None else (service, k)
-
-
-def _reference_id(value: str, *types: str) -> str:
-    for t in types:
-        if value.startswith(f"{t}/"):
-            return value[len(t) + 1:]
-    return value
-
-
-def _statuses(request: Request) -> tuple[bool, bool]:
-    raw = request.query_params.getlist("status")
-    if not raw:
+def _statuses(q: SearchQuery) -> tuple[bool, bool]:
+    """(free, busy): which of the two states the search wants (both when `status` is not given)."""
+    codes = q.codes("status")
+    if codes is None:
         return True, True
-    wanted = {code.strip() for value in raw for code in value.split(",")}
-    unknown = wanted - set(SLOT_STATUSES)
+    unknown = codes - set(SLOT_STATUSES)
     if unknown:
         raise invalid(f"status must be one of {', '.join(SLOT_STATUSES)}; got {', '.join(sorted(unknown))}",
                       "status")
-    return "free" in wanted, "busy" in wanted
+    return "free" in codes, "busy" in codes
 
 
-@router.get("/{ods}/Slot")
-async def search_slots(trust: TrustDep, request: Request, db: DbDep, finder: SlotFinderDep):
-    """Slots of one service (`service` or `schedule`), earliest first; `next` continues after the last."""
-    params = request.query_params
-    service_param = single(params, "service")
-    schedule_param = single(params, "schedule")
-    if service_param is None and schedule_param is None:
-        raise invalid("Slot search needs service (or schedule): slots are listed per service", "service")
-    name = "service" if service_param is not None else "schedule"
-    service_id = _reference_id(service_param or schedule_param or "", "HealthcareService", "Schedule")
-    free, busy = _statuses(request)
-    count = count_param(params, default=10, maximum=100)
-    window = time_window(params, "start")
-    base = trust_base(request, trust)
-    echo = {name: service_param or schedule_param, "status": params.getlist("status") or None,
-            "start": params.getlist("start") or None}
-
-    service = trust.services.get(service_id)
-    if service is None:
-        bundle = searchset([], total=0, base_url=base, path="Slot", params=echo, count=count)
-        outcome = operation_outcome([Issue("not-found", f"{trust.ods} has no service {service_id!r}",
-                                           [name], severity="warning")])
-        bundle["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
-        return FhirResponse(bundle)
-
+def _ordinals(service: Service, q: SearchQuery) -> tuple[int, int]:
+    """[lo, hi): the ordinals of the service's slots that `start` allows."""
     t = service.template
+    window = q.window("start")
     lo_minute, hi_minute = window.low_minute(), window.high_minute()
     lo = t.first if lo_minute is None else t.ordinal_at_or_after(lo_minute)
     hi = t.stop if hi_minute is None else t.ordinal_at_or_after(hi_minute)
-    async with db.engine.connect() as conn:
-        found = await finder.find(conn, service, lo, hi, count, free=free, busy=busy)
+    return t.clamp(lo), t.clamp(hi)
+
+
+async def _total(conn: Executor, service: Service, lo: int, hi: int, free: bool, busy: bool) -> int:
+    """The window's slots the statuses take: arithmetic on the template, less or plus one COUNT of claims."""
+    if lo >= hi or not (free or busy):
+        return 0
+    if free and busy:
+        return hi - lo
+    claimed = await claims_between(conn, service, lo, hi)
+    return claimed if busy else hi - lo - claimed
+
+
+async def _one_service(q: SearchQuery, trust: Trust, service: Service, conn: Executor, finder: SlotFinder,
+                       base: str, free: bool, busy: bool) -> dict:
+    lo, hi = _ordinals(service, q)
+    total = await _total(conn, service, lo, hi, free, busy)
+    found: list[tuple[int, bool]] = []
+    if q.count and total:
+        start = lo if q.cursor is None else max(lo, q.cursor)
+        # One more than the page: when there is one, the next page starts at it, and a next link is
+        # given only when a next page holds something.
+        found = await finder.find(conn, service, start, hi, q.count + 1, free=free, busy=busy)
+    next_position = found.pop()[0] if len(found) > q.count else None
     slots = [resources.slot(service, k, taken) for k, taken in found]
-    bundle = searchset(slots, total=None, base_url=base, path="Slot", params=echo, count=count)
-    if count and len(found) == count and found[-1][0] + 1 < t.clamp(hi):
-        after = {**echo, "start": [*(echo["start"] or []), f"gt{minute_to_iso(t.start_minute(found[-1][0]))}"],
-                 "_count": count}
-        query = urlencode({k: v for k, v in after.items() if v is not None}, doseq=True)
-        bundle["link"].append({"relation": "next", "url": f"{base}/Slot?{query}"})
-    # Returned as a response, not a dict, to skip FastAPI's jsonable_encoder walk on a hot path.
-    return FhirResponse(bundle)
+    included = await gather(slots, q.includes, resolver(trust, conn)) if slots else []
+    return search_bundle(q, slots, total=total, base=base, path="Slot", next_position=next_position,
+                         included=included)
+
+
+async def _by_ids(q: SearchQuery, trust: Trust, conn: Executor, base: str) -> dict:
+    """A search by `_id`: the named slots, filtered by the other parameters, earliest first."""
+    ids = q.ids() or set()
+    if len(ids) > MAX_IDS:
+        raise FhirError(400, "too-costly", f"_id names {len(ids)} slots; at most {MAX_IDS} a search", ["_id"])
+    services = named_services(trust, q)
+    window = q.window("start")
+    free, busy = _statuses(q)
+    candidates = []
+    for slot_id in ids:
+        parsed = trust.slot(slot_id)
+        if parsed is None or (services is not None and parsed[0].id not in services):
+            continue
+        service, k = parsed
+        minute = service.template.start_minute(k)
+        if window.holds(minute * 60_000_000):
+            candidates.append((minute, slot_id, service, k))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    claimed = set()
+    if candidates:
+        claimed = set((await conn.execute(_CLAIMED_AMONG, {"ids": [c[1] for c in candidates]})).scalars())
+    matched = [(service, k, slot_id in claimed) for _, slot_id, service, k in candidates
+               if (busy and slot_id in claimed) or (free and slot_id not in claimed)]
+    at = q.cursor or 0
+    page = matched[at:at + q.count] if q.count else []
+    slots = [resources.slot(service, k, taken) for service, k, taken in page]
+    included = await gather(slots, q.includes, resolver(trust, conn)) if slots else []
+    end = at + q.count
+    return search_bundle(q, slots, total=len(matched), base=base, path="Slot",
+                         next_position=end if q.count and end < len(matched) else None, included=included)
+
+
+@router.get("/{ods}/Slot", openapi_extra={"parameters": openapi_parameters(SLOT)})
+async def search_slots(trust: TrustDep, request: Request, db: DbDep, finder: SlotFinderDep, q: SlotQuery):
+    """Slots of one service, earliest first; `next` continues at the next slot of the calendar."""
+    base = trust_base(request, trust)
+    # Returned as responses, not dicts, to skip FastAPI's jsonable_encoder walk on a hot path.
+    if q.has("_id"):
+        async with db.engine.connect() as conn:
+            return FhirResponse(await _by_ids(q, trust, conn, base))
+    target = slot_target(trust, q, request.headers)
+    free, busy = _statuses(q)
+    if target.service is None:
+        outcome = operation_outcome([Issue("not-found", f"{trust.ods} has no such service: what "
+                                           f"{', '.join(target.named_by)} name", target.named_by,
+                                           severity="warning")])
+        return FhirResponse(search_bundle(q, [], total=0, base=base, path="Slot", outcome=outcome))
+    async with db.engine.connect() as conn:
+        return FhirResponse(await _one_service(q, trust, target.service, conn, finder, base, free, busy))
 
 
 @router.get("/{ods}/Slot/{slot_id}")
 async def read_slot(trust: TrustDep, slot_id: str, session: SessionDep):
-    parsed = parse_slot_id(trust, slot_id)
-    if parsed is None:
+    found = await slot(trust, session, slot_id)
+    if found is None:
         raise not_found(f"no Slot/{slot_id} at {trust.ods}")
-    service, k = parsed
-    claimed = await session.get(SlotClaim, slot_id)
-    return FhirResponse(resources.slot(service, k, claimed is not None))
+    return FhirResponse(found)

@@ -32,6 +32,13 @@ _CLAIMED_MINUTES = select(_CLAIMS.c.start_minute).where(*_IN_RANGE)
 _CLAIM_COUNT = select(func.count()).select_from(_CLAIMS).where(*_IN_RANGE)
 
 
+async def claims_between(session: Executor, service: Service, lo: int, hi: int) -> int:
+    """How many of the service's slots with ordinals in [lo, hi) are claimed: one COUNT on the index."""
+    t = service.template
+    return await session.scalar(
+        _CLAIM_COUNT, {"service_id": service.id, "lo": t.start_minute(lo), "hi": t.start_minute(hi)})
+
+
 class SlotFinder:
     def __init__(self) -> None:
         # service id -> (first, stop): ordinals of a run of claimed slots seen by this process.
@@ -47,9 +54,7 @@ class SlotFinder:
         run = self._claimed_runs.get(service.id)
         if not run or not run[0] <= k < run[1]:
             return k
-        t = service.template
-        claimed = await session.scalar(
-            _CLAIM_COUNT, {"service_id": service.id, "lo": t.start_minute(k), "hi": t.start_minute(run[1])})
+        claimed = await claims_between(session, service, k, run[1])
         if claimed == run[1] - k:
             return run[1]
         del self._claimed_runs[service.id]

@@ -14,7 +14,8 @@ from party_common.booking import (
     trust_org,
 )
 from party_common.identifiers import dos_token, nhs_number_from_index, ubrn_from_sequence
-from party_common.messaging import BOOKING_CANCEL, read_message
+from party_common.messaging import BOOKING_CANCEL, SERVICEREQUEST_REQUEST, read_message
+from party_common.referral import ReferralFacts, referral_message
 from tests.inprocess import FHIR_HEADERS
 from trust_pas.app import create_app
 from trust_pas.settings import Settings
@@ -78,3 +79,29 @@ def entry_of(bundle: dict, resource_type: str) -> tuple[int, dict]:
     """The index and resource of the first entry of a type in a message."""
     return next((i, e["resource"]) for i, e in enumerate(bundle["entry"])
                 if e["resource"]["resourceType"] == resource_type)
+
+
+async def assert_full_urls_read_back(client, bundle: dict) -> None:
+    """Every entry with a fullUrl (matches and includes) reads back, at that URL, as the entry holds it."""
+    for entry in bundle["entry"]:
+        if "fullUrl" not in entry:
+            continue
+        r = await client.get(entry["fullUrl"])
+        assert r.status_code == 200, (entry["fullUrl"], r.text)
+        assert r.json() == entry["resource"], entry["fullUrl"]
+
+
+def entries(bundle: dict, mode: str = "match") -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == mode]
+
+
+def next_link(bundle: dict) -> str | None:
+    return next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
+
+
+def referral(referral_id: str, *, nhs: str, service: str = SERVICE, trust: str = "RT1") -> dict:
+    """A servicerequest-request for `service`, as the broker passes a practice's referral on."""
+    facts = ReferralFacts(referral_id=referral_id, nhs_number=nhs, gp_ods="Y90001", service_id=service,
+                          trust_ods=trust, specialty=service.rsplit("-", 1)[1])
+    return referral_message(SERVICEREQUEST_REQUEST, facts, sender=practice_org("Y90001"), receiver=trust_org(trust),
+                            destination=dos_token(service_dos(service)))

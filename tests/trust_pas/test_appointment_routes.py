@@ -1,14 +1,14 @@
-"""A trust's appointments: by UBRN, paged, one by id; each trust sees only its own."""
+"""A trust's appointments: by patient, UBRN, status, date or id, paged, one by id; each trust sees only its own."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, parse_qsl, urlparse
 
 from fhir.resources.R4B.bundle import Bundle
 
-from party_common.identifiers import UBRN_SYSTEM
+from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 
-from .helpers import booking, focus, free_slots, post_message, ubrn
+from .helpers import assert_full_urls_read_back, booking, focus, free_slots, next_link, patient, post_message, ubrn
 
 
 async def book_many(pas, n: int) -> list[dict]:
@@ -85,3 +85,64 @@ async def test_bad_paging_parameters_are_400(pas):
         r = await pas.get("/RT1/Appointment", params=params)
         assert r.status_code == 400, params
         assert r.json()["issue"][0]["expression"] == [name]
+
+
+async def _book_for(pas, patients: list[str]) -> list[dict]:
+    booked = []
+    for i, (slot, nhs) in enumerate(zip(await free_slots(pas, count=len(patients)), patients, strict=True)):
+        r = await post_message(pas, booking(slot, ubrn_value=ubrn(2000 + i), nhs=nhs))
+        assert r.status_code == 200
+        booked.append(focus(r.json()))
+    return booked
+
+
+async def test_a_patients_appointments_and_no_one_elses(pas):
+    one, two = patient(1), patient(40)
+    booked = await _book_for(pas, [one, two, one, two, two])
+    for value in (f"{NHS_NUMBER_SYSTEM}|{one}", one, f"http://fhir.nhs.uk/id/nhs-number|{one}"):
+        body = (await pas.get("/RT1/Appointment", params={"patient:identifier": value})).json()
+        assert body["total"] == 2, value
+        assert [e["resource"]["id"] for e in body["entry"]] == [booked[0]["id"], booked[2]["id"]]
+    body = (await pas.get("/RT1/Appointment", params={"patient:identifier": f"{one},{two}", "_count": 2})).json()
+    assert body["total"] == 5 and len(body["entry"]) == 2
+    for value in (f"{UBRN_SYSTEM}|{one}", f"|{one}", "9990000000"):
+        assert (await pas.get("/RT1/Appointment", params={"patient:identifier": value})).json()["total"] == 0, value
+    # Repeats are AND-ed: one patient and the other is no one.
+    r = await pas.get("/RT1/Appointment", params=[("patient:identifier", one), ("patient:identifier", two)])
+    assert r.json()["total"] == 0
+    r = await pas.get("/RT1/Appointment", params={"patient": f"Patient/{one}"}, headers={"Prefer": "handling=strict"})
+    assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["patient"]
+
+
+async def test_date_id_sort_and_includes(pas):
+    booked = await _book_for(pas, [patient(1)] * 4)
+    starts = [a["start"] for a in booked]
+    body = (await pas.get("/RT1/Appointment", params=[("date", f"ge{starts[1]}"), ("date", f"lt{starts[3]}")])).json()
+    assert [e["resource"]["id"] for e in body["entry"]] == [booked[1]["id"], booked[2]["id"]]
+    assert (await pas.get("/RT1/Appointment", params={"date": starts[0][:10]})).json()["total"] == 4
+    assert (await pas.get("/RT1/Appointment", params={"date": "lt2027-01-01"})).json()["total"] == 0
+    body = (await pas.get("/RT1/Appointment", params={"_id": f"{booked[3]['id']},{booked[0]['id']},nope"})).json()
+    assert [e["resource"]["id"] for e in body["entry"]] == [booked[0]["id"], booked[3]["id"]]
+    body = (await pas.get("/RT1/Appointment", params={"_sort": "-date"})).json()
+    assert [e["resource"]["id"] for e in body["entry"]] == [a["id"] for a in reversed(booked)]
+    assert ("_sort", "-date") in parse_qsl(urlparse(body["link"][0]["url"]).query)
+    body = (await pas.get("/RT1/Appointment", params=[("_id", booked[0]["id"]), ("_include", "Appointment:slot"),
+                                                      ("_include:iterate", "Slot:schedule")])).json()
+    assert [(e["resource"]["resourceType"], e["search"]["mode"]) for e in body["entry"]] == [
+        ("Appointment", "match"), ("Slot", "include"), ("Schedule", "include")]
+    assert body["entry"][1]["resource"]["status"] == "busy"
+    await assert_full_urls_read_back(pas, body)
+
+
+async def test_count_zero_is_the_total_alone_and_next_links_keep_their_length(pas):
+    await book_many(pas, 5)
+    body = (await pas.get("/RT1/Appointment", params={"_count": 0})).json()
+    assert body["total"] == 5 and body["entry"] == []
+    lengths, url, pages = set(), "/RT1/Appointment?_count=1", 0
+    while url:
+        page = (await pas.get(url)).json()
+        pages += 1
+        url = next_link(page)
+        if url:
+            lengths.add(len(url))
+    assert pages == 5 and len(lengths) == 1

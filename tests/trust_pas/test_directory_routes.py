@@ -7,6 +7,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from party_common.booking import service_dos, trust_org
 from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM
 
+from .helpers import assert_full_urls_read_back, next_link
+
 
 def assert_valid(resource: dict) -> None:
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
@@ -112,6 +114,44 @@ async def test_capability_statements(pas):
     assert {"HealthcareService", "Schedule", "Slot", "Appointment"} <= types
     assert trust["rest"][0]["operation"][0]["name"] == "process-message"
     assert "Testshire" in trust["implementation"]["description"]
+    declared = {r["type"]: r for r in trust["rest"][0]["resource"]}
+    assert set(declared) == {"HealthcareService", "Location", "Schedule", "Slot", "Appointment", "ServiceRequest",
+                             "Organization"}
+    slot = declared["Slot"]
+    assert {"Schedule.actor:HealthcareService", "status", "start", "_id"} <= {p["name"] for p in slot["searchParam"]}
+    assert {"Slot:schedule", "Schedule:actor:HealthcareService"} <= set(slot["searchInclude"])
+    assert "patient:identifier" in {p["name"] for p in declared["Appointment"]["searchParam"]}
+
+
+_VALUES = {"token": "x", "reference": "x", "date": "ge2027-01-04"}
+
+
+async def test_every_declared_search_parameter_and_include_is_honoured_strictly(pas):
+    """What the CapabilityStatement declares is what the routes take, even under `handling=strict`."""
+    trust = (await pas.get("/RT1/metadata")).json()
+    strict = {"Prefer": "handling=strict"}
+    checked = 0
+    for resource in trust["rest"][0]["resource"]:
+        path = f"/RT1/{resource['type']}"
+        base = {"service": "rt1-rt101-cardiology"} if resource["type"] == "Slot" else {}
+        example = {"status": "free"} if resource["type"] == "Slot" else {}
+        for param in resource.get("searchParam", []):
+            value = example.get(param["name"], _VALUES[param["type"]])
+            r = await pas.get(path, params={**base, param["name"]: value}, headers=strict)
+            assert r.status_code == 200, (path, param["name"], r.text)
+            checked += 1
+        for spelling in resource.get("searchInclude", []):
+            r = await pas.get(path, params={**base, "_include": spelling}, headers=strict)
+            assert r.status_code == 200, (path, spelling, r.text)
+    assert checked > 25
+
+
+async def test_the_openapi_document_lists_the_search_parameters(pas):
+    doc = (await pas.get("/openapi.json")).json()
+    names = {p["name"] for p in doc["paths"]["/{ods}/Slot"]["get"]["parameters"]}
+    assert {"Schedule.actor:HealthcareService", "status", "start", "_include", "_count", "_page"} <= names
+    names = {p["name"] for p in doc["paths"]["/{ods}/Appointment"]["get"]["parameters"]}
+    assert {"patient:identifier", "identifier", "date", "_sort", "_offset"} <= names
 
 
 async def test_unknown_trust_is_404_operation_outcome(pas):
@@ -156,3 +196,54 @@ async def test_catalogue_and_calendar_come_from_the_environment(monkeypatch, sql
         r = await pas.get("/RX9/Slot", params={"service": "rx9-rx901-ent", "_count": 100})
         assert [e["resource"]["start"] for e in r.json()["entry"]] == [
             "2027-02-01T09:00:00Z", "2027-02-01T09:30:00Z", "2027-02-08T09:00:00Z", "2027-02-08T09:30:00Z"]
+
+
+async def test_directory_searches_by_their_parameters(pas):
+    dos = service_dos("rt1-rt102-ent")
+
+    async def ids(path: str, **params) -> list[str]:
+        r = await pas.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return [e["resource"]["id"] for e in r.json()["entry"] if e["search"]["mode"] == "match"]
+
+    assert await ids("/RT1/HealthcareService", identifier=f"{DOS_SYSTEM}|{dos}") == ["rt1-rt102-ent"]
+    assert await ids("/RT1/HealthcareService", identifier=dos) == ["rt1-rt102-ent"]
+    assert await ids("/RT1/HealthcareService", **{"service-type": "ent"}) == ["rt1-rt101-ent", "rt1-rt102-ent"]
+    assert len(await ids("/RT1/HealthcareService", location="Location/RT102")) == 5
+    assert len(await ids("/RT1/HealthcareService", organization="Organization/RT1")) == 11
+    assert await ids("/RT1/HealthcareService", organization="RT2") == []
+    assert await ids("/RT1/HealthcareService", _id="rt1-rt101-ent,rt1-rt102-ent,x") == ["rt1-rt101-ent",
+                                                                                         "rt1-rt102-ent"]
+    assert await ids("/RT1/Schedule", actor="HealthcareService/rt1-rt102-ent") == ["rt1-rt102-ent"]
+    assert len(await ids("/RT1/Schedule", actor="Location/RT102")) == 5
+    assert await ids("/RT1/Schedule", **{"service-type": f"{SPECIALTY_SYSTEM}|gastroenterology"}) == [
+        "rt1-rt101-gastroenterology"]
+    assert await ids("/RT2/Location", identifier=f"{ODS_SITE_SYSTEM}|RT202") == ["RT202"]
+    assert await ids("/RT2/Location", organization="Organization/RT2") == ["RT201", "RT202"]
+    assert await ids("/RT2/Organization") == ["RT2"]
+    assert await ids("/RT2/Organization", identifier=f"{ODS_SYSTEM}|RT1") == []
+    assert await ids("/Organization", identifier="rt2") == ["RT2"]
+    assert await ids("/Organization", identifier=f"{DOS_SYSTEM}|{trust_org('RT4').dos}") == ["RT4"]
+
+
+async def test_directory_paging_includes_and_every_full_url_reads_back(pas):
+    first = (await pas.get("/RT1/HealthcareService", params={"_count": 4, "_include": "HealthcareService:providedBy",
+                                                             "_include:iterate": "HealthcareService:location"})).json()
+    assert first["total"] == 11 and len([e for e in first["entry"] if e["search"]["mode"] == "match"]) == 4
+    assert sorted(e["resource"]["id"] for e in first["entry"] if e["search"]["mode"] == "include") == [
+        "RT1", "RT101"]
+    await assert_full_urls_read_back(pas, first)
+    seen, url = [], "/RT1/HealthcareService?_count=4"
+    while url:
+        page = (await pas.get(url)).json()
+        seen += [e["resource"]["id"] for e in page["entry"]]
+        url = next_link(page)
+    assert len(seen) == 11 == len(set(seen))
+    for path, params in (("/RT1/Schedule", {"_include": "Schedule:actor"}),
+                         ("/RT2/Location", {"_include": "Location:organization"}),
+                         ("/RT2/Organization", {}), ("/Organization", {})):
+        bundle = (await pas.get(path, params=params)).json()
+        assert bundle["entry"], path
+        await assert_full_urls_read_back(pas, bundle)
+    assert (await pas.get("/RT2/Organization/RT1")).status_code == 404
+    assert (await pas.get("/RT1/HealthcareService", params={"_count": 0})).json()["entry"] == []
