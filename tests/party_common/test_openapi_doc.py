@@ -217,8 +217,7 @@ async def test_what_each_party_answers_is_what_its_document_says(tmp_path, refer
         specialty = next(c["code"] for c in services["entry"][0]["resource"]["type"][0]["coding"]
                          if c["system"] == SPECIALTY_SYSTEM)
         await call("broker", "GET", "/Slot", 200, params={"service": known.service_id, "_count": 3})
-        await call("broker", "GET", "/Slot", 404, params={"service": "no-such-service"})
-        await call("broker", "GET", "/Slot", 400, params={"specialty": specialty, "status": "busy"})
+        await call("broker", "GET", "/Slot", 400, params={"specialty": specialty, "_count": "x"})
         await call("broker", "GET", "/metadata", 200)
         answer = await call("broker", "POST", "/$process-message", 200, json=rewrite_values(published, known),
                             headers=fhir)
