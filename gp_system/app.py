@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
 from party_common.booking import practice_org
+from party_common.capability_searches import declare_searches
 from party_common.database import Database
 from party_common.inbox import Inbox
 from party_common.lifespan import party_resources
@@ -18,6 +19,7 @@ from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUE
 from .confirmations import apply_confirmation
 from .referral_responses import apply_referral_response
 from .deps import PRACTICE_NAMES
+from . import searches
 from .models import Base, ProcessedMessage
 from .routes import appointments, bookings, inbox, practices, referrals
 from .seed import seed_registrations
@@ -34,20 +36,20 @@ SENDS = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_REQUEST)
 
 def gp_capability(settings: Settings) -> dict:
     """One statement for the system and every practice (`/{ods}/metadata` serves this one too); the
-    messages are received at each practice's base, so those are its endpoints."""
-    return capability_statement(
+    messages are received at each practice's base, so those are its endpoints; what each search
+    honours is declared from the spec its route parses with."""
+    return declare_searches(capability_statement(
         "gp_system",
         [
-            {"type": "Organization", "interactions": ["search-type"]},
-            {"type": "Patient", "interactions": ["search-type"], "search": {"_count": "number", "_offset": "number"}},
-            {"type": "ServiceRequest", "interactions": ["create", "read"], "operations": ["book"]},
-            {"type": "Appointment", "interactions": ["read", "search-type"], "operations": ["cancel"],
-             "search": {"identifier": "token", "_count": "number", "_offset": "number"}},
+            {"type": "Organization", "interactions": ["read", "search-type"]},
+            {"type": "Patient", "interactions": ["read", "search-type"]},
+            {"type": "ServiceRequest", "interactions": ["create", "read", "search-type"], "operations": ["book"]},
+            {"type": "Appointment", "interactions": ["read", "search-type"], "operations": ["cancel"]},
         ],
         ["process-message"],
         base=settings.public_url, description="GP system hosting practices " + ", ".join(PRACTICE_NAMES),
         receives=RECEIVES, sends=SENDS, endpoints=[settings.practice_endpoint(ods) for ods in PRACTICE_NAMES],
-    )
+    ), searches.ALL)
 
 
 def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.bundles import WITHIN_OFFSET_RANGE
 from party_common.database import Database
 from party_common.outcome import not_found
 from party_common.population import PRACTICES
@@ -23,6 +22,12 @@ async def practice_ods(ods: str) -> str:
     if ods not in PRACTICE_NAMES:
         raise not_found(f"no practice with ODS code {ods!r} is hosted here")
     return ods
+
+
+def practice_base(request: Request, ods: str) -> str:
+    """A practice's FHIR base as the caller reached us (a published port, a proxy), not our own idea
+    of our URL: searchset links and fullUrls must work from where the caller stands."""
+    return f"{str(request.base_url).rstrip('/')}/{ods}"
 
 
 async def get_settings(request: Request) -> Settings:
@@ -47,5 +52,3 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 ClientDep = Annotated[httpx.AsyncClient, Depends(get_client)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-CountParam = Annotated[int, Query(alias="_count", ge=1, le=1000)]
-OffsetParam = Annotated[int, Query(alias="_offset", ge=0), WITHIN_OFFSET_RANGE]

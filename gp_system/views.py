@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, case
+
 from party_common.booking import BookingFacts, appointment_resource
 from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, dos_id
 
@@ -18,6 +20,15 @@ def shown_status(row: Booking) -> str:
         # Still the booking it was until the broker confirms the cancellation.
         return _SHOWN_STATUS.get(row.pre_cancel_status or BOOKED, "booked")
     return _SHOWN_STATUS.get(row.status, "proposed")
+
+
+def shown_status_column() -> ColumnElement:
+    """`shown_status` computed by the database, so a status search is counted and paged there."""
+    before_cancel = case(*((Booking.pre_cancel_status == local, shown) for local, shown in _SHOWN_STATUS.items()),
+                         else_="booked")
+    return case((Booking.status == CANCEL_REQUESTED, before_cancel),
+                *((Booking.status == local, shown) for local, shown in _SHOWN_STATUS.items()),
+                else_="proposed")
 
 
 def booking_facts(row: Booking, status: str | None = None) -> BookingFacts:

@@ -8,11 +8,12 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
+from party_common.capability_searches import declare_searches
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
 
-from . import appointments, demographics, messages, ubrn
+from . import appointments, demographics, messages, searches, ubrn
 from .booking_index import booking_index_inbox
 from .models import Base
 from .seeding import seed_patients
@@ -22,18 +23,18 @@ PARTY = "spine_mock"
 
 
 def spine_capability(base: str) -> dict:
-    return capability_statement(
+    # What each search honours is declared from the spec its route parses with.
+    return declare_searches(capability_statement(
         PARTY,
         [
-            {"type": "Patient", "interactions": ["read", "search-type"], "search": {"identifier": "token"}},
-            {"type": "Appointment", "interactions": ["read", "search-type"],
-             "search": {"identifier": "token", "_count": "number", "_offset": "number"}},
+            {"type": "Patient", "interactions": ["read", "search-type"]},
+            {"type": "Appointment", "interactions": ["read", "search-type"]},
         ],
         ["allocate-ubrn", "process-message"],
         base=base, description="spine: patient demographics, UBRN allocation and the national booking index",
         # The booking index learns of bookings from the broker; the spine sends no messages.
         receives=(BOOKING_REQUEST, BOOKING_CANCEL),
-    )
+    ), searches.ALL)
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import bindparam, select
 
-from party_common.bundles import searchset
 from party_common.database import Database
 from party_common.fhir_json import FhirResponse
-from party_common.identifiers import NHS_NUMBER_SYSTEM, is_valid_nhs_number, split_token
+from party_common.identifiers import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from party_common.outcome import invalid, not_found
 from party_common.population import SyntheticPatient
+from party_common.search import SearchQuery, openapi_parameters
+from party_common.search_sql import day_condition, identifier_condition, ids_condition, sql_searchset, string_condition
 
-from .dependencies import DbDep
+from .dependencies import DbDep, SessionDep
 from .models import Patient
+from .searches import PATIENTS
 
 router = APIRouter()
 
@@ -45,18 +49,13 @@ async def read_patient(nhs_number: str, db: DbDep):
     return FhirResponse(patient_resource(row))
 
 
-@router.get("/Patient")
-async def search_patients(request: Request, db: DbDep, identifier: str | None = None):
-    if not identifier:
-        raise invalid(f"search needs identifier={NHS_NUMBER_SYSTEM}|<NHS number>", "identifier")
-    system, value = split_token(identifier)
-    if system is not None and system != NHS_NUMBER_SYSTEM:
-        raise invalid(f"identifier system must be {NHS_NUMBER_SYSTEM}, got {system}", "identifier")
-    found: list[dict] = []
-    # A value that cannot be an NHS number matches no one; no need to ask the database.
-    if is_valid_nhs_number(value):
-        row = await find_patient(db, value)
-        if row is not None:
-            found.append(patient_resource(row))
-    return FhirResponse(searchset(found, total=len(found), base_url=str(request.base_url), path="Patient",
-                                  params={"identifier": identifier}))
+@router.get("/Patient", openapi_extra={"parameters": openapi_parameters(PATIENTS)})
+async def search_patients(request: Request, session: SessionDep,
+                          q: Annotated[SearchQuery, Depends(PATIENTS.dependency)]):
+    return await sql_searchset(
+        session, q, select(Patient),
+        identifier_condition(q, "identifier", NHS_NUMBER_SYSTEM, Patient.nhs_number),
+        ids_condition(q, Patient.nhs_number),
+        string_condition(q, "family", Patient.family),
+        day_condition(q, "birthdate", Patient.birth_date),
+        order_by=(Patient.nhs_number,), resource=patient_resource, base=str(request.base_url), path="Patient")

@@ -2,44 +2,57 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
+from typing import Annotated
 
-from party_common.bundles import searchset
-from party_common.identifiers import UBRN_SYSTEM, split_token
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.ndjson import ndjson_response
-from party_common.outcome import invalid, not_found
+from party_common.outcome import not_found
+from party_common.search import SearchQuery, offset_next, openapi_parameters, parse_instant, search_bundle
+from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
-from ..deps import CountParam, OffsetParam, PracticeDep, SessionDep
+from ..deps import PracticeDep, SessionDep, practice_base
 from ..models import Booking
-from ..views import appointment
+from ..searches import APPOINTMENTS
+from ..views import appointment, shown_status_column
 
 router = APIRouter()
 
 
-@router.get("/{ods}/Appointment")
-async def list_appointments(ods: PracticeDep, session: SessionDep, request: Request,
-                            count: CountParam = 50, offset: OffsetParam = 0,
-                            identifier: str | None = Query(None)):
-    # Paging links as the caller reached us (a published port, a proxy), not our own idea of our URL.
-    base = f"{str(request.base_url).rstrip('/')}/{ods}"
-    if identifier is not None:
-        system, value = split_token(identifier)
-        if system not in (None, UBRN_SYSTEM) or not value:
-            raise invalid(f"identifier must be {UBRN_SYSTEM}|<UBRN>", "identifier")
-        rows = (await session.execute(
-            select(Booking).where(Booking.gp_ods == ods, Booking.ubrn == value)
-        )).scalars().all()
-        return searchset([appointment(r) for r in rows], total=len(rows), base_url=base, path="Appointment",
-                         params={"identifier": identifier})
-    total = (await session.execute(
-        select(func.count()).select_from(Booking).where(Booking.gp_ods == ods)
-    )).scalar_one()
+@router.get("/{ods}/Appointment", openapi_extra={"parameters": openapi_parameters(APPOINTMENTS)})
+async def search_appointments(ods: PracticeDep, session: SessionDep, request: Request,
+                              q: Annotated[SearchQuery, Depends(APPOINTMENTS.dependency)]):
+    conditions = (Booking.gp_ods == ods,
+                  identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, Booking.nhs_number),
+                  identifier_condition(q, "identifier", UBRN_SYSTEM, Booking.ubrn),
+                  codes_condition(q, "status", shown_status_column()),
+                  ids_condition(q, Booking.id))
+    if q.has("date") or q.sort:
+        rows, total = await _by_start(session, q, conditions)
+    else:
+        rows, total = await sql_page(session, q, select(Booking), *conditions, order_by=(Booking.seq,))
+    return search_bundle(q, [appointment(r) for r in rows], total=total, base=practice_base(request, ods),
+                         path="Appointment", next_position=offset_next(q, total))
+
+
+async def _by_start(session: AsyncSession, q: SearchQuery, conditions: tuple) -> tuple[list[Booking], int]:
+    """Date searches and date order, decided here rather than in SQL: `start` is kept as the text
+    the messages carried, so its zone offset varies and only a parsed instant compares truly."""
     rows = (await session.execute(
-        select(Booking).where(Booking.gp_ods == ods).order_by(Booking.seq).offset(offset).limit(count)
+        select(Booking).where(*(c for c in conditions if c is not None)).order_by(Booking.seq)
     )).scalars().all()
-    return searchset([appointment(r) for r in rows], total=total, base_url=base, path="Appointment",
-                     offset=offset, count=count)
+    window = q.window("date")
+    dated = [(parse_instant(r.start) if r.start else None, r) for r in rows]
+    found = [(at, r) for at, r in dated if window.holds(at)]
+    for _, descending in reversed(q.sort):  # "date" is the one sort key
+        # Bookings without a start go last either way; sorted() keeps booking order among equals.
+        timed = sorted((x for x in found if x[0] is not None), key=lambda x: x[0], reverse=descending)
+        found = timed + [x for x in found if x[0] is None]
+    page = [] if q.total_only else [r for _, r in found[q.offset:q.offset + q.count]]
+    return page, len(found)
 
 
 @router.get("/{ods}/Appointment/$export")

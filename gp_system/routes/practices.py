@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from typing import Annotated
 
-from party_common.bundles import searchset
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
 
-from ..deps import PRACTICE_NAMES, CountParam, OffsetParam, PracticeDep, SessionDep, SettingsDep
+from party_common.identifiers import NHS_NUMBER_SYSTEM
+from party_common.outcome import not_found
+from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
+from party_common.search_sql import identifier_condition, ids_condition, sql_searchset
+
+from ..deps import PRACTICE_NAMES, PracticeDep, SessionDep, practice_base
 from ..models import RegisteredPatient
+from ..searches import PATIENTS, PRACTICES
 from ..views import organization, patient
 
 router = APIRouter()
 
 
-@router.get("/Organization")
-async def list_practices(settings: SettingsDep):
-    resources = [organization(ods) for ods in PRACTICE_NAMES]
-    return searchset(resources, total=len(resources), base_url=settings.public_url, path="Organization")
+@router.get("/Organization", openapi_extra={"parameters": openapi_parameters(PRACTICES)})
+async def search_practices(request: Request, q: Annotated[SearchQuery, Depends(PRACTICES.dependency)]):
+    ids = q.ids()
+    found = [org for org in map(organization, PRACTICE_NAMES)
+             if (ids is None or org["id"] in ids)
+             and q.token_match("identifier", lambda t, org=org: t.matches_any_identifier(org["identifier"]))]
+    page = [] if q.total_only else found[q.offset:q.offset + q.count]
+    return search_bundle(q, page, total=len(found), base=str(request.base_url), path="Organization",
+                         next_position=offset_next(q, len(found)))
+
+
+@router.get("/Organization/{org_id}")
+async def read_practice(org_id: str):
+    if org_id not in PRACTICE_NAMES:
+        raise not_found(f"no practice with ODS code {org_id[:64]!r} is hosted here", "Organization.id")
+    return organization(org_id)
 
 
 @router.get("/{ods}/metadata")
@@ -25,16 +43,21 @@ async def practice_metadata(ods: PracticeDep, request: Request):
     return request.app.state.capability
 
 
-@router.get("/{ods}/Patient")
-async def list_patients(ods: PracticeDep, session: SessionDep, request: Request,
-                        count: CountParam = 50, offset: OffsetParam = 0):
-    total = (await session.execute(
-        select(func.count()).select_from(RegisteredPatient).where(RegisteredPatient.gp_ods == ods)
-    )).scalar_one()
-    rows = (await session.execute(
-        select(RegisteredPatient).where(RegisteredPatient.gp_ods == ods)
-        .order_by(RegisteredPatient.nhs_number).offset(offset).limit(count)
-    )).scalars().all()
-    # Paging links as the caller reached us (a published port, a proxy), not our own idea of our URL.
-    return searchset([patient(r) for r in rows], total=total, base_url=f"{str(request.base_url).rstrip('/')}/{ods}",
-                     path="Patient", offset=offset, count=count)
+@router.get("/{ods}/Patient", openapi_extra={"parameters": openapi_parameters(PATIENTS)})
+async def search_patients(ods: PracticeDep, session: SessionDep, request: Request,
+                          q: Annotated[SearchQuery, Depends(PATIENTS.dependency)]):
+    return await sql_searchset(
+        session, q, select(RegisteredPatient), RegisteredPatient.gp_ods == ods,
+        identifier_condition(q, "identifier", NHS_NUMBER_SYSTEM, RegisteredPatient.nhs_number),
+        ids_condition(q, RegisteredPatient.nhs_number),
+        order_by=(RegisteredPatient.nhs_number,), resource=patient, base=practice_base(request, ods), path="Patient")
+
+
+@router.get("/{ods}/Patient/{nhs_number}")
+async def read_patient(ods: PracticeDep, nhs_number: str, session: SessionDep):
+    row = (await session.execute(
+        select(RegisteredPatient).where(RegisteredPatient.gp_ods == ods, RegisteredPatient.nhs_number == nhs_number)
+    )).scalar_one_or_none()
+    if row is None:
+        raise not_found(f"no patient {nhs_number[:64]} is registered at practice {ods}", "Patient.id")
+    return patient(row)

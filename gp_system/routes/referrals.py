@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, false, or_, select, true
 
 from party_common.booking import REFERRAL_SYSTEM, practice_org, service_dos
 from party_common.identifiers import dos_token
 from party_common.messaging import SERVICEREQUEST_REQUEST, read_message
 from party_common.referral import REFERRAL_STATE_EXT, ReferralFacts, referral_message, service_request_resource
 from party_common.referral import read_referral as read_referral_message
-from party_common.bundles import searchset
 from party_common.clock import party_clock
 from party_common.fhir_json import FHIR_JSON, FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, is_valid_nhs_number
 from party_common.messaging import now_iso, ods_reference
 from party_common.outcome import FhirError, business_rule, invalid, not_found
+from party_common.search import SearchQuery, Token, offset_next, openapi_parameters, search_bundle
+from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
-from ..deps import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep
+from ..deps import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep, practice_base
 from ..models import Referral, RegisteredPatient
 from ..outbound import send_to_broker, spine_knows_patient
 from ..referral_responses import ACCEPTED_STATE, REJECTED_STATE, SENT_STATE
+from ..searches import REFERRALS
 
 router = APIRouter()
 
@@ -32,6 +35,9 @@ router = APIRouter()
 _PRACTICE_OF = (select(RegisteredPatient.__table__.c.gp_ods)
                 .where(RegisteredPatient.__table__.c.nhs_number == bindparam("nhs_number")))
 _INSERT_REFERRAL = Referral.__table__.insert()
+# Every referral is created active and nothing here changes that (what the trust said is the
+# referral-state extension), so a status search compares with this one value.
+REFERRAL_STATUS = "active"
 
 
 def _nhs_number(body: dict) -> str:
@@ -75,7 +81,7 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
         meta={"lastUpdated": now_iso()},
         identifier=[*(i for i in body.get("identifier") or [] if i.get("system") != REFERRAL_SYSTEM),
                     {"system": REFERRAL_SYSTEM, "value": referral_id}],
-        status="active",
+        status=REFERRAL_STATUS,
         intent="order",
         requester=ods_reference(ods),
     )
@@ -102,18 +108,50 @@ def referral_view(row: Referral) -> dict:
     return sr
 
 
-@router.get("/{ods}/ServiceRequest")
-async def sent_referrals(ods: PracticeDep, request: Request, session: SessionDep, _count: int = 100,
-                         _offset: int = 0):
-    """The practice's referrals sent through the broker ($refer), oldest first."""
-    if not 1 <= _count <= 1000 or not 0 <= _offset <= 10**9:
-        raise invalid("_count must be 1 to 1000 and _offset 0 or more", "_count")
-    sent = (Referral.gp_ods == ods, Referral.referral_state.is_not(None))
-    total = await session.scalar(select(func.count()).select_from(Referral).where(*sent))
-    rows = (await session.scalars(select(Referral).where(*sent).order_by(Referral.created_at, Referral.id)
-                                  .offset(_offset).limit(_count))).all()
-    return FhirResponse(searchset([referral_view(r) for r in rows], total=total, base_url=f"{str(request.base_url).rstrip('/')}/{ods}",
-                                  path="ServiceRequest", offset=_offset, count=_count))
+def referral_resource(row: Referral) -> dict:
+    """A referral as REST gives it, in searches and reads alike: the ServiceRequest as created and,
+    once sent through the broker, what the trust said of it (extension `referral-state`)."""
+    resource = orjson.loads(row.resource)
+    if row.referral_state:
+        resource["extension"] = [*(e for e in resource.get("extension") or [] if e.get("url") != REFERRAL_STATE_EXT),
+                                 {"url": REFERRAL_STATE_EXT, "valueCode": row.referral_state}]
+    return resource
+
+
+def _status_condition(q: SearchQuery):
+    codes = q.codes("status")
+    return None if codes is None or REFERRAL_STATUS in codes else false()
+
+
+def _identifier_may_match(q: SearchQuery):
+    """A superset of the referrals `identifier` matches, found in the stored text: identifiers are
+    the caller's as well as ours, so only the stored resource holds them all."""
+    def holds(t: Token):
+        return true() if t.code is None else Referral.resource.contains(orjson.dumps(t.code).decode()[1:-1],
+                                                                        autoescape=True)
+    return and_(*(or_(*map(holds, alternatives)) for alternatives in q.tokens("identifier")))
+
+
+@router.get("/{ods}/ServiceRequest", openapi_extra={"parameters": openapi_parameters(REFERRALS)})
+async def search_referrals(ods: PracticeDep, request: Request, session: SessionDep,
+                           q: Annotated[SearchQuery, Depends(REFERRALS.dependency)]):
+    """The practice's referrals, oldest first."""
+    conditions = (Referral.gp_ods == ods,
+                  identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, Referral.nhs_number),
+                  ids_condition(q, Referral.id), _status_condition(q))
+    order = (Referral.created_at, Referral.id)
+    if q.has("identifier"):
+        candidates = (await session.scalars(
+            select(Referral).where(*(c for c in conditions if c is not None), _identifier_may_match(q))
+            .order_by(*order))).all()
+        found = [r for r in candidates if q.token_match(
+            "identifier", lambda t, r=r: t.matches_any_identifier(orjson.loads(r.resource).get("identifier")))]
+        total = len(found)
+        rows = [] if q.total_only else found[q.offset:q.offset + q.count]
+    else:
+        rows, total = await sql_page(session, q, select(Referral), *conditions, order_by=order)
+    return search_bundle(q, [referral_resource(r) for r in rows], total=total, base=practice_base(request, ods),
+                         path="ServiceRequest", next_position=offset_next(q, total))
 
 
 @router.post("/{ods}/ServiceRequest/{referral_id}/$refer")
@@ -152,10 +190,12 @@ async def refer(ods: PracticeDep, referral_id: str, request: Request, db: DbDep,
 
 @router.get("/{ods}/ServiceRequest/{referral_id}")
 async def read_referral(ods: PracticeDep, referral_id: str, session: SessionDep):
-    stored = (await session.execute(
-        select(Referral.resource).where(Referral.id == referral_id, Referral.gp_ods == ods)
+    row = (await session.execute(
+        select(Referral).where(Referral.id == referral_id, Referral.gp_ods == ods)
     )).scalar_one_or_none()
-    if stored is None:
-        raise not_found(f"no referral {referral_id} at practice {ods}")
-    # Stored as the JSON we answered with: no re-serialisation on the read path.
-    return Response(stored, media_type=FhirResponse.media_type)
+    if row is None:
+        raise not_found(f"no referral {referral_id[:64]} at practice {ods}")
+    if row.referral_state is None:
+        # Stored as the JSON we answered with: no re-serialisation on the read path.
+        return Response(row.resource, media_type=FhirResponse.media_type)
+    return referral_resource(row)

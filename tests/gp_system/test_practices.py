@@ -53,8 +53,14 @@ async def test_patient_offset_past_the_end_is_empty(stack):
     assert body["total"] > 0
 
 
+async def test_count_zero_answers_the_total_alone(stack):
+    body = (await stack.client.get(f"/{PRACTICE}/Patient", params={"_count": 0})).json()
+    assert body["total"] == sum(p.gp_ods == PRACTICE for p in stack.population) and body["entry"] == []
+
+
 async def test_bad_paging_parameters_are_400_naming_the_parameter(stack):
-    for params, name in (({"_count": "0"}, "_count"), ({"_count": "many"}, "_count"), ({"_offset": "-1"}, "_offset")):
+    for params, name in (({"_count": "-1"}, "_count"), ({"_count": "many"}, "_count"), ({"_offset": "-1"}, "_offset"),
+                         ({"_page": "not-a-token"}, "_page")):
         resp = await stack.client.get(f"/{PRACTICE}/Patient", params=params)
         assert resp.status_code == 400, params
         issue = resp.json()["issue"][0]
@@ -85,4 +91,10 @@ async def test_metadata_is_a_capability_statement(stack):
         types = {r["type"]: r for r in body["rest"][0]["resource"]}
         assert {"Patient", "ServiceRequest", "Appointment", "Organization"} <= set(types)
         assert [op["name"] for op in types["ServiceRequest"]["operation"]] == ["book"]
+        # Declared from the specs the routes parse with: what is honoured, nothing else.
+        declared = {t: {p["name"] for p in r.get("searchParam", [])} for t, r in types.items()}
+        assert declared == {"Organization": {"_id", "identifier"}, "Patient": {"_id", "identifier"},
+                            "ServiceRequest": {"_id", "patient:identifier", "identifier", "status"},
+                            "Appointment": {"_id", "patient:identifier", "identifier", "status", "date"}}
+        assert {i["code"] for i in types["Appointment"]["interaction"]} == {"read", "search-type"}
         assert [op["name"] for op in body["rest"][0]["operation"]] == ["process-message"]
