@@ -141,6 +141,9 @@ class Courier:
             if token is not None:
                 ORIGIN.reset(token)
         self.messages.append(delivery.seq, method, url, body)
+        # Nothing acts on this attempt (an answer, an outbox row marked delivered) until its entry is
+        # committed: see journal.py.
+        await self.journal.durable(delivery.seq)
         if self._held.get(link) and delivery.outcome != HELD:
             await self.release(link)
         return delivery
@@ -211,7 +214,8 @@ class Courier:
                 try:
                     d = await transfer()
                     d.decision = "release"
-                    self._record(d, meta, self.engine.clock.monotonic() - self.engine.started)
+                    await self.journal.durable(
+                        self._record(d, meta, self.engine.clock.monotonic() - self.engine.started))
                 finally:
                     self._releasing -= 1
                 released += 1

@@ -22,7 +22,8 @@ async def journal(request: Request, journal: JournalDep, since: Annotated[int, Q
     """Entries after sequence number `since`, oldest first; `next` is the `since` for the next page."""
     entries = await journal.page(since, _count)
     last = entries[-1]["seq"] if entries else since
-    out = {"entries": entries, "since": since, "last": last, "head": journal.seq}
+    # `head` is the last committed entry: a number handed out but not yet written is not shown.
+    out = {"entries": entries, "since": since, "last": last, "head": journal.committed}
     if len(entries) == _count:
         out["next"] = str(request.url.include_query_params(since=last))
     return out
