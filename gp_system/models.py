@@ -47,6 +47,9 @@ class Referral(Base):
     referral_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     refer_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
+    # A practice's referrals in the order its search lists them, so a page is read, not sorted.
+    __table_args__ = (Index("ix_referrals_practice_created", "gp_ods", "created_at", "id"),)
+
 
 # Local booking states; the Appointment status shown to the practice is derived in views.py.
 REQUESTED = "requested"

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
+from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.ndjson import ndjson_response
 from party_common.outcome import not_found
@@ -24,14 +25,14 @@ router = APIRouter()
 @router.get("/Appointment", openapi_extra={"parameters": openapi_parameters(INDEX)})
 async def search_appointments(request: Request, session: SessionDep,
                               q: Annotated[SearchQuery, Depends(INDEX.dependency)]):
-    return await sql_searchset(
+    return FhirResponse(await sql_searchset(
         session, q, select(BookingIndexEntry),
         identifier_condition(q, "identifier", UBRN_SYSTEM, BookingIndexEntry.ubrn),
         identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, BookingIndexEntry.nhs_number),
         codes_condition(q, "status", BookingIndexEntry.status),
         # The UBRN is the entry's id as well as its identifier.
         ids_condition(q, BookingIndexEntry.ubrn),
-        order_by=(BookingIndexEntry.ubrn,), resource=entry_resource, base=str(request.base_url), path="Appointment")
+        order_by=(BookingIndexEntry.ubrn,), resource=entry_resource, base=str(request.base_url), path="Appointment"))
 
 
 @router.get("/Appointment/$export")

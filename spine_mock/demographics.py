@@ -52,10 +52,10 @@ async def read_patient(nhs_number: str, db: DbDep):
 @router.get("/Patient", openapi_extra={"parameters": openapi_parameters(PATIENTS)})
 async def search_patients(request: Request, session: SessionDep,
                           q: Annotated[SearchQuery, Depends(PATIENTS.dependency)]):
-    return await sql_searchset(
+    return FhirResponse(await sql_searchset(
         session, q, select(Patient),
         identifier_condition(q, "identifier", NHS_NUMBER_SYSTEM, Patient.nhs_number),
         ids_condition(q, Patient.nhs_number),
         string_condition(q, "family", Patient.family),
         day_condition(q, "birthdate", Patient.birth_date),
-        order_by=(Patient.nhs_number,), resource=patient_resource, base=str(request.base_url), path="Patient")
+        order_by=(Patient.nhs_number,), resource=patient_resource, base=str(request.base_url), path="Patient"))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
+from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.outcome import not_found
 from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
@@ -27,8 +28,8 @@ async def search_practices(request: Request, q: Annotated[SearchQuery, Depends(P
              if (ids is None or org["id"] in ids)
              and q.token_match("identifier", lambda t, org=org: t.matches_any_identifier(org["identifier"]))]
     page = [] if q.total_only else found[q.offset:q.offset + q.count]
-    return search_bundle(q, page, total=len(found), base=str(request.base_url), path="Organization",
-                         next_position=offset_next(q, len(found)))
+    return FhirResponse(search_bundle(q, page, total=len(found), base=str(request.base_url), path="Organization",
+                                      next_position=offset_next(q, len(found))))
 
 
 @router.get("/Organization/{org_id}")
@@ -46,11 +47,11 @@ async def practice_metadata(ods: PracticeDep, request: Request):
 @router.get("/{ods}/Patient", openapi_extra={"parameters": openapi_parameters(PATIENTS)})
 async def search_patients(ods: PracticeDep, session: SessionDep, request: Request,
                           q: Annotated[SearchQuery, Depends(PATIENTS.dependency)]):
-    return await sql_searchset(
+    return FhirResponse(await sql_searchset(
         session, q, select(RegisteredPatient), RegisteredPatient.gp_ods == ods,
         identifier_condition(q, "identifier", NHS_NUMBER_SYSTEM, RegisteredPatient.nhs_number),
         ids_condition(q, RegisteredPatient.nhs_number),
-        order_by=(RegisteredPatient.nhs_number,), resource=patient, base=practice_base(request, ods), path="Patient")
+        order_by=(RegisteredPatient.nhs_number,), resource=patient, base=practice_base(request, ods), path="Patient"))
 
 
 @router.get("/{ods}/Patient/{nhs_number}")

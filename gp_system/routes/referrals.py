@@ -150,8 +150,9 @@ async def search_referrals(ods: PracticeDep, request: Request, session: SessionD
         rows = [] if q.total_only else found[q.offset:q.offset + q.count]
     else:
         rows, total = await sql_page(session, q, select(Referral), *conditions, order_by=order)
-    return search_bundle(q, [referral_resource(r) for r in rows], total=total, base=practice_base(request, ods),
-                         path="ServiceRequest", next_position=offset_next(q, total))
+    return FhirResponse(search_bundle(q, [referral_resource(r) for r in rows], total=total,
+                                      base=practice_base(request, ods), path="ServiceRequest",
+                                      next_position=offset_next(q, total)))
 
 
 @router.post("/{ods}/ServiceRequest/{referral_id}/$refer")
