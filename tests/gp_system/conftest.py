@@ -97,8 +97,14 @@ def stack_settings() -> dict:
 
 
 @pytest.fixture
-async def stack(sqlite_url, stack_settings):
-    app, spine, broker, population = make_stack_parts(sqlite_url, **stack_settings)
+def database_url(sqlite_url) -> str:
+    """Overridden by test modules that run on PostgreSQL as well."""
+    return sqlite_url
+
+
+@pytest.fixture
+async def stack(database_url, stack_settings):
+    app, spine, broker, population = make_stack_parts(database_url, **stack_settings)
     async with client_for(app, base_url=GP) as client:
         broker.gp = client
         yield Stack(client, spine, broker, app, population)

@@ -19,6 +19,12 @@ from .conftest import GP, OTHER_PRACTICE, PRACTICE, service_request
 from .test_appointments import SLOTS, book_many
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request) -> str:
+    """Every search here runs on both databases: the conditions are SQL each must read alike."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
 async def _search(stack, path: str, params=None) -> dict:
     resp = await stack.client.get(path, params=params)
     assert resp.status_code == 200, resp.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import insert, update
 
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
@@ -13,6 +14,12 @@ from spine_mock.models import BookingIndexEntry, Patient
 from .conftest import POPULATION
 
 BASE = "http://party.test"
+
+
+@pytest.fixture
+def spine(spine_any_db):
+    """Every search here runs on both databases: the conditions are SQL each must read alike."""
+    return spine_any_db
 
 
 async def _search(spine, path: str, params=None) -> dict:
