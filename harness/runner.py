@@ -207,6 +207,8 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
         try:
             return await _drive(opts, folder, client, progress, embedded, at)
         except (httpx.HTTPError, StackError, WorkloadError, PartyUnreachable, ValueError, KeyError) as exc:
+            if workload is None:
+                raise  # refused before any booking was made: nothing to keep, the error says it all
             await _write_partial(client, opts, folder, stage, exc, workload, journal_since)
             raise RunIncomplete(f"the run stopped while {STAGES[stage]} ({_why(exc)}); what it had is in {folder}") \
                 from exc

@@ -141,11 +141,18 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_fhir_body(request: Request, expected: str | tuple[str, ...] | None = None) -> tuple[dict, Any]:
-    """Reads and validates a FHIR request body; returns (raw JSON, R4B model)."""
+def require_fhir_content_type(request: Request) -> None:
+    """415 unless the request says it carries FHIR JSON. Also for an operation whose body is optional:
+    a POST with no Content-Type, `text/plain` or a form is one a web page may send to another site
+    without asking, so only a JSON type keeps a page in the user's browser from invoking it."""
     ctype = _content_type(request)
     if ctype not in _ACCEPTED_TYPES:
         raise FhirError(415, "not-supported", f"content type must be {FHIR_JSON}, got {ctype or 'none'}")
+
+
+async def read_fhir_body(request: Request, expected: str | tuple[str, ...] | None = None) -> tuple[dict, Any]:
+    """Reads and validates a FHIR request body; returns (raw JSON, R4B model)."""
+    require_fhir_content_type(request)
     data = parse_json_bytes(await request.body())
     return data, validate_resource(data, expected)
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from party_common.booking import BookingFacts, practice_message, read_booking
 from party_common.clock import party_clock
 from party_common.database import Database
-from party_common.fhir_json import FHIR_JSON, read_fhir_body
+from party_common.fhir_json import FHIR_JSON, read_fhir_body, require_fhir_content_type
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
@@ -267,6 +267,7 @@ async def _merge_recorded_elsewhere(db: Database, booking_id: str, gp_ods: str, 
 async def cancel(ods: PracticeDep, booking_ref: str, request: Request, db: DbDep, client: ClientDep,
                  settings: SettingsDep):
     request_id = None
+    require_fhir_content_type(request)
     if await request.body():
         # The one parameter is an optional requestId; a body that is sent must be FHIR Parameters.
         body, _ = await read_fhir_body(request, "Parameters")

@@ -50,7 +50,8 @@ async def test_every_message_between_our_parties_holds_to_its_profile(tmp_path, 
         results = await Workload(urls, population, seed=11, bookings=4, concurrency=2).run(client)
         booked = [r for r in results if r.outcome == "accepted"]
         assert len(booked) == 4
-        r = await client.post(f"{urls.gp}/{booked[0].practice}/Appointment/{booked[0].ubrn}/$cancel")
+        r = await client.post(f"{urls.gp}/{booked[0].practice}/Appointment/{booked[0].ubrn}/$cancel",
+                              headers={"Content-Type": "application/fhir+json"})
         assert r.status_code == 200, r.text
 
     checked: Counter[str] = Counter()

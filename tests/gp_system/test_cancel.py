@@ -24,7 +24,7 @@ async def confirmed_booking(stack) -> tuple[dict, str]:
 
 
 async def cancel(stack, ref: str, ods: str = PRACTICE):
-    return await stack.client.post(f"/{ods}/Appointment/{ref}/$cancel")
+    return await stack.client.post(f"/{ods}/Appointment/{ref}/$cancel", headers={"Content-Type": "application/fhir+json"})
 
 
 @pytest.mark.parametrize("by", ["ubrn", "id"])
@@ -153,3 +153,16 @@ async def test_a_malformed_cancel_request_id_names_the_parameter(stack):
     assert resp.status_code == 400
     issue = resp.json()["issue"][0]
     assert issue["code"] == "invalid" and issue["expression"] == ["Parameters.parameter[0]"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "text/plain"},
+                                     {"Content-Type": "application/x-www-form-urlencoded"}])
+async def test_a_cancel_a_web_page_could_send_cross_site_is_415_and_sends_nothing(stack, headers):
+    """No Content-Type, text/plain or a form: what a page may POST to another site without a preflight."""
+    _, ubrn = await confirmed_booking(stack)
+    resp = await stack.client.post(f"/{PRACTICE}/Appointment/{ubrn}/$cancel", headers=headers)
+    assert resp.status_code == 415
+    assert resp.json()["issue"][0]["code"] == "not-supported"
+    assert read_message(stack.broker.received[-1]).event == "booking-request"
+    [appt] = await stack.appointments()
+    assert appt["status"] == "booked"

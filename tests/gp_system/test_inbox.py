@@ -105,7 +105,8 @@ async def test_confirmation_for_an_unknown_ubrn_is_recorded(stack):
     assert appt["participant"][0]["actor"]["identifier"]["value"] == nhs
     assert appt["slot"] == [{"reference": "Slot/svc-cardio-rt2-203001061400"}]
     # The booking it recorded can be cancelled like any other.
-    assert (await stack.client.post(f"/{PRACTICE}/Appointment/777777777777/$cancel")).status_code == 200
+    assert (await stack.client.post(f"/{PRACTICE}/Appointment/777777777777/$cancel",
+                                    headers={"Content-Type": "application/fhir+json"})).status_code == 200
 
 
 async def test_duplicate_confirmation_gets_the_original_answer(stack):

@@ -34,7 +34,8 @@ async def test_refer_book_confirm_cancel_on_postgres(postgres_url):
         assert replay.status_code == 200
         assert (await stack.appointments())[0]["status"] == "booked"
 
-        assert (await client.post(f"/{PRACTICE}/Appointment/{facts.ubrn}/$cancel")).status_code == 200
+        assert (await client.post(f"/{PRACTICE}/Appointment/{facts.ubrn}/$cancel",
+                                  headers={"Content-Type": "application/fhir+json"})).status_code == 200
         sent = broker.received[-1]
         await broker.confirm(sent, booking_of(sent))
         [appt] = await stack.appointments(identifier=facts.ubrn)
