@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from party_common.fhir_json import FhirResponse
 from party_common.outcome import not_found
 from party_common.search import SearchQuery, Token, openapi_parameters
+from party_common.search.route_param import query_param
 
 from . import resources
 from .catalogue import Trust
@@ -19,7 +18,10 @@ from .trust_resources import site
 
 router = APIRouter()
 
-OrganizationQuery = Annotated[SearchQuery, Depends(ORGANIZATION.dependency)]
+OrganizationQuery = query_param(ORGANIZATION)
+LocationQuery = query_param(LOCATION)
+ServiceQuery = query_param(HEALTHCARE_SERVICE)
+ScheduleQuery = query_param(SCHEDULE)
 
 
 def _organization_matches(q: SearchQuery, org: dict) -> bool:
@@ -77,7 +79,7 @@ async def read_trust_organization(trust: TrustDep, organization_id: str):
 
 @router.get("/{ods}/Location", openapi_extra={"parameters": openapi_parameters(LOCATION)})
 async def search_locations(trust: TrustDep, request: Request,
-                           q: Annotated[SearchQuery, Depends(LOCATION.dependency)]):
+                           q: LocationQuery):
     found = [loc for loc in (resources.location(s) for s in trust.sites)
              if identifiers_match(q, "identifier", loc["identifier"])
              and references_match(q, "organization", [trust.ods])]
@@ -101,7 +103,7 @@ def _service_matches(q: SearchQuery, trust: Trust, service: dict) -> bool:
 
 @router.get("/{ods}/HealthcareService", openapi_extra={"parameters": openapi_parameters(HEALTHCARE_SERVICE)})
 async def search_services(trust: TrustDep, request: Request,
-                          q: Annotated[SearchQuery, Depends(HEALTHCARE_SERVICE.dependency)]):
+                          q: ServiceQuery):
     found = [s for s in (resources.healthcare_service(s) for s in trust.services.values())
              if _service_matches(q, trust, s)]
     # A response rather than a dict: brokers may ask per booking, and jsonable_encoder is the dearest part.
@@ -119,7 +121,7 @@ async def read_service(trust: TrustDep, service_id: str):
 
 @router.get("/{ods}/Schedule", openapi_extra={"parameters": openapi_parameters(SCHEDULE)})
 async def search_schedules(trust: TrustDep, request: Request,
-                           q: Annotated[SearchQuery, Depends(SCHEDULE.dependency)]):
+                           q: ScheduleQuery):
     found = [s for s in (resources.schedule(s) for s in trust.services.values())
              if references_match(q, "actor", [a["reference"].split("/", 1)[1] for a in s["actor"]])
              and codings_match(q, "service-type", s["serviceType"])]

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import bindparam, select
 
 from party_common.fhir_json import FhirResponse
 from party_common.outcome import FhirError, Issue, invalid, not_found, operation_outcome
 from party_common.search import SearchQuery, gather, openapi_parameters, search_bundle
+from party_common.search.route_param import query_param
 
 from . import resources
 from .catalogue import Service, Trust
 from .deps import DbDep, SessionDep, SlotFinderDep, TrustDep, trust_base
 from .models import SlotClaim
 from .search_specs import SLOT
-from .slot_search import Executor, SlotFinder, claims_between
+from .slot_search import Executor, SlotFinder
 from .slot_target import named_services, slot_target
 from .trust_resources import resolver, slot
 
@@ -27,7 +26,7 @@ SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-
 # worth serving.
 MAX_IDS = 1000
 
-SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
+SlotQuery = query_param(SLOT)
 _CLAIMS = SlotClaim.__table__
 _CLAIMED_AMONG = select(_CLAIMS.c.slot_id).where(_CLAIMS.c.slot_id.in_(bindparam("ids", expanding=True)))
 
@@ -54,30 +53,28 @@ def _ordinals(service: Service, q: SearchQuery) -> tuple[int, int]:
     return t.clamp(lo), t.clamp(hi)
 
 
-async def _total(conn: Executor, service: Service, lo: int, hi: int, free: bool, busy: bool) -> int:
-    """The window's slots the statuses take: arithmetic on the template, less or plus one COUNT of claims."""
-    if lo >= hi or not (free or busy):
-        return 0
-    if free and busy:
-        return hi - lo
-    claimed = await claims_between(conn, service, lo, hi)
-    return claimed if busy else hi - lo - claimed
-
-
 async def _one_service(q: SearchQuery, trust: Trust, service: Service, conn: Executor, finder: SlotFinder,
                        base: str, free: bool, busy: bool) -> dict:
     lo, hi = _ordinals(service, q)
-    total = await _total(conn, service, lo, hi, free, busy)
-    found: list[tuple[int, bool]] = []
-    if q.count and total:
-        start = lo if q.cursor is None else max(lo, q.cursor)
-        # One more than the page: when there is one, the next page starts at it, and a next link is
-        # given only when a next page holds something.
-        found = await finder.find(conn, service, start, hi, q.count + 1, free=free, busy=busy)
-    next_position = found.pop()[0] if len(found) > q.count else None
-    slots = [resources.slot(service, k, taken) for k, taken in found]
-    included = await gather(slots, q.includes, resolver(trust, conn)) if slots else []
-    return search_bundle(q, slots, total=total, base=base, path="Slot", next_position=next_position,
+    # The total is arithmetic on the template: the window's slots, less (free) or only (busy) the
+    # claims in it, which the finder counts on its first query.
+    only_one = free != busy
+    start = lo if q.cursor is None else max(lo, q.cursor)
+    # One more than the page: when there is one, the next page starts at it, and a next link is given
+    # only when a next page holds something.
+    found = await finder.find(conn, service, start, hi, q.count + 1 if q.count else 0, free=free, busy=busy,
+                              count_claims=(lo, hi) if only_one and lo < hi else None)
+    if not (free or busy) or lo >= hi:
+        total = 0
+    elif not only_one:
+        total = hi - lo
+    else:
+        total = found.claimed if busy else hi - lo - found.claimed
+    slots = found.slots
+    next_position = slots.pop()[0] if len(slots) > q.count else None
+    matches = [resources.slot(service, k, taken) for k, taken in slots]
+    included = await gather(matches, q.includes, resolver(trust, conn)) if matches else []
+    return search_bundle(q, matches, total=total, base=base, path="Slot", next_position=next_position,
                          included=included)
 
 

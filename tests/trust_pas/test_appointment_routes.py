@@ -8,7 +8,19 @@ from fhir.resources.R4B.bundle import Bundle
 
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 
-from .helpers import assert_full_urls_read_back, booking, focus, free_slots, next_link, patient, post_message, ubrn
+from tests.inprocess import client_for
+
+from .helpers import (
+    assert_full_urls_read_back,
+    booking,
+    focus,
+    free_slots,
+    make_app,
+    next_link,
+    patient,
+    post_message,
+    ubrn,
+)
 
 
 async def book_many(pas, n: int) -> list[dict]:
@@ -96,7 +108,12 @@ async def _book_for(pas, patients: list[str]) -> list[dict]:
     return booked
 
 
-async def test_a_patients_appointments_and_no_one_elses(pas):
+async def test_a_patients_appointments_and_no_one_elses(db_url):
+    async with client_for(make_app(db_url)) as pas:
+        await _only_that_patients(pas)
+
+
+async def _only_that_patients(pas) -> None:
     one, two = patient(1), patient(40)
     booked = await _book_for(pas, [one, two, one, two, two])
     for value in (f"{NHS_NUMBER_SYSTEM}|{one}", one, f"http://fhir.nhs.uk/id/nhs-number|{one}"):
@@ -114,7 +131,12 @@ async def test_a_patients_appointments_and_no_one_elses(pas):
     assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["patient"]
 
 
-async def test_date_id_sort_and_includes(pas):
+async def test_date_id_sort_and_includes(db_url):
+    async with client_for(make_app(db_url)) as pas:
+        await _date_id_sort_and_includes(pas)
+
+
+async def _date_id_sort_and_includes(pas) -> None:
     booked = await _book_for(pas, [patient(1)] * 4)
     starts = [a["start"] for a in booked]
     body = (await pas.get("/RT1/Appointment", params=[("date", f"ge{starts[1]}"), ("date", f"lt{starts[3]}")])).json()
