@@ -22,8 +22,8 @@ from .trust_resources import resolver, slot
 router = APIRouter()
 
 SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
-# A search by `_id` reads each slot's claim; more ids than this in one URL is not a client's mistake
-# worth serving.
+# A search by `_id` looks every named slot's claim up in one IN list; longer lists are refused rather
+# than sent to the database (SQLite caps a statement's parameters).
 MAX_IDS = 1000
 
 SlotQuery = query_param(SLOT)
