@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from party_common.app_factory import capability_statement, create_party_app
+from party_common.capability_searches import declare_searches
 from party_common.database import Database
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
@@ -18,6 +19,8 @@ from . import (
     routes_ledger,
     routes_messages,
     routes_referrals,
+    routes_slots,
+    searches,
 )
 from .booking_flow import BookingFlow
 from .control_state import ControlState
@@ -39,18 +42,20 @@ EVENTS = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_REQUEST, SERVICEREQUES
 
 
 def broker_capability(base: str) -> dict:
-    return capability_statement(
+    # What each search honours is declared from the spec its route parses with.
+    return declare_searches(capability_statement(
         "booking broker",
         [
-            {"type": "HealthcareService", "interactions": ["search-type"], "search": {"specialty": "token"}},
-            {"type": "Slot", "interactions": ["search-type"],
-             "search": {"service": "reference", "specialty": "token", "status": "token", "start": "date"}},
-            {"type": "Appointment", "interactions": ["search-type"], "search": {"identifier": "token"}},
+            {"type": "HealthcareService", "interactions": ["read", "search-type"]},
+            {"type": "Slot", "interactions": ["read", "search-type"]},
+            {"type": "Schedule", "interactions": ["read"]},
+            {"type": "Appointment", "interactions": ["read", "search-type"]},
+            {"type": "ServiceRequest", "interactions": ["read", "search-type"]},
         ],
         ["process-message"],
         base=base, description="booking broker: routes practices' BaRS bookings and referrals to trusts",
         receives=EVENTS, sends=EVENTS,
-    )
+    ), searches.ALL)
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     app = create_party_app("booking_broker", broker_capability(settings.public_url), lifespan=lifespan, clock=clock,
                            proxy=True, require_trace_headers=settings.require_trace_headers)
     app.state.settings = settings
-    for module in (routes_directory, routes_messages, routes_ledger, routes_referrals, routes_faults, routes_journal):
+    for module in (routes_directory, routes_slots, routes_messages, routes_ledger, routes_referrals, routes_faults,
+                   routes_journal):
         app.include_router(module.router)
     return app

@@ -64,7 +64,7 @@ from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
 from .referral_flow import ReferralFlow
 from .retries import clocked_retrying, stop_after
 from .settings import Settings
-from .slot_search import search_slots
+from .slot_search import first_free_slot
 
 log = structlog.get_logger("booking")
 
@@ -207,9 +207,7 @@ class BookingFlow:
         if not wanted:
             raise FhirError(422, "required", "the booking must name its Slot: the trust's slot id, or the "
                             "Slot's start", [where], bars_code="REC_UNPROCESSABLE_ENTITY")
-        found = await search_slots(self.directory, self.courier, service=service.id, specialty=None,
-                                   start=[f"ge{wanted}"], count=1)
-        slot = found[0] if found else None
+        slot = await first_free_slot(self.directory, self.courier, service, wanted)
         if slot is None or not _same_instant(slot.get("start"), wanted):
             raise FhirError(409, "conflict", f"{service.id} has no free slot starting at {wanted}", [where],
                             bars_code="REC_CONFLICT")

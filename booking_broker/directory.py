@@ -34,6 +34,9 @@ class Directory:
         self.trusts: dict[str, str] = {}
         self.services: dict[str, Service] = {}
         self.services_by_dos: dict[str, Service] = {}
+        # ODS code -> (Organization, the URL it is read at): the trusts a PAS root listed. A trust
+        # given by its endpoint alone has none here, so searches cannot include it.
+        self.organizations: dict[str, tuple[dict, str]] = {}
         # ODS code -> DoS id of each practice the broker can confirm to; None until read.
         self.practices: dict[str, str] | None = None
         self._lock = asyncio.Lock()
@@ -57,6 +60,7 @@ class Directory:
 
     async def _load(self) -> None:
         trusts = {ods: url.rstrip("/") for ods, url in self.settings.pas_endpoints.items()}
+        organizations: dict[str, tuple[dict, str]] = {}
         if not trusts:
             root = self.settings.pas_url.rstrip("/")
             d = await self.courier.send("broker->pas", "directory", "GET", f"{root}/Organization")
@@ -69,6 +73,8 @@ class Directory:
                 for ident in org.get("identifier", []):
                     if ident.get("system") == ODS_SYSTEM:
                         trusts[ident["value"]] = f"{root}/{ident['value']}"
+                        if org.get("id"):
+                            organizations[org["id"]] = (org, f"{root}/Organization/{org['id']}")
         services: dict[str, Service] = {}
         for ods, base in trusts.items():
             d = await self.courier.send(f"broker->pas:{ods}", "directory", "GET", f"{base}/HealthcareService",
@@ -85,6 +91,7 @@ class Directory:
         self.trusts = trusts
         self.services = services
         self.services_by_dos = {s.dos: s for s in services.values()}
+        self.organizations = organizations
         log.info("directory loaded", trusts=len(trusts), services=len(services))
 
     async def service_by_dos(self, dos: str) -> Service | None:
@@ -137,6 +144,23 @@ class Directory:
         elif not known:
             raise FhirError(503, "transient", f"the practice directory at {root} could not be read ({d.outcome})")
         return known
+
+    async def named(self, value: str) -> Service | None:
+        """The service a search value names: its id here or its DoS id (ids first)."""
+        await self.ensure_loaded()
+        for refresh in (False, True):
+            if refresh:
+                await self.ensure_loaded(refresh=True)
+            svc = self.services.get(value) or self.services_by_dos.get(value)
+            if svc is not None:
+                return svc
+        return None
+
+    def slot_owner(self, slot_id: str) -> Service | None:
+        """The service a slot id names as its prefix (`<service id>-<start>`), as our trusts write them;
+        None for a slot id of another shape."""
+        owners = [s for s in self.services.values() if slot_id.startswith(f"{s.id}-")]
+        return max(owners, key=lambda s: len(s.id)) if owners else None
 
     async def service(self, service_id: str) -> Service | None:
         await self.ensure_loaded()

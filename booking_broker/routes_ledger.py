@@ -2,44 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from party_common.bundles import WITHIN_OFFSET_RANGE, searchset
-from party_common.fhir_json import read_fhir_body
-from party_common.identifiers import UBRN_SYSTEM, split_token
-from party_common.outcome import invalid
+from party_common.fhir_json import FhirResponse, read_fhir_body
+from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
+from party_common.outcome import invalid, not_found
+from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
+from party_common.search.route_param import query_param
+from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
 from .booking_flow import ledger_appointment
 from .dependencies import DatabaseDep, FlowDep, StatsDep
 from .models import LedgerEntry
+from .searches import APPOINTMENT
 
 router = APIRouter()
 NDJSON = "application/fhir+ndjson"
 
 
-@router.get("/Appointment")
-async def ledger(request: Request, db: DatabaseDep, identifier: str | None = None,
-                 _count: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 _offset: Annotated[int, Query(ge=0), WITHIN_OFFSET_RANGE] = 0):
-    base = str(request.base_url)
+# The ledger keeps a booking the trust refused as `rejected`; its Appointment says entered-in-error.
+_LEDGER_STATUS = {"booked": "booked", "cancelled": "cancelled", "entered-in-error": "rejected"}
+_SORT_COLUMNS = {"_id": LedgerEntry.ubrn, "date": LedgerEntry.start}
+
+
+def _status_condition(q: SearchQuery):
+    codes = q.codes("status")
+    return None if codes is None else LedgerEntry.status.in_(sorted({_LEDGER_STATUS.get(c, "") for c in codes}))
+
+
+def _order(q: SearchQuery) -> tuple:
+    keys = [_SORT_COLUMNS[name].desc() if desc else _SORT_COLUMNS[name].asc() for name, desc in q.sort]
+    # The UBRN last, so rows that tie on the asked keys keep one order from page to page.
+    return (*keys, LedgerEntry.ubrn)
+
+
+@router.get("/Appointment", openapi_extra={"parameters": openapi_parameters(APPOINTMENT)})
+async def ledger(request: Request, db: DatabaseDep, q: query_param(APPOINTMENT)):
     async with db.session() as s:
-        if identifier is not None:
-            system, value = split_token(identifier)
-            if system not in (None, UBRN_SYSTEM):
-                raise invalid(f"identifier system must be {UBRN_SYSTEM}", "identifier")
-            entry = await s.get(LedgerEntry, value)
-            items = [ledger_appointment(entry)] if entry else []
-            return searchset(items, total=len(items), base_url=base, path="Appointment",
-                             params={"identifier": identifier})
-        total = (await s.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
-        rows = (await s.execute(select(LedgerEntry).order_by(LedgerEntry.ubrn).offset(_offset).limit(_count))).scalars()
+        rows, total = await sql_page(
+            s, q, select(LedgerEntry),
+            identifier_condition(q, "identifier", UBRN_SYSTEM, LedgerEntry.ubrn),
+            identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, LedgerEntry.nhs_number),
+            _status_condition(q),
+            # The UBRN is the Appointment's id as well as its identifier.
+            ids_condition(q, LedgerEntry.ubrn),
+            order_by=_order(q))
         items = [ledger_appointment(r) for r in rows]
-    return searchset(items, total=total, base_url=base, path="Appointment", offset=_offset, count=_count)
+    return FhirResponse(search_bundle(q, items, total=total, base=str(request.base_url), path="Appointment",
+                                      next_position=offset_next(q, total)))
 
 
 @router.get("/links")
@@ -59,6 +72,16 @@ async def export_ledger(db: DatabaseDep):
                 yield orjson.dumps(ledger_appointment(entry)) + b"\n"
 
     return StreamingResponse(lines(), media_type=NDJSON)
+
+
+@router.get("/Appointment/{ubrn}")
+async def read_booking(ubrn: str, db: DatabaseDep):
+    """One ledger entry by its UBRN, the id of the Appointment the searches give."""
+    async with db.session() as s:
+        entry = await s.get(LedgerEntry, ubrn)
+    if entry is None:
+        raise not_found(f"the ledger has no booking with UBRN {ubrn[:40]}")
+    return FhirResponse(ledger_appointment(entry))
 
 
 @router.post("/Appointment/{ubrn}/$resend")

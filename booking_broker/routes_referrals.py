@@ -3,35 +3,52 @@ the trust answered (extension `referral-state`: sent, accepted, rejected)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
+from fastapi import APIRouter, Request
+from sqlalchemy import select
 
 from party_common.booking import REFERRAL_SYSTEM
-from party_common.bundles import searchset
-from party_common.identifiers import split_token
+from party_common.fhir_json import FhirResponse
+from party_common.identifiers import NHS_NUMBER_SYSTEM
+from party_common.outcome import not_found
+from party_common.search import offset_next, openapi_parameters, search_bundle
+from party_common.search.route_param import query_param
+from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
 from .dependencies import DatabaseDep
 from .models import ReferralEntry
 from .referral_flow import entry_resource
+from .searches import SERVICE_REQUEST
+from .trust_reads import is_fhir_id
 
 router = APIRouter()
 
 
-@router.get("/ServiceRequest")
-async def referrals(request: Request, db: DatabaseDep, identifier: str | None = None,
-                    _count: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    _offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
-    base = str(request.base_url)
-    conditions = []
-    if identifier is not None:
-        system, value = split_token(identifier)
-        conditions.append(ReferralEntry.referral_id == (value if system in (None, REFERRAL_SYSTEM) else None))
+def _resource(entry: ReferralEntry) -> dict:
+    """The referral with the ledger's key as its id, when that key can be a FHIR id (a practice's
+    referral id is its own choice); without one it has no fullUrl, rather than one that cannot be read."""
+    sr = entry_resource(entry)
+    return {"resourceType": "ServiceRequest", "id": entry.referral_id, **sr} if is_fhir_id(entry.referral_id) else sr
+
+
+@router.get("/ServiceRequest", openapi_extra={"parameters": openapi_parameters(SERVICE_REQUEST)})
+async def referrals(request: Request, db: DatabaseDep, q: query_param(SERVICE_REQUEST)):
+    desc = any(d for _, d in q.sort)
     async with db.session() as s:
-        total = (await s.execute(select(func.count()).select_from(ReferralEntry).where(*conditions))).scalar_one()
-        rows = (await s.execute(select(ReferralEntry).where(*conditions).order_by(ReferralEntry.referral_id)
-                                .offset(_offset).limit(_count))).scalars()
-        items = [entry_resource(r) for r in rows]
-    return searchset(items, total=total, base_url=base, path="ServiceRequest", params={"identifier": identifier},
-                     offset=_offset, count=_count)
+        rows, total = await sql_page(
+            s, q, select(ReferralEntry),
+            identifier_condition(q, "identifier", REFERRAL_SYSTEM, ReferralEntry.referral_id),
+            identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, ReferralEntry.nhs_number),
+            ids_condition(q, ReferralEntry.referral_id),
+            order_by=(ReferralEntry.referral_id.desc() if desc else ReferralEntry.referral_id,))
+        items = [_resource(r) for r in rows]
+    return FhirResponse(search_bundle(q, items, total=total, base=str(request.base_url), path="ServiceRequest",
+                                      next_position=offset_next(q, total)))
+
+
+@router.get("/ServiceRequest/{referral_id}")
+async def read_referral(referral_id: str, db: DatabaseDep):
+    async with db.session() as s:
+        entry = await s.get(ReferralEntry, referral_id)
+    if entry is None or not is_fhir_id(referral_id):
+        raise not_found(f"the broker routed no referral {referral_id[:64]}")
+    return FhirResponse(_resource(entry))

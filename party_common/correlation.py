@@ -2,7 +2,9 @@
 
 BaRS has both as UUIDs. A proxy (the broker) may require them on its FHIR routes
 (`require_trace_headers`), answering 400 `SEND_BAD_REQUEST` when either is missing or not a UUID;
-otherwise a missing id is generated. Whatever came in, the ids passed on to another party are UUIDs.
+otherwise a missing id is generated. Reads and searches (GET, HEAD) are let in without them, ids
+generated and echoed, since a FHIR client (fhirpy, SMART's fhirclient) sends none; one that is sent
+must still be a UUID. Whatever came in, the ids passed on to another party are UUIDs.
 
 Plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which costs a task per request on
 the hot path of every booking.
@@ -64,15 +66,21 @@ def outbound_headers() -> dict[str, str]:
             CORRELATION_ID_HEADER: as_uuid(correlation_id_var.get())}
 
 
-def trace_problems(request_id: str | None, correlation_id: str | None) -> list[Issue]:
-    """What is wrong with the trace headers a request came with, as BaRS's SEND_BAD_REQUEST issues."""
+def trace_problems(request_id: str | None, correlation_id: str | None, *, required: bool = True) -> list[Issue]:
+    """What is wrong with the trace headers a request came with, as BaRS's SEND_BAD_REQUEST issues;
+    a missing one only when they are `required`."""
     issues = []
     for header, value in ((REQUEST_ID_HEADER, request_id), (CORRELATION_ID_HEADER, correlation_id)):
         if not value:
+            if not required:
+                continue
             issues.append(Issue("required", f"the {header} header is required (a UUID)", [header]))
         elif not is_uuid(value):
             issues.append(Issue("value", f"the {header} header must be a UUID, got {value[:80]!r}", [header]))
     return with_bars_code(issues, bars_code_for(400, SENDER))
+
+
+_READS = ("GET", "HEAD")
 
 
 def _trace_checked(path: str) -> bool:
@@ -97,8 +105,8 @@ class CorrelationMiddleware:
                 rid = value.decode("latin-1")[:200]
             elif name == b"x-correlation-id":
                 cid = value.decode("latin-1")[:200]
-        problems = (trace_problems(rid, cid) if self.require_trace_headers and _trace_checked(scope["path"])
-                    else None)
+        problems = (trace_problems(rid, cid, required=scope.get("method") not in _READS)
+                    if self.require_trace_headers and _trace_checked(scope["path"]) else None)
         rid = rid or new_id()
         cid = cid or rid
         rid_token = request_id_var.set(rid)

@@ -60,27 +60,41 @@ async def _a_booking_message(client, urls) -> dict:
     return dd.request_message(5, 0, practice, nhs, service, slot, urls.broker)
 
 
-async def test_fhir_routes_refuse_a_request_without_trace_headers(tmp_path):
+async def test_messages_and_operations_are_refused_without_trace_headers(tmp_path):
     async with inprocess_stack(tmp_path, population_size=20) as (urls, client, apps):
         message = await _a_booking_message(client, urls)
         async with _raw(urls, apps) as raw:
             for method, path, body in (("POST", "/$process-message", orjson.dumps(message)),
-                                       ("GET", "/Slot?specialty=cardiology", None),
-                                       ("GET", "/HealthcareService", None),
-                                       ("GET", "/Appointment", None),
-                                       ("GET", "/Appointment/$export", None),
                                        ("POST", "/Appointment/990000000001/$resend", b"{}")):
                 r = await raw.request(method, path, content=body, headers=FHIR)
                 assert r.status_code == 400, path
                 assert _codes(r) == [("required", "SEND_BAD_REQUEST")] * 2, path
                 assert [i["expression"] for i in r.json()["issue"]] == [["X-Request-ID"], ["X-Correlation-ID"]]
-                r = await raw.request(method, path, content=body,
-                                      headers={**FHIR, "X-Request-ID": "curl-1", "X-Correlation-ID": CID})
-                assert r.status_code == 400 and _codes(r) == [("value", "SEND_BAD_REQUEST")], path
-                assert r.json()["issue"][0]["expression"] == ["X-Request-ID"]
-                assert r.headers["x-request-id"] == "curl-1"
         # Refused before anything was done: the message never reached the inbound link.
         assert not [e for e in await dd.journal(client, urls) if e["link"].startswith("gp:")]
+
+
+async def test_reads_and_searches_make_up_missing_trace_ids_but_refuse_malformed_ones(tmp_path):
+    """A FHIR client (fhirpy, fhirclient) sends no BaRS trace headers: a read or search is served
+    with ids of the broker's own, echoed; ids that are sent must still be UUIDs."""
+    async with inprocess_stack(tmp_path, population_size=20) as (urls, client, apps):
+        message = await _a_booking_message(client, urls)
+        async with _raw(urls, apps) as raw:
+            for path in ("/Slot?specialty=cardiology", "/HealthcareService", "/Appointment", "/ServiceRequest",
+                         "/Appointment/$export"):
+                r = await raw.get(path)
+                assert r.status_code == 200, (path, r.text)
+                assert _is_uuid(r.headers["x-request-id"]) and _is_uuid(r.headers["x-correlation-id"]), path
+                for headers, where in (({"X-Request-ID": "curl-1", "X-Correlation-ID": CID}, "X-Request-ID"),
+                                       ({"X-Correlation-ID": "run-1"}, "X-Correlation-ID")):
+                    r = await raw.get(path, headers=headers)
+                    assert r.status_code == 400 and _codes(r) == [("value", "SEND_BAD_REQUEST")], path
+                    assert r.json()["issue"][0]["expression"] == [where]
+            # A message with malformed ids is refused as before.
+            r = await raw.post("/$process-message", content=orjson.dumps(message),
+                               headers={**FHIR, "X-Request-ID": "curl-1", "X-Correlation-ID": CID})
+            assert r.status_code == 400 and _codes(r) == [("value", "SEND_BAD_REQUEST")]
+            assert r.headers["x-request-id"] == "curl-1"
 
 
 async def test_health_metadata_metrics_clock_and_control_routes_need_no_trace_headers(tmp_path):

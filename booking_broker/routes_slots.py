@@ -1,0 +1,37 @@
+"""Slot search across trusts (BaRS "get slots"), and reads of the Slots and Schedules it gives."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from party_common.fhir_json import FhirResponse
+from party_common.search import openapi_parameters, search_bundle
+from party_common.search.route_param import query_param
+
+from .dependencies import CourierDep, DirectoryDep
+from .routes_directory import entry_urls
+from .searches import SLOT
+from .slot_search import SlotSearch
+from .trust_reads import UNANSWERED, read_or_404
+
+router = APIRouter()
+SlotQuery = query_param(SLOT)
+
+
+@router.get("/Slot", openapi_extra={"parameters": openapi_parameters(SLOT)})
+async def slots(request: Request, directory: DirectoryDep, courier: CourierDep, q: SlotQuery):
+    page = await SlotSearch(directory, courier, q, request.headers).run()
+    base = str(request.base_url).rstrip("/")
+    return FhirResponse(search_bundle(q, page.slots, total=page.total, base=base, path="Slot",
+                                      next_position=page.next_position, included=page.included,
+                                      full_url=entry_urls(directory, base), outcome=page.outcome()))
+
+
+@router.get("/Slot/{slot_id}", responses=UNANSWERED)
+async def read_slot(slot_id: str, directory: DirectoryDep, courier: CourierDep):
+    return FhirResponse(await read_or_404(directory, courier, "Slot", slot_id))
+
+
+@router.get("/Schedule/{schedule_id}", responses=UNANSWERED)
+async def read_schedule(schedule_id: str, directory: DirectoryDep, courier: CourierDep):
+    return FhirResponse(await read_or_404(directory, courier, "Schedule", schedule_id))
