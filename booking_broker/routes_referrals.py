@@ -37,6 +37,7 @@ async def referrals(request: Request, db: DatabaseDep, q: query_param(SERVICE_RE
         rows, total = await sql_page(
             s, q, select(ReferralEntry),
             identifier_condition(q, "identifier", REFERRAL_SYSTEM, ReferralEntry.referral_id),
+            identifier_condition(q, "ServiceRequest.identifier", REFERRAL_SYSTEM, ReferralEntry.referral_id),
             identifier_condition(q, "patient:identifier", NHS_NUMBER_SYSTEM, ReferralEntry.nhs_number),
             ids_condition(q, ReferralEntry.referral_id),
             order_by=(ReferralEntry.referral_id.desc() if desc else ReferralEntry.referral_id,))

@@ -70,6 +70,7 @@ APPOINTMENT = SearchSpec("Appointment", params=(
 SERVICE_REQUEST = SearchSpec("ServiceRequest", params=(
     NHS_NUMBER,
     Param("identifier", "token", "The referral's id as the practice gave it.", definition=_IDENTIFIER),
+    Param("ServiceRequest.identifier", "token", "The referral's id, as BaRS spells the parameter."),
 ), sorts=("_id",), **_WHOLE_READS)
 
 ALL = [SLOT, HEALTHCARE_SERVICE, APPOINTMENT, SERVICE_REQUEST]

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from party_common.outcome import FhirError, Issue, invalid, operation_outcome
 from party_common.search import SearchQuery, gather, parse_instant
+from party_common.search.paging import PAGE
 
 from .courier import Courier
 from .directory import Directory, Service
@@ -53,8 +54,12 @@ class Position:
     def unpack(cls, value: int | None) -> Position:
         if not value:
             return cls()
-        return cls(value >> (_MINUTE_BITS + _SKIP_BITS), (value >> _SKIP_BITS) & ((1 << _MINUTE_BITS) - 1),
-                   value & ((1 << _SKIP_BITS) - 1))
+        at = cls(value >> (_MINUTE_BITS + _SKIP_BITS), (value >> _SKIP_BITS) & ((1 << _MINUTE_BITS) - 1),
+                 value & ((1 << _SKIP_BITS) - 1))
+        # The slots of a minute already given are among those given: a token saying otherwise was not ours.
+        if at.skip > at.given or not at.given:
+            raise invalid(f"{PAGE}: not a page token of this search; follow the `next` link as given", PAGE)
+        return at
 
 
 @dataclass

@@ -19,6 +19,7 @@ from party_common.search import SearchQuery, Token
 from party_common.search.tokens import ANY, NONE, reference_id, split_values
 
 from .directory import Directory, Service
+from .trust_reads import is_fhir_id
 
 BY_SERVICE = ("Schedule.actor:HealthcareService", "service")
 
@@ -31,14 +32,21 @@ class Targets:
 
 async def _named(directory: Directory, raw: str, name: str) -> Service | None:
     if name == "service":
-        return await directory.service(reference_id(raw, "HealthcareService"))
-    token = Token.parse(raw, name)
-    if token.code is ANY or token.system == NONE:
+        system, value = None, reference_id(raw, "HealthcareService")
+    else:
+        token = Token.parse(raw, name)
+        if token.code is ANY or token.system == NONE:
+            return None
+        system = token.system
+        value = token.code.removeprefix("HealthcareService/") if system is ANY else token.code
+    # A value that cannot be an id is not worth reading every trust's directory again for.
+    if not is_fhir_id(value):
         return None
-    value = reference_id(token.code, "HealthcareService") if token.system is ANY else token.code
-    if token.system is ANY:
+    if name == "service":
+        return await directory.service(value)
+    if system is ANY:
         return await directory.named(value)
-    return await directory.service_by_dos(value) if token.system == canonical_system(DOS_SYSTEM) else None
+    return await directory.service_by_dos(value) if system == canonical_system(DOS_SYSTEM) else None
 
 
 async def slot_targets(directory: Directory, q: SearchQuery, headers: Mapping[str, str]) -> Targets | None:

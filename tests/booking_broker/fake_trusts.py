@@ -63,6 +63,7 @@ class FakeTrusts:
         self.services = {s.id: s for s in services()}
         self.counts = counts
         self.down: set[str] = set()
+        self.directory_reads = 0
 
     def endpoints(self) -> dict[str, str]:
         return {s.ods: f"{ORIGIN}/{s.ods}" for s in self.services.values()}
@@ -94,6 +95,7 @@ class FakeTrusts:
 
         @app.get("/{ods}/HealthcareService")
         async def directory(ods: str):
+            self.directory_reads += 1
             found = [s.resource() for s in ours(ods)]
             return bundle(found, len(found), None)
 

@@ -112,6 +112,8 @@ async def test_the_referral_ledger_is_searched_by_patient_and_referral_id_and_re
         assert _ids(mine, "ServiceRequest") == [referrals[0]]
         by_id = (await client.get(f"{b}/ServiceRequest", params={"identifier": f"{REFERRAL_SYSTEM}|{referrals[1]}"})).json()
         assert _ids(by_id, "ServiceRequest") == [referrals[1]]
+        bars = (await client.get(f"{b}/ServiceRequest", params={"ServiceRequest.identifier": referrals[1]})).json()
+        assert _ids(bars, "ServiceRequest") == [referrals[1]]
         assert (await client.get(f"{b}/ServiceRequest", params={"_id": referrals[0]})).json()["total"] == 1
         assert (await client.get(f"{b}/ServiceRequest/no-such-referral")).status_code == 404
 

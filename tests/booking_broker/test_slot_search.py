@@ -125,7 +125,8 @@ async def test_a_trust_that_cannot_be_searched_is_left_out_with_a_warning(tmp_pa
 async def test_the_service_is_named_by_dos_id_id_reference_or_the_target_header(tmp_path):
     dos = dos_id("service", "ra2-card")
     target = bars_headers.encode({"system": DOS_SYSTEM, "value": dos})
-    async with broker_over(tmp_path, FakeTrusts()) as client:
+    trusts = FakeTrusts()
+    async with broker_over(tmp_path, trusts) as client:
         for params, headers in (({"Schedule.actor:HealthcareService": dos}, {}),
                                 ({"Schedule.actor:HealthcareService": f"{DOS_SYSTEM}|{dos}"}, {}),
                                 ({"Schedule.actor:HealthcareService": "HealthcareService/ra2-card"}, {}),
@@ -146,6 +147,10 @@ async def test_the_service_is_named_by_dos_id_id_reference_or_the_target_header(
         assert none["total"] == 0
         unknown = (await client.get("/Slot", params={"service": "no-such-service"})).json()
         assert unknown["total"] == 0 and unknown["entry"][0]["resource"]["issue"][0]["severity"] == "warning"
+        # A value that cannot be an id is not looked for again in every trust's directory.
+        reads = trusts.directory_reads
+        junk = (await client.get("/Slot", params={"Schedule.actor:HealthcareService": "no such/service"})).json()
+        assert junk["total"] == 0 and trusts.directory_reads == reads
         unnamed = await client.get("/Slot", params={"status": "free"})
         assert unnamed.status_code == 400
         assert unnamed.json()["issue"][0]["expression"] == ["Schedule.actor:HealthcareService"]
@@ -215,3 +220,10 @@ def test_a_page_position_round_trips_in_one_page_token():
     with pytest.raises(Exception) as err:
         Position(2**24, 29_000_000, 0).pack()
     assert getattr(err.value, "status", None) == 400
+
+
+async def test_a_page_token_that_is_not_one_of_ours_is_a_400_naming_it(tmp_path):
+    async with broker_over(tmp_path, FakeTrusts()) as client:
+        for token in (page_token(Position(1, 29_000_000, 0).pack() | 5), page_token(5), "not-a-token"):
+            r = await client.get("/Slot", params={"specialty": "cardiology", "_page": token})
+            assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_page"], token
