@@ -7,7 +7,8 @@ from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.search import Include, Param, SearchSpec
 
 SERVICE_DOC = ("The service whose slots are wanted: its DoS id, its id here, or `HealthcareService/<id>`; "
-               "comma-separated values match any. The `NHSD-Target-Identifier` header names it too.")
+               "comma-separated values match any. Without a service parameter, the service "
+               "`NHSD-Target-Identifier` names; without either (or `specialty`), every service.")
 
 # Reconciliation reads the ledgers whole, and the harness the directory: 1,000 a page keeps that to
 # few requests.

@@ -24,7 +24,7 @@ from party_common.search.paging import PAGE
 from .courier import Courier
 from .directory import Directory, Service
 from .outcomes import REJECTED
-from .slot_targets import Targets, require_targets, slot_targets
+from .slot_targets import Targets, slot_targets
 from .trust_reads import read_at_trust
 
 SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
@@ -192,7 +192,8 @@ class SlotSearch:
         targets = await slot_targets(self.directory, q, self.headers)
         if q.has("_id"):
             return await self._by_ids(targets, statuses)
-        targets = require_targets(targets)
+        if targets is None:
+            targets = Targets(list(self.directory.services.values()))
         warnings = [Issue("not-found", f"no trust offers a service {value[:64]!r}", ["Schedule.actor:HealthcareService"],
                           severity="warning") for value in targets.unknown]
         if not targets.services or not statuses:

@@ -4,7 +4,7 @@ The search names them by `Schedule.actor:HealthcareService` (a DoS id or our ser
 sends it), `service` (our id) and `specialty`, all AND-ed, commas OR-ing within one; without a
 service parameter, by the `NHSD-Target-Identifier` header BaRS sends with each request. The service
 the header names is added to the applied parameters, so the `self` and `next` links name it and
-work without the header.
+work without the header. A search that names no service at all is about every service.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from party_common import bars_headers
 from party_common.identifiers import DOS_SYSTEM, SPECIALTY_SYSTEM, canonical_system
-from party_common.outcome import invalid
 from party_common.search import SearchQuery, Token
 from party_common.search.tokens import ANY, NONE, reference_id, split_values
 
@@ -50,7 +49,7 @@ async def _named(directory: Directory, raw: str, name: str) -> Service | None:
 
 
 async def slot_targets(directory: Directory, q: SearchQuery, headers: Mapping[str, str]) -> Targets | None:
-    """The services whose slots are wanted; None when the search names none at all."""
+    """The services whose slots are wanted; None when the search names none (so: all of them)."""
     await directory.ensure_loaded()
     if not any(q.has(n) for n in BY_SERVICE):
         header = bars_headers.target_identifier(headers)
@@ -76,10 +75,3 @@ async def slot_targets(directory: Directory, q: SearchQuery, headers: Mapping[st
         return None
     wanted = set.intersection(*constraints)
     return Targets([s for s in directory.services.values() if s.id in wanted], unknown)
-
-
-def require_targets(targets: Targets | None) -> Targets:
-    if targets is None:
-        raise invalid("name the service whose slots are wanted: Schedule.actor:HealthcareService (its DoS id), "
-                      "service, specialty, or the NHSD-Target-Identifier header", BY_SERVICE[0])
-    return targets
