@@ -171,3 +171,14 @@ def test_every_searchset_fullurl_reads_back(stack, kind, params):
     # A Slot search is thousands of pages: three show it.
     bundles = pages(f"{stack.broker}/{kind}", params, most=3 if kind == "Slot" else None)
     assert read_back(bundles) > PAGE
+
+
+def test_a_two_thousand_page_walk_keeps_one_next_link_length(stack):
+    """Across every cardiology service, one slot a page: slots that start together at several trusts
+    fall on every side of a page boundary, and the link must neither grow nor repeat a slot."""
+    bundles = pages(f"{stack.broker}/Slot", {"specialty": "cardiology", "_count": 1}, most=2000)
+    ids = [e["resource"]["id"] for b in bundles for e in b["entry"]]
+    starts = [e["resource"]["start"] for b in bundles for e in b["entry"]]
+    assert len(bundles) == len(ids) == len(set(ids)) == 2000
+    assert starts == sorted(starts)
+    assert {b["total"] for b in bundles} == {bundles[0]["total"]} and bundles[0]["total"] > 2000
