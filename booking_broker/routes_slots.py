@@ -18,7 +18,17 @@ router = APIRouter()
 SlotQuery = query_param(SLOT)
 
 
-@router.get("/Slot", openapi_extra={"parameters": openapi_parameters(SLOT)})
+def _ascending_sorts(parameters: list[dict]) -> list[dict]:
+    """The search's parameters with `_sort` offering ascending keys only: each trust lists its slots
+    earliest first, so `-start` is left out of a search (or refused by a strict one)."""
+    for p in parameters:
+        if p["name"] == "_sort":
+            p["schema"]["enum"] = [key for key in p["schema"]["enum"] if not key.startswith("-")]
+            p["description"] = f"Sort keys, comma-separated: {', '.join(p['schema']['enum'])} (earliest first)."
+    return parameters
+
+
+@router.get("/Slot", openapi_extra={"parameters": _ascending_sorts(openapi_parameters(SLOT))})
 async def slots(request: Request, directory: DirectoryDep, courier: CourierDep, q: SlotQuery):
     page = await SlotSearch(directory, courier, q, request.headers).run()
     base = str(request.base_url).rstrip("/")
