@@ -81,6 +81,7 @@ class _TrustAnswer:
     total: int
     included: dict[tuple[str, str], dict]
     failed: str | None = None
+    uncounted: bool = False  # the trust gave no total and its pages ran past MAX_PAS_PAGES: `total` is a floor
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,8 @@ async def _ask(directory: Directory, courier: Courier, svc: Service, params: lis
         if len(slots) >= need and (total is not None or not counting):
             break
         url = _page_url(d.body, base, PAS_PAGE if total is None else min(max(need - len(slots), 1), PAS_PAGE))
-    return _TrustAnswer(svc, slots, counted if total is None else total, included)
+    return _TrustAnswer(svc, slots, counted if total is None else total, included,
+                        uncounted=total is None and url is not None)
 
 
 async def first_free_slot(directory: Directory, courier: Courier, svc: Service, start: str) -> dict | None:
@@ -212,6 +214,10 @@ class SlotSearch:
         low = None if at.minute is None else at.minute * 60_000_000
         merged: list[_Found] = []
         for answer in answers:
+            if answer.uncounted:
+                warnings.append(Issue("too-costly", f"{answer.service.id}: its trust's PAS gives no total and its "
+                                      f"pages were walked no further than {MAX_PAS_PAGES}, so `total` counts only "
+                                      f"the {answer.total} of its slots seen", severity="warning"))
             if answer.failed:
                 warnings.append(Issue("transient", f"the slots of {answer.service.id} are missing: its trust's PAS "
                                       f"could not be searched ({answer.failed})", severity="warning"))

@@ -14,6 +14,7 @@ import pytest
 
 from booking_broker.app import create_app as broker_app
 from booking_broker.settings import Settings as BrokerSettings
+from booking_broker import slot_search
 from booking_broker.slot_search import Position
 from party_common import bars_headers
 from party_common.http_client import RoutingTransport
@@ -227,3 +228,15 @@ async def test_a_page_token_that_is_not_one_of_ours_is_a_400_naming_it(tmp_path)
         for token in (page_token(Position(1, 29_000_000, 0).pack() | 5), page_token(5), "not-a-token"):
             r = await client.get("/Slot", params={"specialty": "cardiology", "_page": token})
             assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_page"], token
+
+
+async def test_a_trust_without_totals_too_long_to_walk_is_named_in_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(slot_search, "PAS_PAGE", 2)
+    monkeypatch.setattr(slot_search, "MAX_PAS_PAGES", 2)
+    async with broker_over(tmp_path, FakeTrusts(counts=False)) as client:
+        body = (await client.get("/Slot", params={"service": "ra1-card", "_count": 1})).json()
+    # Two pages were counted of its eleven free slots (the one asked for, then two more); the total
+    # says no more than it knows, and the warning says so.
+    assert body["total"] == 3
+    (outcome,) = [e["resource"] for e in body["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome["issue"][0]["code"] == "too-costly" and "ra1-card" in outcome["issue"][0]["diagnostics"]
