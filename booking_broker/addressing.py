@@ -73,5 +73,10 @@ async def target_service(directory: Directory, msg: Message, headers: Mapping[st
             return svc
     where = named[0][1] if named else f"{HEADER}.destination"
     what = ", ".join(v[:40] for (_, v), _ in named[:3]) or "none"
+    if directory.unread:
+        # Not heard from every trust: the service may be one of theirs. Transient, not a refusal.
+        raise FhirError(503, "transient", f"the service this booking names ({what}) is not known to the broker "
+                        f"and trust(s) {', '.join(sorted(directory.unread))} could not be asked what they offer; "
+                        "try again", [where])
     raise FhirError(422, "not-found", f"no trust offers the service this booking names ({what})", [where],
                     bars_code="REC_UNPROCESSABLE_ENTITY")

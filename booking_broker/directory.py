@@ -33,6 +33,8 @@ class Directory:
         self.courier = courier
         self.trusts: dict[str, str] = {}
         self.services: dict[str, Service] = {}
+        # Trusts whose services could not be read at the last load (down, or the read dropped).
+        self.unread: set[str] = set()
         self.services_by_dos: dict[str, Service] = {}
         # ODS code -> (Organization, the URL it is read at): the trusts a PAS root listed. A trust
         # given by its endpoint alone has none here, so searches cannot include it.
@@ -76,11 +78,17 @@ class Directory:
                         if org.get("id"):
                             organizations[org["id"]] = (org, f"{root}/Organization/{org['id']}")
         services: dict[str, Service] = {}
+        unread: set[str] = set()
         for ods, base in trusts.items():
             d = await self.courier.send(f"broker->pas:{ods}", "directory", "GET", f"{base}/HealthcareService",
                                         params={"_count": 1000})
             if not d.ok or not d.body:
+                # A trust down (or its answer dropped) for a moment still offers what it offered: keep
+                # its services as last read, and remember it was not heard, so a service missing
+                # here is "try again" (503), not "no trust offers it".
                 log.warning("trust directory unreadable", trust=ods, outcome=d.outcome)
+                unread.add(ods)
+                services.update({k: s for k, s in self.services.items() if s.trust_ods == ods})
                 continue
             for entry in d.body.get("entry", []):
                 res = entry.get("resource", {})
@@ -89,6 +97,7 @@ class Directory:
                 dos = identifier_value(res, DOS_SYSTEM) or service_dos(res["id"])
                 services[res["id"]] = Service(res["id"], ods, _specialty(res), res, dos)
         self.trusts = trusts
+        self.unread = unread
         self.services = services
         self.services_by_dos = {s.dos: s for s in services.values()}
         self.organizations = organizations

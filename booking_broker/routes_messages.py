@@ -13,6 +13,8 @@ from .dependencies import CourierDep, FlowDep
 from .outcomes import TIMEOUT, Delivery, outcome_for_status
 
 router = APIRouter()
+# A 503's answer travels as a Delivery, not a FhirError: its Retry-After is put back here.
+RETRY_SOON = {"Retry-After": "1"}
 
 
 @router.post("/$process-message")
@@ -35,7 +37,7 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep, 
 
     d = await courier.carry(link, msg.event, data, transfer)
     if d.status is not None and d.body is not None:
-        return FhirResponse(d.body, status_code=d.status)
+        return FhirResponse(d.body, status_code=d.status, headers=RETRY_SOON if d.status == 503 else None)
     # The sender heard nothing (dropped, held, answer lost): a gateway would say it timed out.
     # BaRS codes what a proxy injects for a receiver it could not hear as REC_ (REC_TIMEOUT,
     # REC_SERVICE_UNAVAILABLE), which is what the status gives.
@@ -43,4 +45,4 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep, 
         issue = Issue("timeout", f"no answer on {link} (injected fault: {d.decision})")
         return FhirResponse(operation_outcome([issue], 504), status_code=504)
     issue = Issue("transient", f"{link} is unreachable (injected fault: {d.decision})")
-    return FhirResponse(operation_outcome([issue], 503), status_code=503)
+    return FhirResponse(operation_outcome([issue], 503), status_code=503, headers=RETRY_SOON)

@@ -119,7 +119,8 @@ class FhirError(Exception):
                  headers: dict[str, str] | None = None):
         super().__init__(diagnostics)
         self.status = status
-        self.headers = headers
+        # A transient failure says when to try again (RFC 9110 Retry-After): a client need not guess.
+        self.headers = headers if headers is not None or status != 503 else {"Retry-After": "1"}
         self.issues = with_bars_code(issues or [Issue(code, diagnostics, expression or [])],
                                      bars_code or bars_code_for(status))
 
