@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from party_common.control_auth import require_control_token
 from party_common.fhir_json import FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.outcome import invalid, not_found
@@ -84,7 +85,9 @@ async def read_booking(ubrn: str, db: DatabaseDep):
     return FhirResponse(ledger_appointment(entry))
 
 
-@router.post("/Appointment/{ubrn}/$resend")
+# A repair changes what the parties hold: a control operation, so it takes the control token when one is set.
+@router.post("/Appointment/{ubrn}/$resend", dependencies=[Depends(require_control_token)],
+             responses={401: {"description": "control token missing or wrong (TESTBED_CONTROL_TOKEN is set)"}})
 async def resend(ubrn: str, request: Request, flow: FlowDep):
     """Repair: re-deliver a booking's current state to one party (`target`: pas, gp or spine)."""
     _, params = await read_fhir_body(request, "Parameters")

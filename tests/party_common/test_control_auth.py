@@ -28,6 +28,8 @@ async def broker(tmp_path):
     ("POST", "/faults/reset", {}),
     ("PUT", "/delivery", {"mode": "reliable"}),
     ("POST", "/clock/advance", {"by_s": 1}),
+    ("POST", "/Appointment/131679000012/$resend", {"resourceType": "Parameters",
+                                                   "parameter": [{"name": "target", "valueCode": "pas"}]}),
 ])
 async def test_a_control_change_without_the_token_is_401_and_changes_nothing(broker, method, path, body):
     before = (await broker.get("/faults")).json()
