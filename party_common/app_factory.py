@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import clock_routes
+from .allowed_methods import allowed_methods
 from .body_limit import BodyLimitMiddleware
 from .capability import capability_statement  # noqa: F401  (the parties and tests import it from here)
 from .clock import Clock, using_clock
@@ -140,11 +141,14 @@ def create_party_app(
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
             bars = bars_code_for(404, PROXY if proxy else RECEIVER)
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = f"method {request.method} not allowed on {request.url.path}"
             bars = bars_code_for(405, SENDER if proxy else RECEIVER)
+            allow = allowed_methods(request.app, request.url.path)
+            headers = {**(headers or {}), **({"Allow": allow} if allow else {})}
         return FhirResponse(operation_outcome([Issue(code, detail, bars_code=bars)]), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

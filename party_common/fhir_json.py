@@ -12,6 +12,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
+from .fhir_shape import misplaced_value, null_property
 from .outcome import FhirError, Issue
 
 FHIR_JSON = "application/fhir+json"
@@ -125,16 +126,25 @@ def validate_resource(data: Any, expected: str | tuple[str, ...] | None = None):
     except ValueError as exc:
         raise FhirError(400, "not-supported", f"unknown resourceType {_shown(rtype)}", ["resourceType"]) from exc
     try:
-        return model.model_validate(data)
+        resource = model.model_validate(data)
     except Exception as exc:
-        # Looked for only once validation has failed, so a valid body pays nothing for it.
+        # Looked for only once validation has failed, so a valid body pays nothing for these.
         issue = resource_type_issue(rtype, data)
+        if issue is None and not isinstance(exc, ValidationError):
+            # The models fail on some bad input (an object where a url belongs) with a TypeError rather
+            # than a validation error; it is still the body that is wrong, never the party.
+            issue = misplaced_value(rtype, data, model) or Issue(
+                "structure", f"{rtype}: not valid FHIR R4 ({type(exc).__name__})", [rtype])
         if issue is not None:
             raise FhirError(400, issue.code, issue.diagnostics, issues=[issue]) from exc
-        if not isinstance(exc, ValidationError):
-            raise
         issues = validation_issues(rtype, exc)
         raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
+    # What the models let through (a null as absent, a number as a dateTime) but the parties, reading the
+    # JSON as sent, would not.
+    issue = null_property(rtype, data) or misplaced_value(rtype, data, model)
+    if issue is not None:
+        raise FhirError(400, issue.code, issue.diagnostics, issues=[issue])
+    return resource
 
 
 def _content_type(request: Request) -> str:

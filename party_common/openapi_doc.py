@@ -15,15 +15,15 @@ from __future__ import annotations
 import copy
 import datetime
 import decimal
-import types
-import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 
+from .control_doc import control_route
 from .fhir_json import FHIR_JSON, is_fhir_path
+from .fhir_shape import element_model, unwrap
 from .ndjson import NDJSON
 
 REF = "#/components/schemas/"
@@ -57,31 +57,13 @@ _PRIMITIVES = ((bool, "boolean"), (int, "integer"), (decimal.Decimal, "number"),
                (str, "string"), (datetime.date, "string"), (datetime.time, "string"))
 
 
-def _unwrap(annotation) -> tuple[bool, typing.Any]:
-    """(is a list, the item type) of an R4B field's annotation."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return _unwrap(next(a for a in typing.get_args(annotation) if a is not type(None)))
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin is list:
-        return True, _unwrap(typing.get_args(annotation)[0])[1]
-    return False, annotation
-
-
-def _element_model(item) -> type | None:
-    """The R4B model an element's type marker (`abc.AppointmentParticipantType`) stands for."""
-    name = getattr(item, "__name__", "")
-    return get_fhir_model_class(name.removesuffix("Type")) if name.endswith("Type") else None
-
-
 def _value_schema(item, where: str, shown: set[str]) -> dict:
     """The schema of one value of element `where` (of R4B type `item`): a JSON primitive, any
     resource, an object whose shown elements are spelled out, or any object."""
     for cls, json_type in _PRIMITIVES:
         if isinstance(item, type) and issubclass(item, cls):
             return {"type": json_type}
-    model = _element_model(item)
+    model = element_model(item)
     if model is not None and issubclass(model, Resource):
         return {"$ref": f"{REF}FhirResource"}
     if model is not None and any(s.startswith(f"{where}.") for s in shown):
@@ -100,7 +82,7 @@ def _element(path: str, model: type, shown: set[str]) -> dict:
         if not extra.get("element_property") or not (needed or where in shown or
                                                       any(s.startswith(f"{where}.") for s in shown)):
             continue
-        is_list, item = _unwrap(field.annotation)
+        is_list, item = unwrap(field.annotation)
         schema = _value_schema(item, where, shown)
         if extra.get("enum_values") and where not in _NOT_CODE_LISTS:
             schema["enum"] = list(extra["enum_values"])
@@ -136,6 +118,7 @@ def fhir_schemas(resource_types) -> dict[str, dict]:
 # What each error status means, answered everywhere as an OperationOutcome.
 ERRORS: dict[int, str] = {
     400: "The request is malformed: a parameter, header or body this party refuses (`expression` names it)",
+    401: "A control request without the stack's control token (TESTBED_CONTROL_TOKEN), when it has one",
     404: "No such resource, tenant or endpoint",
     406: "The Accept header allows nothing this party answers in",
     409: "Conflicts with what the party holds: a message id used before for other content, a slot or "
@@ -289,6 +272,7 @@ def rewrite(doc: dict, party: str) -> dict:
             if _is_validation_error(responses.get("422", {})):
                 del responses["422"]
                 responses["400"] = _outcome(ERRORS[400])
+            control_route(method, path, operation, lambda status: _outcome(ERRORS[status]))
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)

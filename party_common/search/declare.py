@@ -51,7 +51,8 @@ def openapi_parameters(spec: SearchSpec) -> list[dict]:
         out.append({"name": "_offset", "in": "query", "required": False, "description": "Rows to skip.",
                     "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}})
     out.append({"name": PAGE, "in": "query", "required": False,
-                "description": "An opaque page token from a `next` link.", "schema": {"type": "string"}})
+                "description": "An opaque page token from a `next` link.",
+                "schema": {"type": "string", "pattern": "^(p[A-Za-f][A-Za-z0-9_-]{10})?$"}})  # read_page_token
     if spec.sorts:
         keys = [k for s in spec.sorts for k in (s, f"-{s}")]
         out.append({"name": "_sort", "in": "query", "required": False,

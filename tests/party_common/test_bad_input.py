@@ -89,6 +89,41 @@ async def test_a_bad_resource_type_deep_inside_is_named_where_it_is(stack, party
     assert r.json()["issue"][0]["expression"] == ["Bundle.entry[3].resource.contained[1].resourceType"]
 
 
+@pytest.mark.parametrize("endpoint", [{}, ["http://gp.test/Y90001"], {"reference": "x"}], ids=repr)
+@pytest.mark.parametrize("party", list(INBOXES))
+async def test_an_object_or_array_where_a_url_belongs_is_a_400_naming_it(stack, party, endpoint):
+    """fhir.resources raises a TypeError (not a validation error) for these: found by the BaRS-spec fuzz."""
+    urls, client, _ = stack
+    message = _message_with({"resourceType": "Patient"})
+    message["entry"][0]["resource"]["source"]["endpoint"] = endpoint
+    r = await client.post(f"{getattr(urls, party)}{INBOXES[party]}", content=orjson.dumps(message), headers=FHIR)
+    assert r.status_code == 400, r.text
+    assert r.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.source.endpoint"]
+
+
+@pytest.mark.parametrize("party", list(INBOXES))
+async def test_a_null_property_is_a_400_naming_it(stack, party):
+    """R4B reads `"coding": null` as left out; the parties, reading the JSON as sent, failed on it with a
+    500 (found by the body-mutation fuzz). FHIR JSON has no null values."""
+    urls, client, _ = stack
+    message = _message_with({"resourceType": "Patient"})
+    message["entry"][0]["resource"]["reason"] = {"coding": None}
+    r = await client.post(f"{getattr(urls, party)}{INBOXES[party]}", content=orjson.dumps(message), headers=FHIR)
+    assert r.status_code == 400, r.text
+    assert r.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.reason.coding"]
+
+
+@pytest.mark.parametrize("party", list(INBOXES))
+async def test_a_number_where_a_date_time_belongs_is_a_400_naming_it(stack, party):
+    """R4B takes 1.5 for Appointment.end; the PAS then failed on it with a 500 (body-mutation fuzz)."""
+    urls, client, _ = stack
+    message = _message_with({"resourceType": "Patient"})
+    message["entry"][1]["resource"]["end"] = 1.5
+    r = await client.post(f"{getattr(urls, party)}{INBOXES[party]}", content=orjson.dumps(message), headers=FHIR)
+    assert r.status_code == 400, r.text
+    assert r.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.end"]
+
+
 async def test_a_parameters_resource_of_no_known_type_is_a_400(stack):
     urls, client, _ = stack
     body = {"resourceType": "Parameters", "parameter": [{"name": "x", "resource": {"resourceType": "Nope"}}]}

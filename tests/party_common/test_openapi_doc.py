@@ -280,3 +280,20 @@ async def test_what_each_party_answers_is_what_its_document_says(tmp_path, refer
         await call("gp", "POST", f"/{practice}/Appointment/{booking['id']}/$cancel", 409, headers=fhir)
         await call("gp", "GET", f"/{practice}/Patient", 200, params={"_count": 2})
         await call("gp", "GET", "/Y99999/Patient", 404)
+
+
+def test_control_routes_say_what_they_take_and_answer():
+    """FastAPI typed every control answer a `string` and gave none a body or an error: schemathesis's
+    response-schema and positive/negative checks failed on every one (tests/fuzz/)."""
+    paths = document("broker")["paths"]
+    assert paths["/health"]["get"]["responses"]["200"]["content"] == {FHIR_JSON: {"schema": {"type": "object"}}}
+    assert paths["/metrics"]["get"]["responses"]["200"]["content"] == {"text/plain": {"schema": {"type": "string"}}}
+    add = paths["/faults"]["post"]
+    assert add["requestBody"] == {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    assert {"400", "401", "415", "422"} <= set(add["responses"])
+    assert add["responses"]["401"]["content"][FHIR_JSON]["schema"] == OUTCOME
+    assert paths["/faults/reset"]["post"]["requestBody"]["required"] is False
+    assert "404" in paths["/faults/{rule_id}"]["delete"]["responses"]
+    assert "requestBody" not in paths["/faults/{rule_id}"]["delete"]
+    assert "409" in paths["/clock/advance"]["post"]["responses"]
+    assert set(paths["/clock"]["get"]["responses"]) == {"200"}
