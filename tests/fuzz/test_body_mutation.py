@@ -184,8 +184,8 @@ def test_mutated_messages_never_get_a_5xx_at_the_inbox(fuzz_stack, messages, par
     target = Target(f"{party}-inbox", fuzz_stack.url(party) + INBOX[party], messages[party])
     statuses = _fuzz(target, MUTATIONS)
     print(f"{party}: answers by status {dict(sorted(statuses.items(), key=str))}")
-    # The mutants reached past the JSON reader: some were taken, others refused by validation or rules.
-    assert sum(n for s, n in statuses.items() if isinstance(s, int) and s < 300) >= 1, statuses
+    # Some mutants got past the reader and validation: taken (2xx) or refused by the party's rules.
+    assert sum(n for s, n in statuses.items() if isinstance(s, int) and (s < 300 or s in (404, 409, 422))), statuses
 
 
 def _referral(fuzz_stack, known) -> dict:
