@@ -47,6 +47,7 @@ class Outbox:
         self.metrics = metrics
         self.on_settled: Settled | None = None
         self.max_backoff = max_backoff
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[int] = set()
         # Settled rows stay "in flight" until a poll that began after their commit has run, so a
@@ -58,15 +59,18 @@ class Outbox:
         self._workers: set[asyncio.Task] = set()
         self._polling = False
         self._starting: set[asyncio.Task] = set()   # made, not yet run
+        self._queued: set[asyncio.Task] = set()     # waiting for a slot
         self._sending: set[asyncio.Task] = set()    # holding a slot
         self._deferred = False  # a poll left a row for later behind another of its booking
 
     @property
     def busy(self) -> bool:
         """Work under way that is not waiting on the clock: a poll due or running, a delivery not
-        asleep (backoff, injected delay). A delivery waiting for a slot waits on those holding one.
-        A harness on a virtual clock waits for this before moving time."""
+        asleep (backoff, injected delay). A delivery waiting for a slot waits on those holding one,
+        until one lets go: from then it is about to run. A harness on a virtual clock waits for this
+        before moving time."""
         return (self._wake.is_set() or self._polling or bool(self._starting)
+                or (bool(self._queued) and len(self._sending) < self.concurrency)
                 or any(not self.clock.is_sleeping(t) for t in self._sending))
 
     async def start(self) -> None:
@@ -135,8 +139,10 @@ class Outbox:
     async def _deliver(self, row: OutboxMessage) -> None:
         me = asyncio.current_task()
         self._starting.discard(me)
+        self._queued.add(me)
         try:
             async with self._slots:
+                self._queued.discard(me)
                 self._sending.add(me)
                 body = orjson.loads(row.body)
                 attempts = row.attempts
@@ -154,6 +160,7 @@ class Outbox:
                         attempt.retry_state.set_result(delivery)
                 await self._settle(row.id, delivery, attempts)
         finally:
+            self._queued.discard(me)
             self._sending.discard(me)
             self._finished.add(row.id)
             if self._deferred:

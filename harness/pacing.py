@@ -42,14 +42,23 @@ async def paced_by_system_clock(count: int, start_one: StartOne, times: list[flo
 
 async def paced_by_virtual_clock(count: int, start_one: StartOne, times: list[float] | None, concurrency: int,
                                  driver: ClockDriver, quiet_s: float = QUIET_S) -> None:
-    """`times` None is a closed workload: every booking arrives at once, `concurrency` at a time."""
+    """`times` None is a closed workload: every booking arrives at once, `concurrency` at a time.
+
+    Each booking is the harness's work while none of its calls is out (`driver.booking()`), so the
+    driver does not call the stack settled between two calls of one booking.
+    """
     origin = driver.at
     waiting = deque((i, origin + (times[i] if times else 0.0)) for i in range(count))
     in_flight: set[asyncio.Task] = set()
+
+    async def booking(i: int) -> None:
+        with driver.booking():
+            await start_one(i)
+
     try:
         while waiting or in_flight:
             while waiting and len(in_flight) < concurrency and waiting[0][1] <= driver.at:
-                in_flight.add(asyncio.create_task(start_one(waiting.popleft()[0])))
+                in_flight.add(asyncio.create_task(booking(waiting.popleft()[0])))
             next_arrival = waiting[0][1] if waiting and len(in_flight) < concurrency else None
             if in_flight:
                 done, in_flight = await asyncio.wait(in_flight, timeout=quiet_s,
@@ -60,18 +69,18 @@ async def paced_by_virtual_clock(count: int, start_one: StartOne, times: list[fl
                     continue
             # Nothing in flight, or nothing finishing: whatever is left waits on simulated time.
             wakeup = await driver.next_wakeup()
-            if in_flight and wakeup is None:
-                continue  # real work still under way
-            if in_flight:
-                # A party stops counting as busy only once its answer is sent, so an answer sent
-                # before the parties settled is already in our socket: let it land before time moves,
-                # or its booking would end (and free its slot) at a later instant on one run than on
-                # another, and a replay would start the next arrivals at different instants.
-                done, in_flight = await asyncio.wait(in_flight, timeout=quiet_s, return_when=asyncio.FIRST_COMPLETED)
+            # A booking that ended while the parties settled freed its slot at this instant: the
+            # arrivals it lets start go now, before time moves (answers on their way to the harness
+            # are on the wire, so settled() waited for them; a booking is done once it has read its
+            # last one).
+            done = {task for task in in_flight if task.done()}
+            if done:
+                in_flight -= done
                 for task in done:
                     task.result()
-                if done:
-                    continue
+                continue
+            if in_flight and wakeup is None:
+                continue  # real work still under way
             due = [t for t in (wakeup, next_arrival) if t is not None]
             if due:
                 await driver.advance_to(min(due))

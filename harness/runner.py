@@ -21,7 +21,7 @@ from party_common.identifiers import UBRN_SYSTEM
 from trust_pas.catalogue import DEFAULT_TRUSTS
 
 from .arrivals import arrival_times
-from .clock_driver import ClockDriver, refuse_virtual_stack
+from .clock_driver import ClockDriver, harness_activity, refuse_virtual_stack
 from .embedded_stack import PARTIES, EmbeddedStack, StackError
 from .endpoints import StackUrls
 from .error_rates import expectation_misses, link_rates
@@ -195,6 +195,10 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     stage = "discover"
     workload: Workload | None = None
     journal_since: int | None = None
+    activity = None
+    if scenario.clock.mode == "virtual":
+        # The harness's calls counted as the parties count theirs (clock_driver.harness_activity).
+        activity, transport = harness_activity(transport or httpx.AsyncHTTPTransport(limits=limits))
     async with httpx.AsyncClient(timeout=60, limits=limits, headers={"Accept": FHIR_JSON},
                                  event_hooks={"request": [add_trace_headers, add_control_token]},
                                  transport=transport) as client:
@@ -205,7 +209,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
             journal_since = update.get("journal_since", journal_since)
 
         try:
-            return await _drive(opts, folder, client, progress, embedded, at)
+            return await _drive(opts, folder, client, progress, embedded, at, activity)
         except (httpx.HTTPError, StackError, WorkloadError, PartyUnreachable, ValueError, KeyError) as exc:
             if workload is None:
                 raise  # refused before any booking was made: nothing to keep, the error says it all
@@ -246,14 +250,14 @@ async def _write_partial(client: httpx.AsyncClient, opts: RunOptions, folder: Pa
 
 
 async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, progress, embedded: bool,
-                 at) -> dict:
+                 at, activity=None) -> dict:
     scenario = opts.scenario
     concurrency = scenario.workload.concurrency
     people = scenario.population
     population = await discover(client, opts.urls, people.patients_per_practice,
                                 people.practice_codes, people.trusts)
     at({"stage": "configure"})
-    driver = ClockDriver(client, opts.urls) if scenario.clock.mode == "virtual" else None
+    driver = ClockDriver(client, opts.urls, activity) if scenario.clock.mode == "virtual" else None
     if driver is not None:
         # Before the fault plan: its windows count from when it is put, which is the workload's start.
         await driver.start()

@@ -75,7 +75,9 @@ _PARTY_CALL = PARTY_CALL_HEADER.lower().encode()
 
 class ClockMiddleware:
     """Makes the party's clock `party_clock()` while it handles a request, and counts the request
-    as the party's work in progress (`Clock.busy`)."""
+    as the party's work in progress (`Clock.busy`); a call from another party (or the harness) is
+    counted as received when it arrives and as answered when its handling ends, so the caller's
+    clock can tell an answer on its way back (docs/clock.md)."""
 
     def __init__(self, app, clock: Clock):
         self.app = app
@@ -86,10 +88,17 @@ class ClockMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/clock"):
             await self.app(scope, receive, send)
             return
-        if any(name == _PARTY_CALL for name, _ in scope["headers"]):
+        call = any(name == _PARTY_CALL for name, _ in scope["headers"])
+        if call:
             self.clock.calls_received += 1
-        with using_clock(self.clock), self.clock.working():
-            await self.app(scope, receive, send)
+        try:
+            with using_clock(self.clock), self.clock.working():
+                await self.app(scope, receive, send)
+        finally:
+            if call:
+                # In the same step as the request stops counting as work: from here the answer is
+                # on its way to the caller, which counts it when it reads it.
+                self.clock.calls_answered += 1
 
 
 def create_party_app(

@@ -47,11 +47,14 @@ class Clock:
         # waiting on another party ("call") or on tasks of its own (`fan_out`, "wait"). In one
         # process a task may go through several parties.
         self._doing: dict[asyncio.Task, list[str]] = {}
-        # Calls between parties, counted at both ends: one sent and not yet received is on the wire,
-        # nobody's work for that instant, so a harness must not move time under it.
+        # Calls between parties, counted at both ends and in both directions: a request sent and not
+        # yet received, or an answer given and not yet read, is on the wire, nobody's work for that
+        # instant, so a harness must not move time under it.
         self.calls_sent = 0
         self.calls_unreached = 0
         self.calls_received = 0
+        self.calls_answered = 0     # calls received whose handling has ended (the answer is sent)
+        self.answers_received = 0   # calls sent whose answer has been read
 
     @property
     def sleepers(self) -> int:
@@ -95,13 +98,41 @@ class Clock:
 
     async def fan_out(self, *aws: Awaitable[T]) -> list[T]:
         """asyncio.gather for work a request spreads over tasks: each task counts as this party's
-        work, and the request waiting on them does not."""
+        work, and the request waiting on them does not, while they run.
+
+        The request counts as work itself until the last of its tasks has started (a task made is
+        not yet running, and until it runs nothing else would show this party busy), and again from
+        the instant the last one ends (or one fails, which gather hands it at once) rather than from
+        when the event loop next runs it: a harness polling in either gap would move time under it.
+        """
+        waiter = asyncio.current_task()
+        unstarted = left = len(aws)
+        over = False  # gather has (or is about to have) an answer for the waiter
+
+        def waiting(now: bool) -> None:
+            stack = self._doing.get(waiter)
+            if stack:
+                stack[-1] = "wait" if now and not over else "work"
 
         async def part(aw: Awaitable[T]) -> T:
+            nonlocal unstarted, left, over
             with self.working():
-                return await aw
+                unstarted -= 1
+                if unstarted == 0:
+                    waiting(True)
+                try:
+                    return await aw
+                except BaseException:
+                    over = True
+                    waiting(False)
+                    raise
+                finally:
+                    left -= 1
+                    if left == 0:
+                        over = True
+                        waiting(False)
 
-        with self._doing_now("wait"):
+        with self._doing_now("work"):
             return list(await asyncio.gather(*(part(aw) for aw in aws)))
 
     @property

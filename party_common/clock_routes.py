@@ -30,7 +30,8 @@ def clock_state(clock: Clock) -> dict:
         "next_wakeup_s": clock.next_wakeup(),
         "sleepers": clock.sleepers,
         "busy": clock.busy,
-        "calls": {"sent": clock.calls_sent, "unreached": clock.calls_unreached, "received": clock.calls_received},
+        "calls": {"sent": clock.calls_sent, "unreached": clock.calls_unreached, "received": clock.calls_received,
+                  "answered": clock.calls_answered, "answers": clock.answers_received},
     }
 
 

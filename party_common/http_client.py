@@ -43,21 +43,30 @@ PARTY_CALL_HEADER = "X-Testbed-Party-Call"
 
 class CallingOutTransport(httpx.AsyncBaseTransport):
     """Marks the caller as waiting on another party while a call is out, so the caller's clock does
-    not count it as busy (docs/clock.md)."""
+    not count it as busy, and counts the call at this end: sent, and its answer read (docs/clock.md).
+
+    A request for `/clock` is no call: the harness reading or moving clocks is not work, and the
+    receiver does not count it either.
+    """
 
     def __init__(self, inner: httpx.AsyncBaseTransport, clock: Clock):
         self.inner = inner
         self.clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/clock"):
+            return await self.inner.handle_async_request(request)
         request.headers[PARTY_CALL_HEADER] = "1"
         self.clock.calls_sent += 1
         with self.clock.calling_out():
             try:
-                return await self.inner.handle_async_request(request)
+                response = await self.inner.handle_async_request(request)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 self.clock.calls_unreached += 1  # never arrived, so never to be counted as received
                 raise
+            # Read, in the same step as the caller's work resumes: the answer is off the wire.
+            self.clock.answers_received += 1
+            return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

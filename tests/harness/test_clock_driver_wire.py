@@ -1,25 +1,28 @@
-"""The harness does not move time while a call between two parties is on the wire."""
+"""The harness does not move time while a call between two parties (or the harness and a party) is
+on the wire, as a request or as an answer, nor while the harness is between two calls of a booking."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 
-from harness.clock_driver import ClockDriver
+from harness.clock_driver import ClockDriver, harness_activity
 from harness.endpoints import StackUrls
 from party_common.app_factory import create_party_app
-from party_common.clock import VirtualClock
+from party_common.clock import Clock, VirtualClock
 from party_common.http_client import party_client
 from tests.stack_inprocess import inprocess_stack
 
 
-def _state(sent: int = 0, received: int = 0, unreached: int = 0) -> dict:
+def _state(sent: int = 0, received: int = 0, unreached: int = 0, answered: int = 0, answers: int = 0) -> dict:
     return {"mode": "virtual", "elapsed_s": 0.0, "next_wakeup_s": 5.0, "sleepers": 1, "busy": False,
-            "calls": {"sent": sent, "unreached": unreached, "received": received}}
+            "calls": {"sent": sent, "unreached": unreached, "received": received, "answered": answered,
+                      "answers": answers}}
 
 
-def _driver(states_by_poll: list[dict]) -> tuple[ClockDriver, list[int]]:
+def _driver(states_by_poll: list[dict], activity: Clock | None = None) -> tuple[ClockDriver, list[int]]:
     """A driver over four fake parties whose /clock answers follow `states_by_poll` (spine's, per poll)."""
     polls = [0]
 
@@ -32,7 +35,7 @@ def _driver(states_by_poll: list[dict]) -> tuple[ClockDriver, list[int]]:
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     urls = StackUrls(broker="http://broker", spine="http://spine", pas="http://pas", gp="http://gp")
-    return ClockDriver(client, urls), polls
+    return ClockDriver(client, urls, activity), polls
 
 
 async def test_settled_waits_until_a_call_sent_is_received():
@@ -40,6 +43,62 @@ async def test_settled_waits_until_a_call_sent_is_received():
     driver, polls = _driver([on_wire, on_wire, on_wire, arrived])
     await driver.settled(poll_s=0)
     assert polls[0] == 4
+
+
+async def test_settled_waits_until_an_answer_given_is_read():
+    # The callee has answered (so is no longer busy) and the caller has not read it yet: nobody's
+    # work for that instant, but the caller is about to act on it.
+    answering = _state(sent=1, received=1, answered=1)
+    read = _state(sent=1, received=1, answered=1, answers=1)
+    driver, polls = _driver([answering, answering, read])
+    await driver.settled(poll_s=0)
+    assert polls[0] == 3
+
+
+async def test_an_answer_read_early_does_not_hide_a_request_on_the_wire():
+    # Each direction on its own: an answer read a moment before its callee counts it given must not
+    # cancel out a request not yet received.
+    skewed = _state(sent=2, received=1, answered=0, answers=1)
+    driver, polls = _driver([skewed, skewed, _state(sent=2, received=2, answered=1, answers=1)])
+    await driver.settled(poll_s=0)
+    assert polls[0] == 3
+
+
+async def test_settled_waits_for_the_harness_between_two_calls_of_a_booking():
+    activity = Clock()
+    driver, polls = _driver([_state()], activity)
+    between = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def booking():
+        with driver.booking():
+            between.set()
+            await finish.wait()   # the harness's own work: the referral made, $book not yet sent
+
+    task = asyncio.create_task(booking())
+    await between.wait()
+    settling = asyncio.create_task(driver.settled(poll_s=0.001))
+    await asyncio.sleep(0.05)
+    assert not settling.done() and polls[0] > 1
+    finish.set()
+    await task
+    await settling
+
+
+async def test_the_harness_counts_its_calls_as_the_parties_do(tmp_path):
+    party_clock = VirtualClock()
+    party = create_party_app("callee", {"resourceType": "CapabilityStatement"}, clock=party_clock)
+
+    @party.get("/ping")
+    async def ping():
+        return {"ok": True}
+
+    activity, transport = harness_activity(httpx.ASGITransport(app=party))
+    async with httpx.AsyncClient(transport=transport, base_url="http://callee") as client:
+        assert (await client.get("/ping")).status_code == 200
+        assert (await client.get("/clock")).status_code == 200   # reading a clock is no call
+    assert (activity.calls_sent, activity.answers_received) == (1, 1)
+    assert (party_clock.calls_received, party_clock.calls_answered) == (1, 1)
 
 
 async def test_a_call_that_never_arrives_is_waited_for_once_then_written_off():
@@ -70,6 +129,8 @@ async def test_parties_count_the_calls_between_them_at_both_ends():
     async with party_client(httpx.ASGITransport(app=callee), clock=caller_clock) as client:
         assert (await client.get("http://callee/ping")).status_code == 200
     assert (caller_clock.calls_sent, callee_clock.calls_received) == (1, 1)
+    # The answer too, given at one end and read at the other.
+    assert (callee_clock.calls_answered, caller_clock.answers_received) == (1, 1)
 
     # A request from outside the parties (the harness, a user) is not a call between parties.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=callee), base_url="http://callee") as plain:

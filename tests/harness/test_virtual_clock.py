@@ -75,17 +75,21 @@ async def test_a_ten_minute_delay_takes_ten_simulated_minutes_not_real_ones(tmp_
     assert summary["clock"]["real_s"] < 300
 
 
+# Reliable delivery, delays on every trust, an outage on the practices' link (also run under load by
+# tests/harness/test_determinism_under_load.py).
+JOURNALS_THE_SAME = {
+    "seed": 9, "clock": {"mode": "virtual"}, "delivery": "reliable",
+    "workload": {"bookings": 30, "concurrency": 4, "arrival": {"process": "poisson", "per_hour": 120}},
+    "faults": [
+        {"link": "broker->pas:*", "action": "delay", "median_ms": 20_000, "probability": 0.5},
+        {"link": "broker->gp:*", "action": "outage", "window": {"from": 300, "to": 330}},
+    ],
+}
+
+
 async def test_a_virtual_clock_run_journals_the_same_twice(tmp_path):
-    data = {
-        "seed": 9, "clock": {"mode": "virtual"}, "delivery": "reliable",
-        "workload": {"bookings": 30, "concurrency": 4, "arrival": {"process": "poisson", "per_hour": 120}},
-        "faults": [
-            {"link": "broker->pas:*", "action": "delay", "median_ms": 20_000, "probability": 0.5},
-            {"link": "broker->gp:*", "action": "outage", "window": {"from": 300, "to": 330}},
-        ],
-    }
-    first, first_journal, _ = await run_scenario(tmp_path, data, "first")
-    second, second_journal, _ = await run_scenario(tmp_path, data, "second")
+    first, first_journal, _ = await run_scenario(tmp_path, JOURNALS_THE_SAME, "first")
+    second, second_journal, _ = await run_scenario(tmp_path, JOURNALS_THE_SAME, "second")
     assert len(first_journal) > 60
     assert any(e["decision"] == "outage" for e in first_journal)
     assert first_journal == second_journal

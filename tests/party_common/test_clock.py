@@ -158,3 +158,74 @@ async def test_busy_means_work_neither_asleep_nor_waiting_on_another_party():
     assert clock.busy
     background["busy"] = False
     assert not clock.busy
+
+
+async def _steps(clock: Clock, until, limit: int = 50) -> list[bool]:
+    """`clock.busy` after each turn of the event loop that leaves `until()` false; stops once it holds."""
+    seen = []
+    for _ in range(limit):
+        await asyncio.sleep(0)
+        if until():
+            return seen
+        seen.append(clock.busy)
+    raise AssertionError("never got there")
+
+
+async def test_a_fan_out_is_work_until_its_parts_run_and_again_from_when_they_end():
+    # Between the parts being made and their first run, and between the last one ending and the
+    # request running again, nothing but the request itself can show the party busy: a harness
+    # polling then would move time under it (the replay determinism failures of issue 13).
+    clock = VirtualClock(EPOCH)
+    go = asyncio.Event()
+    state = {"started": 0, "ended": 0, "resumed": False}
+
+    async def part():
+        state["started"] += 1
+        with clock.calling_out():   # a call to another party, answered when `go` is set
+            await go.wait()
+        state["ended"] += 1
+
+    async def request():
+        with clock.working():
+            await clock.fan_out(part(), part())
+            state["resumed"] = True
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0)   # the request ran up to its gather: the parts are made, not yet run
+    assert state == {"started": 0, "ended": 0, "resumed": False} and clock.busy
+    await asyncio.sleep(0)
+    assert state["started"] == 2 and not clock.busy   # both parts wait (on another party, say)
+    go.set()
+    after_parts = await _steps(clock, lambda: state["resumed"])
+    assert after_parts and all(after_parts)
+    await task
+    assert not clock.busy
+
+
+async def test_a_fan_out_whose_part_fails_is_work_until_the_request_takes_the_failure():
+    clock = VirtualClock(EPOCH)
+    go = asyncio.Event()
+    outcome = {}
+
+    async def fails():
+        with clock.calling_out():
+            await go.wait()
+        raise ValueError("trust gone")
+
+    async def request():
+        with clock.working():
+            try:
+                await clock.fan_out(fails(), clock.sleep(60))
+            except ValueError as exc:
+                outcome["error"] = exc
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not clock.busy   # one part waits on another party, the other sleeps on the clock
+    go.set()
+    steps = await _steps(clock, lambda: "error" in outcome)
+    assert steps and all(steps)
+    await task
+    assert not clock.busy   # the sleeping part is left asleep, as gather leaves it
+    await clock.advance_by(60)

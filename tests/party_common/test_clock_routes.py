@@ -41,7 +41,7 @@ async def test_a_virtual_clock_moves_only_when_advanced(name, tmp_path):
         state = (await http.get("/clock")).json()
         assert state == {"mode": "virtual", "now": "2006-06-05T09:00:00Z", "elapsed_s": 0.0,
                          "next_wakeup_s": None, "sleepers": 0, "busy": False,
-                         "calls": {"sent": 0, "unreached": 0, "received": 0}}
+                         "calls": {"sent": 0, "unreached": 0, "received": 0, "answered": 0, "answers": 0}}
         r = await http.post("/clock/advance", json={"to_s": 3600})
         assert r.status_code == 200
         assert r.json()["now"] == "2006-06-05T10:00:00Z" and r.json()["elapsed_s"] == 3600
