@@ -2,7 +2,8 @@
 
 - scenario and summary: as the run wrote them;
 - per link, the delivery error rate over time: the journal's attempts bucketed by `elapsed_s`
-  (the broker's fault clock, which may be simulated: the report never reads wall time);
+  (the broker's fault clock, which may be simulated: the report never reads wall time), per event
+  too, each smoothed over enough attempts to read, and combined over each family of links;
 - discrepancy counts by kind, from the reconciliation;
 - the lost bookings (those the parties disagree on, `missing_at_pas` first), each with its trace:
   the journal's hops for its UBRN and each party's final view.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,9 @@ REPORT_VERSION = 1
 MAX_LOST = 500                      # bookings listed (and traced) in the report; the rest are counted
 MIN_BUCKETS, MAX_BUCKETS = 20, 60
 ATTEMPTS_PER_BUCKET = 5             # aim: the busiest link has about this many attempts per bucket
+# A smoothed point pools the buckets around its own until they hold this many attempts: a link with
+# one or two attempts a bucket otherwise jumps between 0% and 100% and no rate can be read off it.
+SMOOTH_ATTEMPTS = 20
 RUN_FILES = ("scenario.json", "summary.json", "journal.jsonl", "reconciliation.json")
 
 
@@ -54,11 +59,54 @@ class Buckets:
         return [round(self.start + i * self.width, 6) for i in range(self.count + 1)]
 
 
+def link_family(link: str) -> str:
+    """`broker->pas:RT1` -> `broker->pas:*`: the links plotted, and combined, together."""
+    return re.sub(r":[^>\-]+", ":*", link)
+
+
+def smoothed(attempts: list[int], failed: list[int], need: int = SMOOTH_ATTEMPTS) -> list[float | None]:
+    """Per bucket with attempts: failures over attempts in the narrowest window of buckets centred on
+    it that holds at least `need` attempts (the whole run when it holds fewer). None where the bucket
+    itself has no attempt, so a gap stays a gap."""
+    n = len(attempts)
+    at, fl = [0], [0]
+    for a, f in zip(attempts, failed):
+        at.append(at[-1] + a)
+        fl.append(fl[-1] + f)
+    out: list[float | None] = []
+    for i in range(n):
+        if not attempts[i]:
+            out.append(None)
+            continue
+        k = 0
+        while True:
+            lo, hi = max(0, i - k), min(n, i + k + 1)
+            if at[hi] - at[lo] >= need or (lo == 0 and hi == n):
+                break
+            k += 1
+        out.append(round((fl[hi] - fl[lo]) / (at[hi] - at[lo]), 6))
+    return out
+
+
+def _series(attempts: list[int], failed: list[int]) -> dict:
+    return {"attempts": attempts, "failed": failed,
+            "rate": [round(f / a, 6) if a else None for a, f in zip(attempts, failed)],
+            "smoothed": smoothed(attempts, failed)}
+
+
+def _summed(parts: list[dict], count: int) -> dict:
+    return _series([sum(p["attempts"][i] for p in parts) for i in range(count)],
+                   [sum(p["failed"][i] for p in parts) for i in range(count)])
+
+
 def error_rate_series(journal: list[dict], buckets: int | None = None) -> dict:
     """Attempts, failures and the error rate per link per time bucket; every link on the same buckets.
 
     An attempt and its failure are as `harness.error_rates` counts them for the link totals, so the
     buckets of a link add up to its total. A bucket with no attempt has rate None (a gap, not a 0).
+    Each link's series is also split by event (a trust link carries slot searches that never fail
+    beside the bookings that do), each has a `smoothed` rate (see `smoothed`), and `families`
+    sums the links of each family (`broker->pas:*`), per event and in all.
     """
     attempts: list[tuple[dict, bool]] = []
     untimed = 0
@@ -71,22 +119,36 @@ def error_rate_series(journal: list[dict], buckets: int | None = None) -> dict:
         else:
             untimed += 1
     if not attempts:
-        return {"clock": "elapsed_s", "edges": [], "links": {}, "untimed_attempts": untimed}
+        return {"clock": "elapsed_s", "edges": [], "smooth_attempts": SMOOTH_ATTEMPTS, "links": {}, "families": {},
+                "untimed_attempts": untimed}
     per_link = Counter(e.get("link") or "?" for e, _ in attempts)
     n = buckets or bucket_count(max(per_link.values()))
     times = [e["elapsed_s"] for e, _ in attempts]
     t0, t1 = min(times), max(times)
     grid = Buckets(t0, (t1 - t0) / n, n if t1 > t0 else 1)
     counts = {link: ([0] * grid.count, [0] * grid.count) for link in sorted(per_link)}
+    by_event: dict[str, dict[str, tuple[list[int], list[int]]]] = {link: {} for link in counts}
     for e, failed in attempts:
-        tried, lost = counts[e.get("link") or "?"]
+        link = e.get("link") or "?"
         i = grid.index(e["elapsed_s"])
-        tried[i] += 1
-        lost[i] += failed
-    links = {link: {"attempts": tried, "failed": lost,
-                    "rate": [round(f / a, 6) if a else None for a, f in zip(tried, lost)]}
+        for tried, lost in (counts[link], by_event[link].setdefault(
+                e.get("event") or "?", ([0] * grid.count, [0] * grid.count))):
+            tried[i] += 1
+            lost[i] += failed
+    links = {link: {**_series(tried, lost),
+                    "events": {ev: _series(*pair) for ev, pair in sorted(by_event[link].items())}}
              for link, (tried, lost) in counts.items()}
-    return {"clock": "elapsed_s", "edges": grid.edges(), "links": links, "untimed_attempts": untimed}
+    families: dict[str, dict] = {}
+    for link in links:
+        families.setdefault(link_family(link), {"links": []})["links"].append(link)
+    for fam in families.values():
+        members = [links[link] for link in fam["links"]]
+        events = sorted({ev for m in members for ev in m["events"]})
+        fam["all"] = _summed(members, grid.count)
+        fam["events"] = {ev: _summed([m["events"][ev] for m in members if ev in m["events"]], grid.count)
+                         for ev in events}
+    return {"clock": "elapsed_s", "edges": grid.edges(), "smooth_attempts": SMOOTH_ATTEMPTS, "links": links,
+            "families": families, "untimed_attempts": untimed}
 
 
 # -- lost bookings and their traces --------------------------------------------------------------------

@@ -9,17 +9,18 @@ user may have written.
 from __future__ import annotations
 
 import html
-import re
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from .report_data import build_report
+from .report_data import build_report, link_family
 from .run_folder import write_json
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999933")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
+COMBINED = "#1d2328"   # the combined (all links) line: darkest and thickest
 
 
 class Raw(str):
@@ -33,11 +34,28 @@ def esc(value) -> str:
 
 
 def fmt_num(value, digits: int = 3) -> str:
+    """A number for people: `1,420`, `30.4`, `0.57`; never `1.42e+03`."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    if value == 0:
+        return "0"
+    # `digits` significant figures in fixed notation, trailing zeros dropped.
+    places = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_ms(value) -> str:
+    """A latency: `304 ms` below a second, `1.42 s` from one on."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–"
+    return f"{fmt_num(float(value))} ms" if abs(value) < 1000 else f"{fmt_num(value / 1000)} s"
 
 
 def fmt_rate(value) -> str:
@@ -69,21 +87,23 @@ def anchor(ubrn: str) -> str:
 
 # -- plots ---------------------------------------------------------------------------------------------
 
-def link_family(link: str) -> str:
-    """`broker->pas:RT1` -> `broker->pas:*`: the links plotted together."""
-    return re.sub(r":[^>\-]+", ":*", link)
-
-
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if hi <= lo:
         return [lo]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
-def line_plot(title: str, edges: list[float], series: dict[str, list[float | None]], *,
-              width: int = 720, height: int = 260) -> str:
-    """Error rate (0..1) over time, one line per link, a point per bucket with attempts, gaps where none."""
-    left, right, top, bottom, legend_w = 56, 16, 28, 44, 190
+class Line:
+    """One line of a plot: its points (None a gap), legend label and the attributes that name it."""
+
+    def __init__(self, rates: list[float | None], label: str, attrs: dict[str, str], combined: bool = False):
+        self.rates, self.label, self.attrs, self.combined = rates, label, attrs, combined
+
+
+def line_plot(title: str, edges: list[float], lines: list[Line], *, width: int = 760, height: int = 270) -> str:
+    """Error rate (0..1) over time, a dot per bucket with attempts, joined across those without; a
+    combined line, when given, drawn last and thickest so it reads above the others."""
+    left, right, top, bottom, legend_w = 56, 16, 28, 44, 230
     pw, ph = width - left - right - legend_w, height - top - bottom
     t0, t1 = (edges[0], edges[-1]) if edges else (0.0, 1.0)
     span = (t1 - t0) or 1.0
@@ -103,31 +123,37 @@ def line_plot(title: str, edges: list[float], series: dict[str, list[float | Non
                    f'<text class="tick" x="{left - 6}" y="{y(r) + 4:.1f}" text-anchor="end">{r * 100:.0f}%</text>')
     for t in _ticks(t0, t1):
         out.append(f'<line class="axis" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}"/>'
-                   f'<text class="tick" x="{x(t):.1f}" y="{top + ph + 16}" text-anchor="middle">{t:.3g}</text>')
+                   f'<text class="tick" x="{x(t):.1f}" y="{top + ph + 16}" text-anchor="middle">{fmt_num(t)}</text>')
     out.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}"/>'
                f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>'
                f'<text class="label" x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">'
                f'elapsed time (s, journal clock)</text>'
                f'<text class="label" transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" '
                f'text-anchor="middle">error rate</text>')
-    for i, (link, rates) in enumerate(series.items()):
-        colour, dash = PALETTE[i % len(PALETTE)], DASHES[(i // len(PALETTE)) % len(DASHES)]
+    ordered = [ln for ln in lines if not ln.combined] + [ln for ln in lines if ln.combined]
+    colours = iter(PALETTE * 8)
+    for i, line in enumerate(ordered):
+        n = i if not line.combined else 0
+        colour = COMBINED if line.combined else next(colours)
+        dash = "" if line.combined else DASHES[(n // len(PALETTE)) % len(DASHES)]
+        stroke = 3.2 if line.combined else 1.4
         d, pen_down, dots = [], False, []
-        for t, r in zip(mids, rates):
+        for t, r in zip(mids, line.rates):
             if r is None:
-                pen_down = False
-                continue
+                continue   # the smoothed line runs on across a bucket with no attempt; its dots do not
             d.append(f'{"L" if pen_down else "M"}{x(t):.1f} {y(r):.1f}')
-            dots.append(f'<circle cx="{x(t):.1f}" cy="{y(r):.1f}" r="2.2"/>')
+            dots.append(f'<circle cx="{x(t):.1f}" cy="{y(r):.1f}" r="{2.4 if line.combined else 1.6}"/>')
             pen_down = True
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<g class="series" data-link="{esc(link)}" stroke="{colour}" fill="{colour}">'
-                   f'<path d="{" ".join(d) or "M0 0"}" fill="none" stroke-width="1.8"{dash_attr}/>'
-                   f'{"".join(dots)}</g>')
+        names = "".join(f' data-{k}="{esc(v)}"' for k, v in line.attrs.items())
+        out.append(f'<g class="series{" combined" if line.combined else ""}"{names} stroke="{colour}" '
+                   f'fill="{colour}"><path d="{" ".join(d) or "M0 0"}" fill="none" stroke-width="{stroke}"'
+                   f'{dash_attr}/>{"".join(dots)}</g>')
         ly = top + 8 + i * 18
         lx = left + pw + 18
-        out.append(f'<g class="legend"><line x1="{lx}" x2="{lx + 22}" y1="{ly}" y2="{ly}" stroke="{colour}" '
-                   f'stroke-width="2.5"{dash_attr}/><text x="{lx + 28}" y="{ly + 4}">{esc(link)}</text></g>')
+        out.append(f'<g class="legend{" combined" if line.combined else ""}"><line x1="{lx}" x2="{lx + 22}" '
+                   f'y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="{stroke + 1}"{dash_attr}/>'
+                   f'<text x="{lx + 28}" y="{ly + 4}">{esc(line.label)}</text></g>')
     out.append("</svg>")
     return "".join(out)
 
@@ -242,8 +268,8 @@ def summary_section(doc: dict) -> str:
              ("unavailable", fmt_num(b.get("unavailable"))), ("errors", fmt_num(b.get("errors"))),
              ("parties disagree", fmt_num(rec.get("disagreeing"))),
              ("end-to-end error rate", fmt_rate(rec.get("error_rate"))),
-             ("p50 latency", f"{fmt_num(lat.get('p50'))} ms"), ("p90 latency", f"{fmt_num(lat.get('p90'))} ms"),
-             ("p99 latency", f"{fmt_num(lat.get('p99'))} ms"), ("max latency", f"{fmt_num(lat.get('max'))} ms"),
+             ("p50 latency", fmt_ms(lat.get("p50"))), ("p90 latency", fmt_ms(lat.get("p90"))),
+             ("p99 latency", fmt_ms(lat.get("p99"))), ("max latency", fmt_ms(lat.get("max"))),
              ("duration", f"{fmt_num(s.get('duration_s'))} s"), ("bookings/s", fmt_num(s.get("bookings_per_s"))),
              ("journal entries", fmt_num(s.get("journal_entries")))]
     if score:
@@ -263,19 +289,49 @@ def summary_section(doc: dict) -> str:
     return section("summary", "Summary", out)
 
 
+# What the combined line of a family stands for, in its legend.
+ALL_OF = {"broker->pas:*": "all trusts", "broker->gp:*": "all practices", "gp:*->broker": "all practices"}
+
+
+def _overall(series: dict) -> str:
+    tried, failed = sum(series["attempts"]), sum(series["failed"])
+    return f"{fmt_rate(failed / tried if tried else None)} of {tried:,}"
+
+
+def _family_plots(family: str, fam: dict, links: dict, edges: list[float]) -> list[str]:
+    """One plot per event that failed anywhere in the family (a trust link's slot searches never fail
+    and would halve its booking messages' rate), else one for all its traffic."""
+    failing = [ev for ev, series in fam["events"].items() if sum(series["failed"])]
+    charts = [(ev, fam["events"][ev], {link: links[link]["events"].get(ev) for link in fam["links"]})
+              for ev in failing] or [("*", fam["all"], {link: links[link] for link in fam["links"]})]
+    out = []
+    for event, combined, members in charts:
+        lines = [Line(series["smoothed"], f"{link.rpartition(':')[2] if ':' in link else link}: {_overall(series)}",
+                      {"link": link, "event": event})
+                 for link, series in members.items() if series is not None]
+        if len(lines) > 1:
+            lines.append(Line(combined["smoothed"], f"{ALL_OF.get(family, 'all links')}: {_overall(combined)}",
+                              {"family": family, "event": event}, combined=True))
+        title = f"{family} · {event if event != '*' else 'every event'}"
+        out.append(f"<figure>{line_plot(title, edges, lines)}</figure>")
+    return out
+
+
 def error_rate_section(doc: dict) -> str:
     ts = doc["error_rate_series"]
     title = "Error rate over time, per link"
     if not ts["links"]:
         return section("error-rates", title, ["<p>The journal holds no timed delivery attempt.</p>"])
     n = len(ts["edges"]) - 1
-    out = [f"<p>Failed deliveries over attempts in {n} equal time bucket{'s' if n != 1 else ''} "
-               "of the journal's clock (<code>elapsed_s</code>); a gap is a bucket with no attempt on that link.</p>"]
-    families: dict[str, dict[str, list]] = {}
-    for link, s in ts["links"].items():
-        families.setdefault(link_family(link), {})[link] = s["rate"]
-    for family, series in families.items():
-        out.append(f'<figure>{line_plot(family, ts["edges"], series)}</figure>')
+    need = ts.get("smooth_attempts")
+    out = [f"<p>Failed deliveries over attempts, on {n} equal time bucket{'s' if n != 1 else ''} of the "
+           "journal's clock (<code>elapsed_s</code>). Each point pools the buckets around its own until they "
+           f"hold at least {need} attempts, so a link with a message or two per bucket does not jump between 0% "
+           "and 100%; the thick dark line combines every link of the family, and each legend gives the "
+           "whole run's rate. A plot per event that failed; a dot is a bucket with attempts on that link. "
+           "The unsmoothed buckets are in <code>report.json</code>.</p>"]
+    for family, fam in ts["families"].items():
+        out += _family_plots(family, fam, ts["links"], ts["edges"])
     if ts.get("untimed_attempts"):
         out.append(f"<p>{ts['untimed_attempts']} attempts carry no elapsed time and are left out.</p>")
     return section("error-rates", title, out)
@@ -355,7 +411,7 @@ def trace_section(doc: dict) -> str:
         if booking:
             out.append(f"<p>Booked by practice {esc(booking.get('practice'))} for service "
                        f"{esc(booking.get('service'))}: the GP system was answered "
-                       f"<b>{esc(booking.get('outcome'))}</b> in {esc(fmt_num(booking.get('latency_ms')))} ms.</p>")
+                       f"<b>{esc(booking.get('outcome'))}</b> in {esc(fmt_ms(booking.get('latency_ms')))}.</p>")
         if hops:
             rows = [(h.get("seq"), fmt_num(h.get("elapsed_s"), 4), h.get("link"), h.get("event"), h.get("decision"),
                      h.get("rule_id") or "", h.get("outcome"), h.get("status") or "", fmt_num(h.get("latency_ms")),

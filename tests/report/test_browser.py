@@ -75,16 +75,38 @@ def test_a_headless_browser_without_network_renders_the_whole_report(faulty_run,
     assert shown.returncode == 0, shown.stderr[-2000:]
     dom = parse(shown.stdout)
 
-    # A line per link, drawn from the journal's buckets, on every plot.
-    lines = {g.attrs["data-link"]: g for g in dom.find_all("g", "series")}
-    assert set(lines) == set(doc["error_rate_series"]["links"]) and lines
-    for link, g in lines.items():
-        path = g.find_all("path")[0].attrs["d"]
-        drawn = sum(r is not None for r in doc["error_rate_series"]["links"][link]["rate"])
-        assert len(re.findall(r"[ML]", path)) == drawn, link
+    # A smoothed line per link, drawn from the journal's buckets: a point per bucket with attempts.
+    ts = doc["error_rate_series"]
+    series = dom.find_all("g", "series")
+    plain = [g for g in series if "combined" not in g.classes()]
+    assert {g.attrs["data-link"] for g in plain} == set(ts["links"]) and plain
+    for g in plain:
+        link, event = g.attrs["data-link"], g.attrs["data-event"]
+        data = ts["links"][link] if event == "*" else ts["links"][link]["events"][event]
+        assert _same_line(_points(g), data["smoothed"]), (link, event)
     failing = [link for link, e in doc["links"].items() if e["failed"]]
     assert failing and all(link.startswith("broker->pas:") for link in failing)
     assert dom.find_all("svg", "bars")
+
+    # The trusts' booking messages (not their slot searches, which never fail) get a combined line, whose
+    # legend gives the run's rate over all trusts, and which stays off 0% and 100% where single
+    # trusts' buckets of a message or two would jump between them.
+    (combined,) = [g for g in series if "combined" in g.classes()
+                   and g.attrs["data-family"] == "broker->pas:*" and g.attrs["data-event"] == "booking-request"]
+    trusts = [e["events"]["booking-request"] for link, e in doc["links"].items() if link.startswith("broker->pas:")]
+    sent, lost = sum(e["attempts"] for e in trusts), sum(e["failed"] for e in trusts)
+    family = ts["families"]["broker->pas:*"]["events"]["booking-request"]
+    assert (sum(family["attempts"]), sum(family["failed"])) == (sent, lost)
+    assert _same_line(_points(combined), family["smoothed"])
+    assert all(0 < r < 1 for r in _points(combined))
+    legend = combined.parent.find_all("g", "legend")
+    assert f"all trusts: {lost / sent * 100:.1f}% of {sent}" in [g.all_text() for g in legend]
+
+    # Latencies for people: `1.42 s` or `304 ms`, never `1.42e+03 ms`.
+    cards = {c.find_all("div", "k")[0].all_text(): c.find_all("div", "v")[0].all_text()
+             for c in dom.find_all("div", "card")}
+    assert all(re.fullmatch(r"[\d,]+(\.\d+)? (ms|s)", cards[f"{p} latency"]) for p in ("p50", "p90", "p99", "max"))
+    assert not re.search(r"\de[+-]\d", dom.all_text())
 
     # The discrepancy table, one row per kind, with the run's counts.
     table = dom.find_all("table", "discrepancies")[0]
@@ -100,6 +122,21 @@ def test_a_headless_browser_without_network_renders_the_whole_report(faulty_run,
         assert href.startswith("#trace-") and href[1:] in ids
         trace = ids[href[1:]]
         assert "broker->pas:" in trace.all_text() and "drop" in trace.all_text()
+
+
+def _points(g) -> list[float]:
+    """The error rates a drawn line passes through, read back from its SVG path (line_plot's y axis)."""
+    svg = g.parent
+    height = float(svg.attrs["height"])
+    top, plot_h = 28.0, height - 28.0 - 44.0
+    ys = [float(y) for y in re.findall(r"[ML][\d.]+ ([\d.]+)", g.find_all("path")[0].attrs["d"])]
+    return [(top + plot_h - y) / plot_h for y in ys]
+
+
+def _same_line(drawn: list[float], rates: list[float | None]) -> bool:
+    """The drawn points are the rates with attempts, to the tenth of a pixel the path is written in."""
+    wanted = [r for r in rates if r is not None]
+    return len(drawn) == len(wanted) and all(abs(a - b) < 0.002 for a, b in zip(drawn, wanted))
 
 
 def _screenshot(chromium: str, page: Path, tmp_path: Path) -> bytes:

@@ -7,7 +7,7 @@ import pytest
 from harness.error_rates import link_rates
 from harness.trace import Tracer
 from harness.report_data import (MAX_BUCKETS, MIN_BUCKETS, ReportError, bucket_count, build_report,
-                                 error_rate_series, lost_bookings)
+                                 error_rate_series, lost_bookings, smoothed)
 
 from .synthetic_run import discrepancy, entry, write_run
 
@@ -23,9 +23,12 @@ def test_attempts_fall_in_equal_buckets_over_the_journal_clock():
     ]
     ts = error_rate_series(journal, buckets=4)
     assert ts["edges"] == [10.0, 12.0, 14.0, 16.0, 18.0]
-    assert ts["links"][A] == {"attempts": [1, 2, 1, 1], "failed": [0, 2, 0, 1], "rate": [0.0, 1.0, 0.0, 1.0]}
+    raw = ("attempts", "failed", "rate")
+    assert {k: ts["links"][A][k] for k in raw} == {"attempts": [1, 2, 1, 1], "failed": [0, 2, 0, 1],
+                                                   "rate": [0.0, 1.0, 0.0, 1.0]}
     # No attempt in a bucket is a gap, not a rate of 0.
-    assert ts["links"][B] == {"attempts": [1, 0, 0, 1], "failed": [0, 0, 0, 0], "rate": [0.0, None, None, 0.0]}
+    assert {k: ts["links"][B][k] for k in raw} == {"attempts": [1, 0, 0, 1], "failed": [0, 0, 0, 0],
+                                                   "rate": [0.0, None, None, 0.0]}
 
 
 def test_buckets_count_what_the_link_totals_count():
@@ -104,3 +107,40 @@ def test_a_folder_that_is_not_a_run_folder_is_one_line(tmp_path):
     (tmp_path / "scenario.json").write_text("{}")
     with pytest.raises(ReportError, match=r"no summary.json, journal.jsonl, reconciliation.json"):
         build_report(tmp_path)
+
+
+def test_smoothing_pools_neighbouring_buckets_until_they_hold_enough_attempts():
+    # One attempt a bucket, failing every other one: raw rates jump 0, 1, 0, 1 ...
+    attempts, failed = [1] * 10, [i % 2 for i in range(10)]
+    # Three attempts a window: each point is its bucket and one either side; at the ends the window
+    # is cut by the run's edge and widens on its one side until it holds three.
+    assert smoothed(attempts, failed, need=3) == [0.333333, 0.333333, 0.666667, 0.333333, 0.666667,
+                                                  0.333333, 0.666667, 0.333333, 0.666667, 0.666667]
+    # A bucket with no attempt stays a gap; fewer attempts in all than asked for: the whole run's rate.
+    assert smoothed([2, 0, 2], [2, 0, 0], need=100) == [0.5, None, 0.5]
+    assert smoothed([20, 1], [0, 1], need=20) == [0.0, 0.047619]
+
+
+def test_links_are_split_by_event_and_combined_per_family():
+    rt1, rt2 = "broker->pas:RT1", "broker->pas:RT2"
+    journal = []
+    for i in range(40):   # per trust: a booking message (every 2nd lost at RT1, every 3rd... at RT2) and a search
+        t = float(i)
+        journal += [entry(4 * i + 1, t, rt1, delivered=i % 2 == 1, decision="pass" if i % 2 else "drop"),
+                    entry(4 * i + 2, t, rt1, event="slot-search"),
+                    entry(4 * i + 3, t, rt2, delivered=i % 4 != 0, decision="pass" if i % 4 else "drop"),
+                    entry(4 * i + 4, t, rt2, event="slot-search")]
+    ts = error_rate_series(journal, buckets=40)
+    assert ts["smooth_attempts"] == 20
+    links = ts["links"]
+    assert sum(links[rt1]["events"]["booking-request"]["failed"]) == 20
+    assert sum(links[rt1]["events"]["slot-search"]["failed"]) == 0
+    # The raw booking rate of RT1 jumps between 0% and 100%; smoothed, it stays near its 50%.
+    assert set(links[rt1]["events"]["booking-request"]["rate"]) == {0.0, 1.0}
+    assert all(0.4 <= r <= 0.6 for r in links[rt1]["events"]["booking-request"]["smoothed"])
+    fam = ts["families"]["broker->pas:*"]
+    assert fam["links"] == [rt1, rt2]
+    combined = fam["events"]["booking-request"]
+    assert sum(combined["attempts"]) == 80 and sum(combined["failed"]) == 30
+    assert all(0.3 <= r <= 0.45 for r in combined["smoothed"])
+    assert sum(fam["all"]["attempts"]) == 160 and sum(fam["all"]["failed"]) == 30

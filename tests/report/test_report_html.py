@@ -86,3 +86,30 @@ def test_a_clean_run_says_nothing_was_lost(tmp_path):
     assert not dom.find_all("table", "lost") and not dom.find_all("article", "trace")
     assert [g.attrs["data-link"] for g in dom.find_all("g", "series")] == [A]
     assert "No faults injected" in dom.all_text() and "sets no expectations" in dom.all_text()
+
+
+def test_numbers_are_written_for_people():
+    from harness.report_html import fmt_ms, fmt_num
+
+    assert [fmt_num(v) for v in (1420.0, 12345.6, 304.4, 30.44, 1.5, 0.57, 0.000123, 0.0, 7, 1_000_000)] == [
+        "1,420", "12,346", "304", "30.4", "1.5", "0.57", "0.000123", "0", "7", "1,000,000"]
+    assert [fmt_ms(v) for v in (0.5, 303.8, 999.4, 1420.0, 6098.4, 125_000.0, None)] == [
+        "0.5 ms", "304 ms", "999 ms", "1.42 s", "6.1 s", "125 s", "–"]
+
+
+def test_latencies_read_as_seconds_or_milliseconds_never_in_exponent_form(tmp_path):
+    summary = {"run": {"seed": 5, "stack": "embedded"}, "bookings": {"attempted": 4, "accepted": 4},
+               "latency_ms": {"p50": 1053.46, "p90": 1348.498, "p99": 6072.882, "max": 6098.423},
+               "duration_s": 1234.6, "reconciliation": {"disagreeing": 1, "error_rate": 0.25}}
+    folder = write_run(tmp_path / "slow", [entry(1, 0.0, A, ubrn="1", delivered=False, decision="drop"),
+                                           entry(2, 1500.0, A, ubrn="2")],
+                       [discrepancy("1", "missing_at_pas", "unknown to trust RT1")], summary=summary,
+                       bookings=[{"ubrn": "1", "practice": "Y90001", "service": "s", "outcome": "accepted",
+                                  "latency_ms": 1420.0}])
+    page = write_report(folder).read_text()
+    dom = parse(page)
+    cards = {c.find_all("div", "k")[0].all_text(): c.find_all("div", "v")[0].all_text()
+             for c in dom.find_all("div", "card")}
+    assert (cards["p50 latency"], cards["p99 latency"], cards["duration"]) == ("1.05 s", "6.07 s", "1,235 s")
+    assert "<b>accepted</b> in 1.42 s." in page
+    assert not re.search(r"\de[+-]\d", dom.all_text())
