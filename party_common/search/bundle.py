@@ -49,7 +49,8 @@ def search_bundle(query: SearchQuery, matches: list[dict], *, total: int, base: 
         "type": "searchset",
         "total": total,
         "link": links,
-        "entry": entries,
+        # R4 bdl-1 style: an empty searchset carries no `entry` at all (an empty array is not valid JSON FHIR).
+        **({"entry": entries} if entries else {}),
     }
 
 

@@ -90,7 +90,7 @@ async def test_a_window_and_statuses_narrow_the_merge(tmp_path):
         busy = (await client.get("/Slot", params={"specialty": "cardiology", "status": "busy"})).json()
         assert [(s["start"], s["status"]) for s in _of(busy)] == [(at(30), "busy")] and busy["total"] == 1
         both = (await client.get("/Slot", params={"service": "ra1-card", "status": "free,busy", "_count": 0})).json()
-        assert both["total"] == 12 and both["entry"] == []
+        assert both["total"] == 12 and "entry" not in both
         bad = await client.get("/Slot", params={"service": "ra1-card", "status": "open"})
         assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["status"]
 
@@ -108,7 +108,7 @@ async def test_count_is_capped_and_zero_answers_the_total_alone(tmp_path):
         # fhirpy's count(): `_count=0&_totalMethod=count`.
         only = (await client.get("/Slot", params={"specialty": "cardiology", "_count": 0,
                                                   "_totalMethod": "count"})).json()
-        assert only["total"] == 25 and only["entry"] == [] and _next(only) is None
+        assert only["total"] == 25 and "entry" not in only and _next(only) is None
 
 
 async def test_a_trust_that_cannot_be_searched_is_left_out_with_a_warning(tmp_path):

@@ -68,7 +68,7 @@ async def test_search_by_ubrn(stack):
 async def test_an_identifier_of_another_system_matches_nothing_and_a_bad_count_is_400(stack):
     await book_many(stack, 2)
     body = (await stack.client.get(f"/{PRACTICE}/Appointment", params={"identifier": "urn:other|123"})).json()
-    assert body["total"] == 0 and body["entry"] == []
+    assert body["total"] == 0 and "entry" not in body
     resp = await stack.client.get(f"/{PRACTICE}/Appointment", params={"_count": "x"})
     assert resp.status_code == 400
     assert resp.json()["issue"][0]["expression"] == ["_count"]

@@ -32,11 +32,11 @@ async def _search(stack, path: str, params=None) -> dict:
 
 
 def _ids(bundle: dict) -> list[str]:
-    return [e["resource"]["id"] for e in bundle["entry"]]
+    return [e["resource"]["id"] for e in bundle.get("entry", [])]
 
 
 def _ubrns(bundle: dict) -> list[str]:
-    return [e["resource"]["identifier"][0]["value"] for e in bundle["entry"]]
+    return [e["resource"]["identifier"][0]["value"] for e in bundle.get("entry", [])]
 
 
 async def _reads_back(stack, bundle: dict) -> None:
@@ -83,7 +83,7 @@ async def test_status_searches_the_status_the_practice_sees(stack):
                              ("http://hl7.org/fhir/appointmentstatus|booked", [ubrns[2]]), ("noshow", [])):
         body = await _search(stack, f"/{PRACTICE}/Appointment", {"status": status})
         assert _ubrns(body) == expected, status
-        assert {e["resource"]["status"] for e in body["entry"]} <= {v.split("|")[-1] for v in status.split(",")}
+        assert {e["resource"]["status"] for e in body.get("entry", [])} <= {v.split("|")[-1] for v in status.split(",")}
 
 
 async def test_the_status_column_is_the_status_shown_for_every_local_state(stack):
@@ -132,7 +132,7 @@ async def test_id_count_zero_and_strict_handling(stack):
     assert _ubrns(body) == [ubrns[0], ubrns[2]]
     for params in ({"_count": 0}, {"_summary": "count"}):
         counted = await _search(stack, f"/{PRACTICE}/Appointment", {**params, "identifier": f"{UBRN_SYSTEM}|"})
-        assert counted["total"] == 3 and counted["entry"] == []
+        assert counted["total"] == 3 and "entry" not in counted
     lenient = await _search(stack, f"/{PRACTICE}/Appointment", {"colour": "blue"})
     assert lenient["total"] == 3 and "colour" not in lenient["link"][0]["url"]
     strict = await stack.client.get(f"/{PRACTICE}/Appointment", params={"colour": "blue"},

@@ -98,7 +98,7 @@ async def test_count_is_capped_and_paging_walks_every_match_by_next_links(client
 async def test_count_zero_and_summary_count_answer_the_total_alone(client):
     for params in ({"_count": 0}, {"_summary": "count"}):
         body = (await client.get("/Appointment", params={**params, "status": "booked"})).json()
-        assert body["total"] == 8 and body["entry"] == []
+        assert body["total"] == 8 and "entry" not in body
         assert not [link for link in body["link"] if link["relation"] == "next"]
 
 

@@ -26,8 +26,8 @@ async def _lookup(http, ubrn: str) -> list[dict]:
     assert r.status_code == 200
     bundle = r.json()
     assert bundle["type"] == "searchset"
-    assert bundle["total"] == len(bundle["entry"])
-    return [e["resource"] for e in bundle["entry"]]
+    assert bundle["total"] == len(bundle.get("entry", []))
+    return [e["resource"] for e in bundle.get("entry", [])]
 
 
 async def _count(db, model) -> int:

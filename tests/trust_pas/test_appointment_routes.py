@@ -68,7 +68,7 @@ async def test_search_by_ubrn(pas):
     r = await pas.get("/RT1/Appointment", params={"identifier": f"http://other.example|{ubrn(1002)}"})
     assert r.json()["total"] == 0
     r = await pas.get("/RT1/Appointment", params={"identifier": f"{UBRN_SYSTEM}|000000000000"})
-    assert r.json()["total"] == 0 and r.json()["entry"] == []
+    assert r.json()["total"] == 0 and "entry" not in r.json()
 
 
 async def test_status_filter(pas):
@@ -159,7 +159,7 @@ async def _date_id_sort_and_includes(pas) -> None:
 async def test_count_zero_is_the_total_alone_and_next_links_keep_their_length(pas):
     await book_many(pas, 5)
     body = (await pas.get("/RT1/Appointment", params={"_count": 0})).json()
-    assert body["total"] == 5 and body["entry"] == []
+    assert body["total"] == 5 and "entry" not in body
     lengths, url, pages = set(), "/RT1/Appointment?_count=1", 0
     while url:
         page = (await pas.get(url)).json()

@@ -204,7 +204,7 @@ async def test_directory_searches_by_their_parameters(pas):
     async def ids(path: str, **params) -> list[str]:
         r = await pas.get(path, params=params)
         assert r.status_code == 200, r.text
-        return [e["resource"]["id"] for e in r.json()["entry"] if e["search"]["mode"] == "match"]
+        return [e["resource"]["id"] for e in r.json().get("entry", []) if e["search"]["mode"] == "match"]
 
     assert await ids("/RT1/HealthcareService", identifier=f"{DOS_SYSTEM}|{dos}") == ["rt1-rt102-ent"]
     assert await ids("/RT1/HealthcareService", identifier=dos) == ["rt1-rt102-ent"]
@@ -246,4 +246,4 @@ async def test_directory_paging_includes_and_every_full_url_reads_back(pas):
         assert bundle["entry"], path
         await assert_full_urls_read_back(pas, bundle)
     assert (await pas.get("/RT2/Organization/RT1")).status_code == 404
-    assert (await pas.get("/RT1/HealthcareService", params={"_count": 0})).json()["entry"] == []
+    assert "entry" not in (await pas.get("/RT1/HealthcareService", params={"_count": 0})).json()

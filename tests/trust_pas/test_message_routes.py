@@ -32,7 +32,7 @@ from .helpers import (
 async def appointments(client, ubrn_value: str, trust: str = "RT1") -> list[dict]:
     r = await client.get(f"/{trust}/Appointment", params={"identifier": f"{UBRN_SYSTEM}|{ubrn_value}"})
     assert r.status_code == 200
-    return [e["resource"] for e in r.json()["entry"]]
+    return [e["resource"] for e in r.json().get("entry", [])]
 
 
 async def slot_status(client, slot_id: str) -> str:

@@ -42,7 +42,7 @@ async def test_paging_includes_and_reads(pas):
     await assert_full_urls_read_back(pas, first)
     second = (await pas.get(next_link(first))).json()
     assert [sr["id"] for sr in entries(second)] == [held[2]["id"]] and next_link(second) is None
-    assert (await pas.get("/RT1/ServiceRequest", params={"_count": 0})).json()["entry"] == []
+    assert "entry" not in (await pas.get("/RT1/ServiceRequest", params={"_count": 0})).json()
     r = await pas.get(f"/RT2/ServiceRequest/{held[0]['id']}")
     assert r.status_code == 404 and r.json()["resourceType"] == "OperationOutcome"
     assert (await pas.get("/RT1/ServiceRequest/" + "x" * 100)).status_code == 404

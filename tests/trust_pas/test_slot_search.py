@@ -123,7 +123,7 @@ async def test_totals_count_the_window_whatever_the_page(pas):
     # `_count=0` (fhirpy's count()) and `_summary=count` answer the total alone.
     for params in ({"_count": 0}, {"_summary": "count"}):
         only = (await pas.get("/RT1/Slot", params={"service": SERVICE, "status": "free", **params})).json()
-        assert only["total"] == _slot_count() - 3 and only["entry"] == [] and next_link(only) is None
+        assert only["total"] == _slot_count() - 3 and "entry" not in only and next_link(only) is None
 
 
 async def test_next_links_keep_one_length_and_walk_every_slot_once(pas):
@@ -230,4 +230,4 @@ async def _totals_past_a_run(pas) -> None:
     assert window["total"] == 48 - 40
     beyond = (await pas.get("/RT1/Slot", params={"service": SERVICE, "status": "free",
                                                  "_page": page_token(2**62)})).json()
-    assert beyond["total"] == _slot_count() - 40 and beyond["entry"] == [] and next_link(beyond) is None
+    assert beyond["total"] == _slot_count() - 40 and "entry" not in beyond and next_link(beyond) is None
