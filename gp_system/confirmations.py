@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,11 +54,13 @@ def next_status(event: str, code: str, current: str | None, pre_cancel: str | No
 _BOOKINGS = Booking.__table__
 _INSERT = _BOOKINGS.insert()
 _UPDATE = update(_BOOKINGS).where(_BOOKINGS.c.id == bindparam("booking_id"))
-_BY_UBRN_OR_REQUEST = select(_BOOKINGS).where(
-    _BOOKINGS.c.gp_ods == bindparam("ods"),
-    or_(_BOOKINGS.c.ubrn == bindparam("ubrn"), _BOOKINGS.c.request_bundle_id == bindparam("request_id"),
-        _BOOKINGS.c.cancel_bundle_id == bindparam("request_id")),
-).limit(3)
+# The practice is repeated in each alternative so that each is one index lookup: written once, outside
+# the OR, it is the term SQLite picks, and every confirmation walked all of the practice's bookings.
+_BY_UBRN_OR_REQUEST = select(_BOOKINGS).where(or_(
+    and_(_BOOKINGS.c.gp_ods == bindparam("ods"), _BOOKINGS.c.ubrn == bindparam("ubrn")),
+    and_(_BOOKINGS.c.gp_ods == bindparam("ods"), _BOOKINGS.c.request_bundle_id == bindparam("request_id")),
+    and_(_BOOKINGS.c.gp_ods == bindparam("ods"), _BOOKINGS.c.cancel_bundle_id == bindparam("request_id")),
+)).limit(3)
 
 
 async def _find(session: AsyncSession, ods: str, ubrn: str | None, request_id: str | None):

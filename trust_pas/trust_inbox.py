@@ -6,7 +6,7 @@ message store: dedupe must not answer a message to RT2 with what RT1 said to the
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.inbox import Inbox
@@ -18,11 +18,13 @@ class TrustInbox(Inbox):
         super().__init__(*args, **kwargs)
         self.ods = ods
         records = self.record_model.__table__
-        # Built once, run per message; a NULL header id matches nothing, as no header id should.
-        self._lookup = select(records.c.status_code, records.c.response, records.c.digest).where(
-            records.c.ods == bindparam("ods"),
-            or_(records.c.bundle_id == bindparam("bundle_id"), records.c.header_id == bindparam("header_id")),
-        ).limit(1)
+        # Built once, run per message; a NULL header id matches nothing, as no header id should. The
+        # trust is repeated in each alternative so that each is one index lookup: written once,
+        # outside the OR, it is the term SQLite picks, and every message walked all of that trust's.
+        self._lookup = select(records.c.status_code, records.c.response, records.c.digest).where(or_(
+            and_(records.c.ods == bindparam("ods"), records.c.bundle_id == bindparam("bundle_id")),
+            and_(records.c.ods == bindparam("ods"), records.c.header_id == bindparam("header_id")),
+        )).limit(1)
 
     async def _stored(self, session: AsyncSession, msg: Message):
         """The stored answer (a row with status_code and response) to this message, if any."""
