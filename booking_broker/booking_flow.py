@@ -89,6 +89,7 @@ class BookingFlow:
         outbox.on_settled = self._settled
         self.referrals = ReferralFlow(self)
         self._in_progress: dict[str, list] = {}   # Bundle.id -> [lock, holders and waiters]
+        self.rebook_locks: dict[str, asyncio.Lock] = {}   # service id -> one repair move at a time (rebooking.py)
         # What the referral flow shares with bookings.
         self.derived, self.passed_on, self.record = derived_id, _passed_on, self._record
 
@@ -319,28 +320,37 @@ class BookingFlow:
         service = self.directory.services.get(facts.service_id)
         return dos_token(service.dos if service else facts.service_dos or service_dos(facts.service_id))
 
-    def _pas_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
+    # `ids`, when given, is what the message ids derive from instead of `origin`: a rebooked booking's
+    # (LedgerEntry.rebook_origin), whose news of its new slot must not reuse the ids of the old.
+    def _pas_message(self, event: str, facts: BookingFacts, origin: str, ids: str | None = None
+                     ) -> tuple[str, str, dict]:
         base = self.directory.pas_base(facts.trust_ods)
+        ids = ids or origin
         body = booking_message(event, facts, sender=practice_org(facts.gp_ods), receiver=trust_org(facts.trust_ods),
                                destination=self.service_endpoint(facts),
-                               bundle_id=derived_id(origin, f"pas:{event}"),
-                               header_id=derived_id(origin, f"pas:{event}:header"))
+                               bundle_id=derived_id(ids, f"pas:{event}"),
+                               header_id=derived_id(ids, f"pas:{event}:header"))
         return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body
 
-    def _gp_message(self, origin: str, event: str, facts: BookingFacts, code: str) -> tuple[str, str, dict]:
+    def _gp_message(self, origin: str, event: str, facts: BookingFacts, code: str, ids: str | None = None
+                    ) -> tuple[str, str, dict]:
         base = self.directory.gp_base(facts.gp_ods)
         practice = practice_org(facts.gp_ods)
+        ids = ids or origin
+        # The answer is always to the practice's own request (`origin`), whatever the ids derive from.
         body = booking_message(event, facts, sender=trust_org(facts.trust_ods), receiver=practice,
                                destination=practice.endpoint, response={"identifier": origin, "code": code},
-                               bundle_id=derived_id(origin, f"gp:{event}:{code}"),
-                               header_id=derived_id(origin, f"gp:{event}:header"))
+                               bundle_id=derived_id(ids, f"gp:{event}:{code}"),
+                               header_id=derived_id(ids, f"gp:{event}:header"))
         return f"broker->gp:{facts.gp_ods}", f"{base}/$process-message", body
 
-    def _spine_message(self, event: str, facts: BookingFacts, origin: str) -> tuple[str, str, dict]:
+    def _spine_message(self, event: str, facts: BookingFacts, origin: str, ids: str | None = None
+                       ) -> tuple[str, str, dict]:
         spine = self.settings.spine_url.rstrip("/")
+        ids = ids or origin
         body = booking_message(event, facts, sender=BROKER, receiver=SPINE, destination=SPINE.endpoint,
-                               bundle_id=derived_id(origin, f"spine:{event}"),
-                               header_id=derived_id(origin, f"spine:{event}:header"))
+                               bundle_id=derived_id(ids, f"spine:{event}"),
+                               header_id=derived_id(ids, f"spine:{event}:header"))
         return "broker->spine", f"{spine}/$process-message", body
 
     def _pas_row(self, event, facts, origin):
@@ -356,17 +366,19 @@ class BookingFlow:
         link, url, body = message
         return outbox_row(self.clock.now(), facts.ubrn, kind, link, event, url, body)
 
-    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery"):
-        link, url, body = self._pas_message(event, facts, origin)
+    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery",
+                           ids: str | None = None):
+        link, url, body = self._pas_message(event, facts, origin, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
     async def _confirm_to_gp(self, origin: str, event: str, facts: BookingFacts, code: str,
-                             purpose: str = "delivery") -> Delivery:
-        link, url, body = self._gp_message(origin, event, facts, code)
+                             purpose: str = "delivery", ids: str | None = None) -> Delivery:
+        link, url, body = self._gp_message(origin, event, facts, code, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
-    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery"):
-        link, url, body = self._spine_message(event, facts, origin)
+    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery",
+                               ids: str | None = None):
+        link, url, body = self._spine_message(event, facts, origin, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
     # -- repair ------------------------------------------------------------------------------------
@@ -386,12 +398,13 @@ class BookingFlow:
         facts = ledger_facts(entry)
         event = BOOKING_CANCEL if entry.status == "cancelled" else BOOKING_REQUEST
         origin = entry.cancel_bundle_id if event == BOOKING_CANCEL else entry.request_bundle_id
+        ids = entry.rebook_origin if event == BOOKING_REQUEST else None
         if target == "pas":
-            return await self._send_to_pas(event, facts, origin, purpose="repair")
+            return await self._send_to_pas(event, facts, origin, purpose="repair", ids=ids)
         if target == "gp":
-            return await self._confirm_to_gp(origin, event, facts, "ok", purpose="repair")
+            return await self._confirm_to_gp(origin, event, facts, "ok", purpose="repair", ids=ids)
         if target == "spine":
-            return await self._report_to_spine(event, facts, origin, purpose="repair")
+            return await self._report_to_spine(event, facts, origin, purpose="repair", ids=ids)
         raise FhirError(400, "invalid", f"target must be pas, gp or spine, not {target!r}",
                         ["Parameters.parameter[0].valueCode"])
 

@@ -30,6 +30,10 @@ class LedgerEntry(Base):
     status: Mapped[str] = mapped_column(String(16))
     request_bundle_id: Mapped[str] = mapped_column(String(64))
     cancel_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set when a repair moved the booking to another slot (booking_broker/rebooking.py): the messages
+    # announcing the new slot take their ids from it, so each is new to its receiver, yet the same
+    # message every time it is sent again.
+    rebook_origin: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -18,6 +18,7 @@ from party_common.search_sql import identifier_condition, ids_condition, sql_pag
 from .booking_flow import ledger_appointment
 from .dependencies import DatabaseDep, FlowDep, StatsDep
 from .models import LedgerEntry
+from .rebooking import rebook
 from .searches import APPOINTMENT
 
 router = APIRouter()
@@ -99,4 +100,25 @@ async def resend(ubrn: str, request: Request, flow: FlowDep):
         {"name": "outcome", "valueCode": d.outcome},
         {"name": "delivered", "valueBoolean": d.delivered},
         *([{"name": "status", "valueInteger": d.status}] if d.status is not None else []),
+    ]}
+
+
+@router.post("/Appointment/{ubrn}/$rebook", dependencies=[Depends(require_control_token)],
+             responses={401: {"description": "control token missing or wrong (TESTBED_CONTROL_TOKEN is set)"},
+                        404: {"description": "no booking with this UBRN"},
+                        409: {"description": "the service has no free slot to move the booking to"},
+                        422: {"description": "the booking is not booked (cancelled, or refused by its trust)"}})
+async def rebook_booking(ubrn: str, flow: FlowDep):
+    """Repair: resend the booking to its trust and, when the trust has given its slot to another
+    booking (409), move it to the service's first free slot from the same time, same UBRN, and tell
+    the practice and the spine (docs/reconcile.md)."""
+    done = await rebook(flow, ubrn)
+    d = done.delivery
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "outcome", "valueCode": d.outcome},
+        {"name": "delivered", "valueBoolean": d.delivered},
+        *([{"name": "status", "valueInteger": d.status}] if d.status is not None else []),
+        {"name": "slot", "valueString": done.slot},
+        *([{"name": "start", "valueDateTime": done.start}] if done.start else []),
+        *([{"name": "movedFrom", "valueString": done.moved_from}] if done.moved_from else []),
     ]}

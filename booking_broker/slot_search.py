@@ -177,12 +177,19 @@ async def _ask(directory: Directory, courier: Courier, svc: Service, params: lis
 async def first_free_slot(directory: Directory, courier: Courier, svc: Service, start: str) -> dict | None:
     """The service's first free slot starting at or after `start`: one request to its trust (503 when
     the trust cannot be asked)."""
-    answer = await _ask(directory, courier, svc, [("status", "free"), ("start", f"ge{start}")], 1, counting=False)
+    slots = await free_slots(directory, courier, svc, start, 1)
+    return slots[0] if slots else None
+
+
+async def free_slots(directory: Directory, courier: Courier, svc: Service, start: str, count: int) -> list[dict]:
+    """The service's first `count` free slots starting at or after `start`, earliest first."""
+    answer = await _ask(directory, courier, svc, [("status", "free"), ("start", f"ge{start}")], count,
+                        counting=False)
     if answer.failed:
         # The trust did not answer: whether the slot is free is unknown, which is not "no free slot".
         raise FhirError(503, "transient", f"trust {svc.trust_ods} could not be asked for the slot at {start} "
                         f"({answer.failed}); try again")
-    return answer.slots[0] if answer.slots else None
+    return answer.slots
 
 
 class SlotSearch:

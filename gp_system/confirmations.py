@@ -122,7 +122,9 @@ async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> l
                            f"UBRN {found.ubrn}", f"{where}.identifier")
         changes = {}
         if facts:
+            # The slot too: a booking the broker moved to another slot (a repair) is confirmed again there.
             changes.update(ubrn=found.ubrn or facts.ubrn, trust_ods=facts.trust_ods or found.trust_ods,
+                           service_id=facts.service_id or found.service_id, slot_id=facts.slot_id or found.slot_id,
                            start=facts.start or found.start, end=facts.end or found.end)
         changes["status"] = next_status(msg.event, code, found.status, found.pre_cancel_status)
         changes["updated_at"] = now

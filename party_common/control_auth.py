@@ -20,7 +20,7 @@ from .outcome import FhirError
 CONTROL_TOKEN_ENV = "TESTBED_CONTROL_TOKEN"
 _READS = {"GET", "HEAD", "OPTIONS"}
 # Paths (or their endings) of the control endpoints, for the client hook.
-_CONTROL_PATHS = ("/faults", "/delivery", "/clock/advance", "/$resend")
+_CONTROL_PATHS = ("/faults", "/delivery", "/clock/advance", "/$resend", "/$rebook")
 
 
 def _presented(request: Request) -> str | None:

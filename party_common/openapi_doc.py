@@ -149,6 +149,8 @@ OPERATIONS: dict[str, Operation] = {
     "allocate-ubrn": Operation("Parameters", "Parameters holding the UBRN (`ubrn`, a valueIdentifier)", "Parameters"),
     "resend": Operation("Parameters", "Parameters saying what became of the delivery (`outcome`, `delivered`, "
                         "`status`)", "Parameters"),
+    "rebook": Operation("Parameters", "Parameters saying what became of the delivery and where the booking "
+                        "is now (`outcome`, `delivered`, `status`, `slot`, `start`, `movedFrom`)"),
     # The GP system's, each answered with the broker's response message.
     "book": Operation("Bundle", _RESPONSE_MESSAGE, "Parameters"),
     "cancel": Operation("Bundle", _RESPONSE_MESSAGE, "Parameters", body_required=False),
@@ -163,6 +165,7 @@ RAISED: dict[str, dict[str, tuple[int, ...]]] = {
     "booking_broker": {
         "POST /$process-message": (404, 409, 422, 502, 503, 504),
         "POST /Appointment/{ubrn}/$resend": (422,),
+        "POST /Appointment/{ubrn}/$rebook": (409, 422, 503),
         "GET /HealthcareService": (503,),
         "GET /Slot": (404, 503),
     },

@@ -2,6 +2,11 @@
 lacks it (`POST {broker}/Appointment/{ubrn}/$resend`, target pas|gp|spine). A resend is the very
 message first sent (same ids), so a party that already has it answers from its dedupe store and
 changes nothing: repair is safe to repeat, and is repeated while the link still loses messages.
+
+A booking the trust refuses because its slot went to another booking since (409) is moved instead
+(`POST {broker}/Appointment/{ubrn}/$rebook`): the broker books the service's first free slot from the
+same time under the same UBRN and tells the practice and the spine; what of that news is lost shows
+as a slot_mismatch at the next round, which a resend mends.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ CANNOT = {
 
 def repair_target(d: Discrepancy, rec: Reconciliation) -> tuple[str | None, str | None]:
     """(target for $resend, None) when a resend can mend it, else (None, why not)."""
-    if d.kind in CANNOT:
+    if d.kind in CANNOT and d.kind != SLOT_MISMATCH:
         return None, CANNOT[d.kind]
     led = rec.sources["broker"].first.get(d.ubrn)
     status = led[STATUS] if led is not None else None
@@ -45,6 +50,12 @@ def repair_target(d: Discrepancy, rec: Reconciliation) -> tuple[str | None, str 
                          else f"the {d.party} must cancel what it holds"))
     if d.kind in (MISSING_AT_PAS, MISSING_AT_SPINE, MISSING_AT_GP):
         return d.party, None
+    if d.kind == SLOT_MISMATCH:
+        if d.party in ("spine", "gp") and status in LIVE:
+            # The ledger is the reference for what the index and the practice hold: a booking the
+            # broker moved (a rebook) is told again; any other is answered from their dedupe store.
+            return d.party, None
+        return None, CANNOT[SLOT_MISMATCH]
     if d.kind == STATUS_MISMATCH:
         if status in LIVE:
             return None, (f"the {d.party} ended a booking the broker holds as {status}; resending the booking "
@@ -61,6 +72,7 @@ class Resend:
     delivered: bool = False
     outcome: str | None = None
     refusal: str | None = None
+    moved: dict | None = None     # {"from": slot, "to": slot} once the broker moved the booking
 
 
 @dataclass
@@ -69,18 +81,24 @@ class RepairResult:
     rounds: list[dict] = field(default_factory=list)
     left: list[dict] = field(default_factory=list)
     resent: int = 0
+    rebooked: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"before": self.before, "rounds": self.rounds, "resent": self.resent, "left": self.left}
+        return {"before": self.before, "rounds": self.rounds, "resent": self.resent, "rebooked": self.rebooked,
+                "left": self.left}
 
 
 async def resend(client: httpx.AsyncClient, broker: str, job: Resend, attempts: int) -> Resend:
-    url = f"{broker.rstrip('/')}/Appointment/{job.ubrn}/$resend"
+    """Resends (or, once the trust says the slot is taken, rebooks) until delivered, refused, or
+    `attempts` calls are spent."""
+    base = f"{broker.rstrip('/')}/Appointment/{job.ubrn}"
     body = {"resourceType": "Parameters", "parameter": [{"name": "target", "valueCode": job.target}]}
+    operation = "$resend"
     while job.tries < attempts:
         job.tries += 1
         try:
-            r = await client.post(url, json=body, headers={"Content-Type": FHIR_JSON})
+            r = await client.post(f"{base}/{operation}", json=body if operation == "$resend" else None,
+                                  headers={"Content-Type": FHIR_JSON})
         except httpx.HTTPError as exc:
             raise PartyUnreachable("broker", broker, type(exc).__name__) from exc
         try:
@@ -89,18 +107,28 @@ async def resend(client: httpx.AsyncClient, broker: str, job: Resend, attempts: 
             data = {}
         if r.status_code != 200:
             issue = (data.get("issue") or [{}])[0] if isinstance(data, dict) else {}
-            job.refusal = f"the broker refused the resend (HTTP {r.status_code}: {issue.get('diagnostics', '')})"
+            job.refusal = (f"the broker refused the {'rebooking' if operation == '$rebook' else 'resend'} "
+                           f"(HTTP {r.status_code}: {issue.get('diagnostics', '')})")
             return job
         params = {p.get("name"): p for p in data.get("parameter") or []}
         job.outcome = (params.get("outcome") or {}).get("valueCode")
         job.delivered = bool((params.get("delivered") or {}).get("valueBoolean"))
-        if job.delivered or job.outcome not in RETRYABLE:
-            if not job.delivered:
-                status = (params.get("status") or {}).get("valueInteger")
-                job.refusal = f"the {job.target} refused the resent message ({job.outcome}, HTTP {status})"
-                if job.target == "pas" and status == 409:
-                    job.refusal += ": the trust has given the slot to another booking since; the patient must be rebooked"
-            return job
+        moved_from = (params.get("movedFrom") or {}).get("valueString")
+        if moved_from:
+            job.moved = {"from": (job.moved or {}).get("from", moved_from),
+                         "to": (params.get("slot") or {}).get("valueString")}
+        if job.delivered or job.outcome in RETRYABLE:
+            if job.delivered:
+                return job
+            continue
+        status = (params.get("status") or {}).get("valueInteger")
+        if job.target == "pas" and status == 409:
+            # The trust has given the slot to another booking since (or, after a move, someone took
+            # the new one first): the broker moves the booking to the next free slot.
+            operation = "$rebook"
+            continue
+        job.refusal = f"the {job.target} refused the resent message ({job.outcome}, HTTP {status})"
+        return job
     return job
 
 
@@ -128,15 +156,18 @@ async def repair(client: httpx.AsyncClient, broker: str, rec: Reconciliation,
                 todo[(d.ubrn, target)] = Resend(d.ubrn, target)
         if not todo:
             break
-        before = len(rec.discrepancies)
+        before = {(d.ubrn, d.kind, d.party) for d in rec.discrepancies}
         done = await asyncio.gather(*(one(j) for j in todo.values()))
         last.update({(j.ubrn, j.target): j for j in done})
         result.resent += sum(j.tries for j in done)
+        result.rebooked += [{"ubrn": j.ubrn, **j.moved} for j in done if j.moved]
         rec = await reconcile_again()
         result.rounds.append({"round": round_no, "resends": len(done), "tries": sum(j.tries for j in done),
                               "delivered": sum(j.delivered for j in done),
                               "discrepancies_after": len(rec.discrepancies)})
-        if len(rec.discrepancies) >= before:
+        # A round that mended nothing ends the repair; a booking moved to another slot whose news is
+        # still to reach the practice or the spine has changed kind, so another round follows.
+        if {(d.ubrn, d.kind, d.party) for d in rec.discrepancies} >= before:
             break
     for d in rec.discrepancies:
         target, why = repair_target(d, rec)

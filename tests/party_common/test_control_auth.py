@@ -30,6 +30,7 @@ async def broker(tmp_path):
     ("POST", "/clock/advance", {"by_s": 1}),
     ("POST", "/Appointment/131679000012/$resend", {"resourceType": "Parameters",
                                                    "parameter": [{"name": "target", "valueCode": "pas"}]}),
+    ("POST", "/Appointment/131679000012/$rebook", None),
 ])
 async def test_a_control_change_without_the_token_is_401_and_changes_nothing(broker, method, path, body):
     before = (await broker.get("/faults")).json()
@@ -65,8 +66,10 @@ async def test_the_harness_hook_sends_the_token_to_control_paths_only(monkeypatc
         await c.put("/faults", json={})
         await c.post("/clock/advance", json={})
         await c.post("/Appointment/123/$resend", json={})
+        await c.post("/Appointment/123/$rebook")
         await c.post("/$process-message", json={})
         await c.get("/faults")
     assert sent == [("/faults", f"Bearer {TOKEN}"), ("/clock/advance", f"Bearer {TOKEN}"),
-                    ("/Appointment/123/$resend", f"Bearer {TOKEN}"), ("/$process-message", None), ("/faults", None)]
+                    ("/Appointment/123/$resend", f"Bearer {TOKEN}"), ("/Appointment/123/$rebook", f"Bearer {TOKEN}"),
+                    ("/$process-message", None), ("/faults", None)]
     assert not is_control_path("/Appointment") and is_control_path("/faults/abc")

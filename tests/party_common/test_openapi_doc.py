@@ -228,6 +228,8 @@ async def test_what_each_party_answers_is_what_its_document_says(tmp_path, refer
                    json={"resourceType": "Parameters", "parameter": [{"name": "target", "valueCode": "pas"}]})
         await call("broker", "POST", "/Appointment/000000000000/$resend", 404, headers=fhir,
                    json={"resourceType": "Parameters", "parameter": [{"name": "target", "valueCode": "pas"}]})
+        await call("broker", "POST", f"/Appointment/{ubrn}/$rebook", 200)
+        await call("broker", "POST", "/Appointment/000000000000/$rebook", 404)
         await call("broker", "POST", "/$process-message", 400, json={"resourceType": "Bundle"}, headers=fhir)
 
         # The spine: demographics, UBRNs, the booking index.
