@@ -35,13 +35,15 @@ from party_common.identifiers import (DOS_SYSTEM, MESSAGE_EVENT_SYSTEM, canonica
                                       nhs_number_from_index)
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, definition, header_profile
 
+from .traffic import CONTRACT_UBRN_PREFIX
+
 CONSUMER_ENDPOINT = "https://contract-suite.nhs-interop-testbed.invalid"
 _rng = random.SystemRandom()
 
 
 def fresh_ubrn() -> str:
-    """A 12-digit UBRN from a range the testbed's spine never allocates (leading 9s), unique per call."""
-    return "99" + f"{_rng.randrange(10**10):010d}"
+    """A 12-digit UBRN in the contract suites' range (contracts/traffic.py), unique per call."""
+    return CONTRACT_UBRN_PREFIX + f"{_rng.randrange(10**10):010d}"
 
 
 def test_patient(index: int = 1) -> str:

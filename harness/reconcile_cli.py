@@ -27,6 +27,8 @@ from .error_rates import (Bound, JournalError, end_to_end_miss, link_bound_misse
                           read_journal)
 from .reconcile import PartyUnreachable, ReconcileJob, render, run_job, write_junit
 from .reconcile.report import Reconciliation
+from .reconcile.service import judged, reconcile_captured
+from .run_record import RunFolderError, load_capture, read_jsonl
 
 USAGE, MISSED, UNREACHABLE = 2, 1, 3
 
@@ -40,8 +42,9 @@ SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
 PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]
 GpUrl = Annotated[str | None, typer.Option(help="Base URL of the GP system hosting the practices (/{ODS}).")]
 JournalOpt = Annotated[Path | None, typer.Option(help="A journal.jsonl to score against and take link rates from.")]
-RunOpt = Annotated[Path | None, typer.Option("--run", help="A run folder: its journal, its bookings (the scope"
-                                              " and the bookings attempted) and its receivers' dedupe setting.")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="A run folder, judged from what the run recorded (its"
+                                              " bookings, journal and each party's records captured at its end)"
+                                              " with no stack asked; with --repair, that run's own stack must be up.")]
 SettleOpt = Annotated[float, typer.Option(min=0, help="Wait up to this many seconds for the broker's outbox to"
                                                       " drain before reading (0: do not wait).")]
 
@@ -61,34 +64,62 @@ def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]
 
 
 class RunContext:
-    """What a run folder or a journal file tells the reconciler."""
+    """What a run folder or a journal file tells the reconciler.
+
+    A run folder is judged from what the run recorded (its bookings, journal and the parties' records
+    captured at its end), never from a stack that answers on the ports now: that may be another one,
+    holding other bookings under the same UBRNs.
+    """
 
     def __init__(self, journal: Path | None, run: Path | None, dedupe: bool | None):
         if journal and run:
             fail("give --journal or --run, not both", USAGE)
+        self.folder = run
         self.journal: list[dict] | None = None
         self.scope: set[str] | None = None
         self.attempted: int | None = None
         self.dedupe = True
+        self.summary: dict = {}
         try:
             if run is not None:
                 if not run.is_dir():
-                    fail(f"--run {run}: not a run folder", USAGE)
+                    fail(f"--run {run}: not a run folder (give the folder `testbed run` wrote)", USAGE)
                 self.journal = load_journal(run / "journal.jsonl")
-                bookings = [orjson.loads(line) for line in (run / "bookings.jsonl").read_bytes().splitlines()
-                            if line.strip()] if (run / "bookings.jsonl").is_file() else []
-                self.attempted = len(bookings) or None
+                bookings = read_jsonl(run / "bookings.jsonl") if (run / "bookings.jsonl").is_file() else []
+                followups = read_jsonl(run / "followups.jsonl") if (run / "followups.jsonl").is_file() else []
+                # As the run counted them: every booking it drove, and each rebooking as one more.
+                self.attempted = (len(bookings) + sum(f.get("action") == "rebook" for f in followups)) or None
                 self.scope = {b["ubrn"] for b in bookings if b.get("ubrn")} | {
                     e["ubrn"] for e in self.journal if e.get("ubrn")}
                 self.dedupe = _run_dedupe(run)
+                if (run / "summary.json").is_file():
+                    self.summary = orjson.loads((run / "summary.json").read_bytes())
             elif journal is not None:
+                if journal.is_dir():
+                    fail(f"--journal {journal} is a directory: give a journal.jsonl (or --run for a run folder)",
+                         USAGE)
                 self.journal = load_journal(journal)
         except JournalError as exc:
             fail(str(exc), USAGE)
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             fail(f"--run {run}: cannot read its bookings ({exc})", USAGE)
         if dedupe is not None:
             self.dedupe = dedupe
+
+    def reconcile_offline(self) -> tuple[Reconciliation, dict]:
+        """The run's reconciliation again, from its folder alone."""
+        assert self.folder is not None
+        try:
+            sources = load_capture(self.folder)
+        except RunFolderError as exc:
+            fail(f"--run: {exc}", USAGE)
+        rec = reconcile_captured(sources, attempted=self.attempted, urls=self.summary.get("run", {}).get("urls"),
+                                 notes=[f"read from the run folder {self.folder}: each party's records as the run "
+                                        "captured them at its end; no party was asked"])
+        doc = rec.to_json()
+        if self.journal is not None:
+            doc.update(judged(rec, self.journal, self.dedupe))
+        return rec, doc
 
 
 def _run_dedupe(run: Path) -> bool:
@@ -103,12 +134,35 @@ def _run_dedupe(run: Path) -> bool:
     return bool(scenario.get("receivers", {}).get("dedupe", True))
 
 
+async def _is_the_runs_stack(client: httpx.AsyncClient, urls: StackUrls, ctx: RunContext) -> None:
+    """Fails unless the broker at `urls` is the one the run in `ctx` ran against: its journal holds the
+    run's first entries, as the run recorded them."""
+    head = (ctx.journal or [])[:20]
+    if not head:
+        fail(f"--run {ctx.folder} has an empty journal: there is no telling whether the stack at {urls.broker} "
+             "is the run's own, and --repair acts on a live stack", USAGE)
+    try:
+        r = await client.get(f"{urls.broker}/journal", params={"since": head[0]["seq"] - 1, "_count": len(head)})
+    except httpx.HTTPError as exc:
+        raise PartyUnreachable("broker", urls.broker, type(exc).__name__) from exc
+    live = r.json().get("entries", []) if r.status_code == 200 else []
+
+    def key(e: dict) -> tuple:
+        return e.get("seq"), e.get("message_id"), e.get("at")
+
+    if [key(e) for e in live] != [key(e) for e in head]:
+        fail(f"the broker at {urls.broker} is not the stack run {ctx.folder} ran against (its journal differs): "
+             "--repair with --run needs the run's own stack up; without --repair the folder is read on its own")
+
+
 def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON}, event_hooks={"request": [add_trace_headers, add_control_token]})
 
 
-async def _reconcile(job: ReconcileJob) -> tuple[Reconciliation, dict]:
+async def _reconcile(job: ReconcileJob, ctx: RunContext) -> tuple[Reconciliation, dict]:
     async with _client() as client:
+        if ctx.folder is not None:  # --repair of a run's bookings: on that run's stack only
+            await _is_the_runs_stack(client, job.urls, ctx)
         return await run_job(client, job)
 
 
@@ -138,12 +192,15 @@ def reconcile(
     urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port},
                       {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url})
     ctx = RunContext(journal, run_folder, receivers_dedupe)
-    job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle, journal=ctx.journal,
-                       dedupe=ctx.dedupe, repair=repair, max_rounds=max_rounds, attempts=attempts)
-    try:
-        rec, doc = asyncio.run(_reconcile(job))
-    except PartyUnreachable as exc:
-        fail(str(exc), UNREACHABLE)
+    if ctx.folder is not None and not repair:
+        rec, doc = ctx.reconcile_offline()
+    else:
+        job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle, journal=ctx.journal,
+                           dedupe=ctx.dedupe, repair=repair, max_rounds=max_rounds, attempts=attempts)
+        try:
+            rec, doc = asyncio.run(_reconcile(job, ctx))
+        except PartyUnreachable as exc:
+            fail(str(exc), UNREACHABLE)
     if junit is not None:
         try:
             write_junit(rec, junit)
@@ -221,9 +278,12 @@ def check_misses(summary: dict | None, rates: dict | None, max_error_rate: float
 
 async def _measure(urls: StackUrls, ctx: RunContext, report: Path | None, settle: float,
                    need_links: bool) -> tuple[dict | None, dict | None]:
-    """(end-to-end summary, link rates) from a saved report or the live stack."""
+    """(end-to-end summary, link rates) from a saved report, a run folder or the live stack."""
     rates = link_rates(ctx.journal) if ctx.journal is not None else None
     if report is not None:
+        if report.is_dir():
+            fail(f"--report {report} is a directory: give the reconciliation.json file in it (or --run for a run "
+                 "folder)", USAGE)
         try:
             doc = orjson.loads(report.read_bytes())
             summary = {k: doc[k] for k in ("checked", "attempted", "disagreeing", "error_rate", "counts")}
@@ -234,6 +294,9 @@ async def _measure(urls: StackUrls, ctx: RunContext, report: Path | None, settle
                 fail(f"--report {report} holds no link rates: give --journal or --run", USAGE)
             rates = doc["links"]
         return summary, rates
+    if ctx.folder is not None:
+        rec, _ = ctx.reconcile_offline()
+        return rec.summary(), rates
     async with _client() as client:
         job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle)
         rec, _ = await run_job(client, job)

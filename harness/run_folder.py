@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import orjson
 
 
 def new_run_folder(root: Path, seed: int, bookings: int) -> Path:
+    if root.exists() and not root.is_dir():
+        # Said before anything else is done; the CLI prints it as one line.
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory (--runs-dir is where run folders go)", str(root))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = root / f"{stamp}-seed{seed}-n{bookings}"
     folder = base

@@ -3,7 +3,9 @@
 Besides the journal and the reconciliation every run writes, a replayable folder has:
 - manifest.json: format version, seed, the request-id salt the workload used;
 - messages.jsonl: the body (and method, URL) of every message the broker journaled, by journal seq;
-- views.jsonl: each booking as every party holds it at the end of the run.
+- views.jsonl: each booking as every party holds it at the end of the run: the capture that
+  `testbed reconcile --run` and `testbed check --run` read, so that a folder is judged from what the
+  run saw and never from whatever stack happens to answer on the ports later.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import httpx
 import orjson
 
 from .endpoints import StackUrls
+from .reconcile.records import FIELDS, PartyRecords, Strings
 from .reconcile.report import Reconciliation
 from .run_folder import write_json, write_jsonl
 
@@ -109,6 +112,48 @@ def load_run(folder: Path) -> RunRecord:
         if not (folder / name).exists():
             raise RunFolderError(f"{folder} has no {name}: not a complete run folder")
     return RunRecord(folder, manifest, _json_file(folder / "scenario.json"), _json_file(folder / "summary.json"))
+
+
+PARTIES = ("broker", "pas", "spine", "gp")
+
+
+def load_capture(folder: Path) -> dict[str, PartyRecords]:
+    """Each party's records of the run's bookings as the run captured them at its end (views.jsonl),
+    in the form the reconciler reads from live parties: reconciling them again gives the run's answer.
+
+    Raises RunFolderError when the folder has no capture (a run that stopped part-way, or a folder
+    from before captures were kept) or it cannot be read.
+    """
+    path = folder / "views.jsonl"
+    if not path.is_file():
+        raise RunFolderError(f"{folder} holds no capture of the parties' records ({path.name}): "
+                             f"{_why_no_capture(folder)}")
+    strings = Strings()
+    out = {name: PartyRecords(name, strings) for name in PARTIES}
+    try:
+        for view in read_jsonl(path):
+            ubrn = view["ubrn"]
+            for name in ("broker", "spine", "gp"):
+                if view.get(name):
+                    out[name].add(ubrn, tuple(view[name].get(f) for f in FIELDS))
+            for pas in view.get("pas") or []:
+                out["pas"].add(ubrn, tuple(pas.get(f) for f in FIELDS))
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise RunFolderError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+    for records in out.values():
+        records.read.append(f"{path} (captured at the end of the run)")
+    return out
+
+
+def _why_no_capture(folder: Path) -> str:
+    try:
+        summary = orjson.loads((folder / "summary.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return "not a complete run folder"
+    stopped = summary.get("incomplete") if isinstance(summary, dict) else None
+    if stopped:
+        return f"the run stopped while {stopped.get('while', stopped.get('stage'))}, before it read the parties"
+    return "it was recorded before runs kept one; record it again with `testbed run`"
 
 
 def newest_run(runs_dir: Path) -> Path:

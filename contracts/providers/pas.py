@@ -21,10 +21,12 @@ from .. import expect
 from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, listed_dos, patient_of,
                         test_patient, to_pas)
 from ..suite import CheckFailed, Target, check
+from ..traffic import CONTRACT_PRACTICE
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message, ubrn_of
 
-PRACTICE = "Y90001"  # the referring practice the bookings name
+# The referring practice the bookings name: the suites' own, which marks a booking made without a UBRN.
+PRACTICE = CONTRACT_PRACTICE
 UNKNOWN_ODS = "ZZ999"
 
 

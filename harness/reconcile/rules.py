@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from contracts.traffic import is_contract_booking
+
 from .kinds import (DUPLICATE_AT_PAS, LIVE, MISSING_AT_BROKER, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE,
                     REFUSED, SLOT_MISMATCH, STATUS_MISMATCH, UNANSWERED)
-from .records import END, SLOT, START, STATUS, TRUST, PartyRecords, Record, gc_paused
+from .records import END, PRACTICE, SLOT, START, STATUS, TRUST, PartyRecords, Record, gc_paused
 
 
 @dataclass(slots=True)
@@ -104,6 +106,13 @@ class Outcome:
     discrepancies: list[Discrepancy]
     checked: int            # bookings (UBRNs) examined
     disagreeing: int        # bookings with at least one discrepancy
+    set_aside: int = 0      # the contract suites' bookings, cancelled again (contracts/traffic.py)
+
+
+def cleaned_up_contract_booking(key: str, records: list[Record]) -> bool:
+    """A booking the ledger never had that a contract suite made and cancelled again: not a discrepancy."""
+    return (bool(records) and all(r[STATUS] not in LIVE for r in records)
+            and is_contract_booking(key, (r[PRACTICE] for r in records)))
 
 
 def reconcile_records(broker: PartyRecords, pas: PartyRecords, spine: PartyRecords, gp: PartyRecords,
@@ -145,14 +154,19 @@ def reconcile_records(broker: PartyRecords, pas: PartyRecords, spine: PartyRecor
             orphans.update(records.keys() - led_map.keys())
         if scope_set is not None:
             orphans &= scope_set
+        set_aside = 0
         for u in sorted(orphans):
+            held = [*pas.get(u), *(r for r in (spine_get(u), gp_get(u)) if r is not None)]
+            if cleaned_up_contract_booking(u, held):
+                set_aside += 1
+                continue
             checked += 1
             more = classify(u, None, pas.get(u), spine_get(u), gp_get(u))
             if more:
                 disagreeing += 1
                 found += more
         _name_slot_holders(found, led_map, pas)
-    return Outcome(found, checked, disagreeing)
+    return Outcome(found, checked, disagreeing, set_aside)
 
 
 def _name_slot_holders(found: list[Discrepancy], ledger: dict[str, Record], pas: PartyRecords) -> None:

@@ -9,10 +9,11 @@ import httpx
 
 from harness.endpoints import StackUrls
 
+from .records import PartyRecords
 from .referrals import reconcile_referrals
 from .repair import repair
 from .report import Reconciliation
-from .rules import reconcile_records
+from .rules import Outcome, reconcile_records
 from .score import score_reconciliation
 from .sources import read_stack, wait_settled
 
@@ -25,7 +26,7 @@ async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: 
     outcome = reconcile_records(sources["broker"], sources["pas"], sources["spine"], sources["gp"], scope_set)
     referrals = await reconcile_referrals(client, urls) if scope_set is None else None
     found, checked, disagreeing = outcome.discrepancies, outcome.checked, outcome.disagreeing
-    notes = [note] if note else []
+    notes = ([note] if note else []) + set_aside_notes(outcome)
     if referrals is not None:
         found = found + referrals.discrepancies
         checked += referrals.checked
@@ -33,6 +34,28 @@ async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: 
         notes += referrals.notes
     return Reconciliation(sources, found, checked, disagreeing, attempted, scope_set, notes=notes,
                           urls=urls.as_dict())
+
+
+def set_aside_notes(outcome: Outcome) -> list[str]:
+    if not outcome.set_aside:
+        return []
+    return [f"{outcome.set_aside} booking(s) the contract suites made and cancelled again (marked as "
+            "contracts/traffic.py says) left out"]
+
+
+def reconcile_captured(sources: dict[str, PartyRecords], *, attempted: int | None = None,
+                       notes: Iterable[str] = (), urls: dict[str, str] | None = None) -> Reconciliation:
+    """The same rules on records read before (a run folder's capture): no party is asked anything."""
+    outcome = reconcile_records(sources["broker"], sources["pas"], sources["spine"], sources["gp"])
+    return Reconciliation(sources, outcome.discrepancies, outcome.checked, outcome.disagreeing, attempted,
+                          notes=[*notes, *set_aside_notes(outcome)], urls=dict(urls or {}))
+
+
+def judged(rec: Reconciliation, journal: list[dict], dedupe: bool) -> dict:
+    """The score against a journal and its link rates: what a journal adds to a reconciliation's report."""
+    from harness.error_rates import link_rates
+
+    return {"score": score_reconciliation(rec, journal, dedupe), "links": link_rates(journal)}
 
 
 @dataclass
@@ -50,14 +73,11 @@ class ReconcileJob:
 
 async def run_job(client: httpx.AsyncClient, job: ReconcileJob) -> tuple[Reconciliation, dict]:
     """Returns the final reconciliation and its document (what `--json` prints)."""
-    from harness.error_rates import link_rates
-
     rec = await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted, settle_s=job.settle_s)
     extra: dict = {}
     if job.journal is not None:
         # Scored before any repair: the repair changes the parties, not what was injected.
-        extra["score"] = score_reconciliation(rec, job.journal, job.dedupe)
-        extra["links"] = link_rates(job.journal)
+        extra.update(judged(rec, job.journal, job.dedupe))
     if job.repair:
         async def again() -> Reconciliation:
             return await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted,
