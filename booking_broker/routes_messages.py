@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from party_common.clock_routes import ClockDep
-from party_common.fhir_json import FhirResponse, parse_json_bytes, read_fhir_body, validate_resource
-from party_common.messaging import read_message
+from party_common.fhir_json import FhirResponse, parse_body, read_message_body
 from party_common.outcome import FhirError, Issue, operation_outcome
 
 from .dependencies import CourierDep, FlowDep
@@ -19,8 +18,8 @@ RETRY_SOON = {"Retry-After": "1"}
 
 @router.post("/$process-message")
 async def process_message(request: Request, flow: FlowDep, courier: CourierDep, clock: ClockDep):
-    data, _ = await read_fhir_body(request, "Bundle")
-    msg = read_message(data)
+    msg = await read_message_body(request)
+    data = msg.bundle
     link = f"gp:{msg.sender_ods or 'unknown'}->broker"
 
     async def transfer(content: bytes | None = None) -> Delivery:
@@ -28,7 +27,7 @@ async def process_message(request: Request, flow: FlowDep, courier: CourierDep, 
         try:
             if content is not None:
                 # Corrupted in transit: the broker sees what arrived, and refuses it as it would.
-                validate_resource(parse_json_bytes(content), "Bundle")
+                await parse_body(request, content, "Bundle")
             status, body = await flow.process(msg, request.headers)
         except FhirError as exc:
             status, body = exc.status, exc.outcome()

@@ -76,18 +76,24 @@ class EmbeddedStack:
             self._refuse_busy_port(getattr(self.urls, spec.name), spec.name)
         try:
             for spec in PARTIES:
-                env = {**os.environ, **self.party_env(spec), **self.extra_env}
-                log = open(self.log_dir / f"{spec.name}.log", "ab")
-                cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{spec.package}.app:create_app",
-                       "--host", self.host, "--port", str(_port(getattr(self.urls, spec.name))),
-                       "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
-                self.processes[spec.name] = subprocess.Popen(
-                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-                log.close()
+                self.spawn(spec.name)
             self.wait_healthy()
         except BaseException:
             self.stop()
             raise
+
+    def spawn(self, name: str) -> subprocess.Popen:
+        """Starts one party's process (again, after a crash test killed it: same port, same database),
+        without waiting for it to be healthy."""
+        spec = next(s for s in PARTIES if s.name == name)
+        env = {**os.environ, **self.party_env(spec), **self.extra_env}
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{spec.package}.app:create_app",
+               "--host", self.host, "--port", str(_port(getattr(self.urls, spec.name))),
+               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        with open(self.log_dir / f"{spec.name}.log", "ab") as log:
+            proc = self.processes[spec.name] = subprocess.Popen(
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return proc
 
     def _refuse_busy_port(self, url: str, name: str) -> None:
         port = _port(url)
@@ -98,9 +104,12 @@ class EmbeddedStack:
             except OSError:
                 raise StackError(f"port {port} for the {name} is already in use (is a stack already up?)") from None
 
-    def wait_healthy(self) -> None:
+    def wait_healthy(self, names: list[str] | None = None) -> None:
+        """Waits for every party's `/health` (or only those `names`d): StackError if one exits or is late."""
         deadline = self.startup_timeout
         for spec in PARTIES:
+            if names is not None and spec.name not in names:
+                continue
             url = f"{getattr(self.urls, spec.name)}/health"
             proc = self.processes[spec.name]
 

@@ -13,7 +13,9 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from .fhir_shape import misplaced_value, null_property
+from .messaging import Message, read_message
 from .outcome import FhirError, Issue
+from .parse_offload import parse_sized
 
 FHIR_JSON = "application/fhir+json"
 _ACCEPTED_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -160,11 +162,37 @@ def require_fhir_content_type(request: Request) -> None:
         raise FhirError(415, "not-supported", f"content type must be {FHIR_JSON}, got {ctype or 'none'}")
 
 
+def parse_resource(raw: bytes, expected: str | tuple[str, ...] | None = None) -> tuple[Any, Any]:
+    """A body's JSON and its R4B model (FhirError when it is not valid FHIR JSON)."""
+    data = parse_json_bytes(raw)
+    return data, validate_resource(data, expected)
+
+
+async def parse_body(request: Request, raw: bytes, expected: str | tuple[str, ...] | None = None) -> tuple[Any, Any]:
+    """`parse_resource` for a body this request brought: a large one on a worker thread (parse_offload.py)."""
+    return await parse_sized(request, len(raw), parse_resource, raw, expected)
+
+
 async def read_fhir_body(request: Request, expected: str | tuple[str, ...] | None = None) -> tuple[dict, Any]:
     """Reads and validates a FHIR request body; returns (raw JSON, R4B model)."""
     require_fhir_content_type(request)
-    data = parse_json_bytes(await request.body())
-    return data, validate_resource(data, expected)
+    return await parse_body(request, await request.body(), expected)
+
+
+def parse_message(raw: bytes) -> Message:
+    """A `$process-message` body read as a message, its content digest taken: for a large message the
+    digest walks the whole Bundle, so it is taken with the parsing, off the loop."""
+    data, _ = parse_resource(raw, "Bundle")
+    msg = read_message(data)
+    msg.content_digest()
+    return msg
+
+
+async def read_message_body(request: Request) -> Message:
+    """Reads a `$process-message` body: a valid R4B message Bundle (FhirError naming the fault otherwise)."""
+    require_fhir_content_type(request)
+    raw = await request.body()
+    return await parse_sized(request, len(raw), parse_message, raw)
 
 
 async def read_json_body(request: Request, empty: Any = None) -> Any:
@@ -177,7 +205,9 @@ async def read_json_body(request: Request, empty: Any = None) -> Any:
     if ctype not in _ACCEPTED_TYPES:
         raise FhirError(415, "not-supported", f"content type must be application/json, got {ctype or 'none'}")
     raw = await request.body()
-    return parse_json_bytes(raw) if raw.strip() or empty is None else empty
+    if not raw.strip() and empty is not None:
+        return empty
+    return await parse_sized(request, len(raw), parse_json_bytes, raw)
 
 
 def to_json(model) -> dict:

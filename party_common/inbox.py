@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .booking import response_bundle
 from .clock import party_clock
 from .database import Database
-from .booking import response_bundle
 from .messaging import Message, Org, read_message
 from .outcome import FhirError
 
@@ -77,13 +77,14 @@ class Inbox:
                 "status_code": status, "response": response, "digest": msg.content_digest(),
                 "received_at": party_clock().now()}
 
-    async def process(self, bundle: dict) -> tuple[int, dict]:
+    async def process(self, bundle: dict | Message) -> tuple[int, dict]:
         status, encoded = await self.process_encoded(bundle)
         return status, orjson.loads(encoded)
 
-    async def process_encoded(self, bundle: dict) -> tuple[int, bytes]:
-        """Returns (HTTP status, JSON body) for a validated message Bundle."""
-        msg = read_message(bundle)
+    async def process_encoded(self, bundle: dict | Message) -> tuple[int, bytes]:
+        """Returns (HTTP status, JSON body) for a validated message Bundle, or one read already
+        (`read_message_body`, which takes a large message's digest off the loop)."""
+        msg = bundle if isinstance(bundle, Message) else read_message(bundle)
         handler = self.handlers.get(msg.event)
         if handler is None:
             raise FhirError(422, "not-supported", f"event {msg.event!r} is not handled here",

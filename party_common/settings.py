@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .body_limit import DEFAULT_MAX_BODY_BYTES
 from .clock import DEFAULT_EPOCH, Clock, make_clock
 from .control_auth import CONTROL_TOKEN_ENV
+from .parse_offload import DEFAULT_PARSE_THREAD_BYTES, DEFAULT_PARSE_THREADS
 
 
 def _utc(value: datetime) -> datetime:
@@ -40,6 +41,11 @@ class PartySettings(BaseSettings):
     # A request body larger than this is refused (413) before it is read, so no sender can make the
     # party hold an arbitrarily large body in memory.
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
+    # A body larger than this is parsed and validated on a worker thread, at most parse_threads at once,
+    # so the event loop keeps answering meanwhile (parse_offload.py); one at or above max_body_bytes
+    # parses every body on the loop.
+    parse_thread_bytes: int = Field(DEFAULT_PARSE_THREAD_BYTES, ge=0)
+    parse_threads: int = Field(DEFAULT_PARSE_THREADS, gt=0)
     # The bearer token control endpoints require (control_auth.py). One variable for every party,
     # not one per prefix, because the harness sends one token to all of them.
     control_token: str | None = Field(None, validation_alias=AliasChoices(CONTROL_TOKEN_ENV, "control_token"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from party_common.fhir_json import FHIR_JSON, read_fhir_body
+from party_common.fhir_json import FHIR_JSON, read_message_body
 
 from .deps import TrustDep
 
@@ -14,7 +14,7 @@ router = APIRouter()
 
 @router.post("/{ods}/$process-message")
 async def process_message(trust: TrustDep, request: Request):
-    bundle, _model = await read_fhir_body(request, "Bundle")
-    await request.app.state.site_desk.answer(trust, bundle)
-    status, body = await request.app.state.inboxes[trust.ods].process_encoded(bundle)
+    msg = await read_message_body(request)
+    await request.app.state.site_desk.answer(trust, msg.bundle)
+    status, body = await request.app.state.inboxes[trust.ods].process_encoded(msg)
     return Response(body, status_code=status, media_type=FHIR_JSON)
