@@ -19,6 +19,7 @@ from .embedded_stack import EmbeddedStack, StackError
 from .contract_cli import contract_app
 from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
+from .output_width import widen_piped_output
 from .reconcile import KINDS, PartyUnreachable
 from .reconcile_cli import register as register_reconcile
 from .report_cli import register as register_report
@@ -233,6 +234,7 @@ register_replay(app)
 
 def main() -> None:
     """Entry point: usage errors come out as one line too, not a multi-line box."""
+    widen_piped_output()
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
@@ -240,6 +242,10 @@ def main() -> None:
     except typer.Abort:
         print("testbed: error: aborted", file=sys.stderr)
         sys.exit(130)
+    except (IsADirectoryError, NotADirectoryError) as exc:
+        # A directory given where a file is expected (or the other way round), wherever a command met it.
+        print(f"testbed: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
     except Exception as exc:
         # Usage errors (the vendored click's UsageError family) carry format_message().
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):

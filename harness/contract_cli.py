@@ -54,6 +54,8 @@ def verify(
     _check_provider(provider)
     if not base_url.startswith(("http://", "https://")):
         _fail(f"--base-url must be an http(s) URL, not {base_url!r}", 2)
+    if junit is not None and junit.is_dir():
+        _fail(f"--junit {junit} is a directory: give the XML file to write", 2)
     if only and not checks_for(provider, only):
         _fail(f"--only {' '.join(only)} matches no {provider} check (see `testbed contract list`)", 2)
     args = {"provider": provider, "base_url": base_url, "ods": ods, "nhs_number": nhs_number}
