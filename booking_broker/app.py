@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from party_common.app_factory import capability_statement, create_party_app
 from party_common.capability_searches import declare_searches
 from party_common.database import Database
+from party_common.fault_rules import FaultRule
 from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE
@@ -19,6 +20,7 @@ from . import (
     routes_ledger,
     routes_messages,
     routes_referrals,
+    routes_replay,
     routes_slots,
     searches,
 )
@@ -27,7 +29,6 @@ from .control_state import ControlState
 from .courier import Courier, LinkStats
 from .directory import Directory
 from .faults.engine import FaultEngine
-from .faults.rules import FaultRule
 from .journal import Journal
 from .message_log import MessageLog
 from .metrics import BrokerMetrics
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     app = create_party_app("booking_broker", broker_capability(settings.public_url), lifespan=lifespan, clock=clock,
                            proxy=True, require_trace_headers=settings.require_trace_headers)
     app.state.settings = settings
+    app.state.transport = transport   # what the broker's clients call through (a replay's courier too)
     for module in (routes_directory, routes_slots, routes_messages, routes_ledger, routes_referrals, routes_faults,
-                   routes_journal):
+                   routes_replay, routes_journal):
         app.include_router(module.router)
     return app

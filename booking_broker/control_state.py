@@ -17,9 +17,9 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from party_common.database import Database
+from party_common.fault_rules import FaultRule
 
 from .faults.engine import FaultEngine
-from .faults.rules import FaultRule
 from .models import Base
 
 FAULTS, DELIVERY = "faults", "delivery"

@@ -18,10 +18,10 @@ import structlog
 
 from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
+from party_common.journal_entries import Key, message_key
 
 from .faults.actions import Attempt
 from .faults.engine import PASS, FaultEngine
-from .faults.script import Key, message_key
 from .journal import Journal
 from .message_log import MessageLog
 from .metrics import BrokerMetrics

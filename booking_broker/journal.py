@@ -22,9 +22,6 @@ from party_common.database import Database
 
 from .models import JournalEntry
 
-# Fields that depend on when the run happened rather than on what happened in it.
-WALL_CLOCK_FIELDS = ("at", "elapsed_s", "latency_ms")
-
 
 class Journal:
     def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK, flush_interval: float = 0.2,

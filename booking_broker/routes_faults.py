@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from party_common.control_auth import require_control_token
+from party_common.fault_rules import FaultRule
 from party_common.fhir_json import read_json_body
 from party_common.outcome import FhirError, invalid, not_found
 
 from .control_state import ControlDep
 from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
 from .faults.engine import RuleError
-from .faults.rules import FaultRule
 
 # Reads pass freely; every change to the plan or the delivery mode needs the control token, if set.
 router = APIRouter(dependencies=[Depends(require_control_token)])
+M = TypeVar("M", bound=BaseModel)
 
 
 async def _json(request: Request):
@@ -33,7 +34,17 @@ def _rule(data, where: str = "rule") -> FaultRule:
         raise invalid(f"{where}.{loc}: {err.get('msg')}", f"{where}.{loc}") from None
 
 
-def _rule_error(exc: RuleError) -> FhirError:
+def parsed(model: type[M], data, where: str) -> M:
+    """The body as `model`, or a 400 naming the element at fault (`where` for the body itself)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err.get("loc", ())) or where
+        raise invalid(f"{loc}: {err.get('msg')}", loc) from None
+
+
+def rule_error(exc: RuleError) -> FhirError:
     return FhirError(422, "business-rule", str(exc))
 
 
@@ -47,7 +58,7 @@ async def add_fault(request: Request, engine: EngineDep, control: ControlDep):
     try:
         rule = engine.add(_rule(await _json(request)))
     except RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     await control.save_faults(engine)
     return rule.model_dump(by_alias=True, exclude_none=True)
 
@@ -69,7 +80,7 @@ async def configure_faults(request: Request, engine: EngineDep, courier: Courier
     try:
         engine.configure(seed, rules)
     except RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     await control.save_faults(engine)
     return engine.as_json()
 
@@ -104,17 +115,12 @@ async def load_replay_script(request: Request, engine: EngineDep, courier: Couri
 
     Declared before `/faults/{rule_id}`, which would otherwise take "replay" for a rule id.
     """
-    try:
-        body = DecisionScriptBody.model_validate(await _json(request))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "decisions"
-        raise invalid(f"{loc}: {err.get('msg')}", loc) from None
+    body = parsed(DecisionScriptBody, await _json(request), "decisions")
     await courier.release()
     try:
         engine.load_script([d.model_dump() for d in body.decisions], [m.model_dump() for m in body.order])
     except RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     return engine.as_json()
 
 
@@ -125,7 +131,7 @@ async def replace_fault(rule_id: str, request: Request, engine: EngineDep, contr
     except KeyError:
         raise not_found(f"no fault rule {rule_id!r}") from None
     except RuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     await control.save_faults(engine)
     return rule.model_dump(by_alias=True, exclude_none=True)
 

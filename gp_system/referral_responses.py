@@ -10,6 +10,7 @@ from party_common.outcome import business_rule
 from party_common.referral import ACCEPTED, read_referral
 
 from .models import Referral
+from .views import referral_view
 
 ACCEPTED_STATE, REJECTED_STATE, SENT_STATE = "accepted", "rejected", "sent"
 
@@ -27,5 +28,4 @@ async def apply_referral_response(session: AsyncSession, ods: str, msg: Message)
     row.trust_ods = f.trust_ods or row.trust_ods
     row.service_id = f.service_id or row.service_id
     await session.flush()
-    from .routes.referrals import referral_view  # the REST view lives with the routes
     return [referral_view(row)]

@@ -6,9 +6,10 @@ from sqlalchemy import ColumnElement, case
 
 from party_common.booking import BookingFacts, appointment_resource
 from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, dos_id
+from party_common.referral import REFERRAL_STATE_EXT, ReferralFacts, service_request_resource
 
 from .deps import PRACTICE_NAMES
-from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, RegisteredPatient
+from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, Referral, RegisteredPatient
 
 # Appointment.status has no "asked but not answered" or "failed": proposed and entered-in-error
 # are the nearest the practice's view can say.
@@ -68,3 +69,15 @@ def patient(row: RegisteredPatient) -> dict:
         "generalPractitioner": [{"type": "Organization",
                                  "identifier": {"system": ODS_SYSTEM, "value": row.gp_ods}}],
     }
+
+
+def referral_facts(row: Referral) -> ReferralFacts:
+    return ReferralFacts(referral_id=row.id, nhs_number=row.nhs_number, gp_ods=row.gp_ods, service_id=row.service_id,
+                         trust_ods=row.trust_ods, specialty=row.specialty)
+
+
+def referral_view(row: Referral) -> dict:
+    """A referral sent through the broker, with what the trust said of it (extension `referral-state`)."""
+    sr = service_request_resource(referral_facts(row), resource_id=row.id)
+    sr["extension"] = [{"url": REFERRAL_STATE_EXT, "valueCode": row.referral_state}]
+    return sr

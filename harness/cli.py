@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .embedded_stack import EmbeddedStack, StackError
+from .cli_errors import fail
 from .contract_cli import contract_app
+from .embedded_stack import EmbeddedStack, StackError
 from .endpoints import DEFAULT_PORTS, StackUrls
 from .faults_cli import faults_app
 from .output_width import widen_piped_output
@@ -40,12 +41,6 @@ BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
 SpinePort = Annotated[int, typer.Option(help="Port of the spine.")]
 PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.")]
 GpPort = Annotated[int, typer.Option(help="Port of the GP system.")]
-
-
-def fail(message: str, code: int = 1) -> None:
-    """One line on stderr and a non-zero exit: what the user sees when something is wrong."""
-    print(f"testbed: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def _urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:

@@ -12,21 +12,17 @@ import typer
 from contracts.suite import PROVIDERS, Result, Target, Unreachable, checks_for, run_suite
 from party_common.http_client import add_trace_headers
 
+from .cli_errors import fail
+
 contract_app = typer.Typer(help="Contract suites and interface snapshots of the four parties.",
                            no_args_is_help=True)
 
 ProviderOpt = Annotated[str, typer.Option("--provider", help=f"Which contract: {' | '.join(PROVIDERS)}.")]
 
 
-def _fail(message: str, code: int = 1) -> None:
-    from .cli import fail  # here, not at import: harness.cli imports this module
-
-    fail(message, code)
-
-
 def _check_provider(provider: str) -> None:
     if provider not in PROVIDERS:
-        _fail(f"--provider must be one of {', '.join(PROVIDERS)}, not {provider!r}", 2)
+        fail(f"--provider must be one of {', '.join(PROVIDERS)}, not {provider!r}", 2)
 
 
 async def _verify(target_args: dict, only: list[str], timeout: float) -> list[Result]:
@@ -53,16 +49,16 @@ def verify(
     """Run PROVIDER's contract suite against BASE_URL: one line per check, exit 0 only if all pass."""
     _check_provider(provider)
     if not base_url.startswith(("http://", "https://")):
-        _fail(f"--base-url must be an http(s) URL, not {base_url!r}", 2)
+        fail(f"--base-url must be an http(s) URL, not {base_url!r}", 2)
     if junit is not None and junit.is_dir():
-        _fail(f"--junit {junit} is a directory: give the XML file to write", 2)
+        fail(f"--junit {junit} is a directory: give the XML file to write", 2)
     if only and not checks_for(provider, only):
-        _fail(f"--only {' '.join(only)} matches no {provider} check (see `testbed contract list`)", 2)
+        fail(f"--only {' '.join(only)} matches no {provider} check (see `testbed contract list`)", 2)
     args = {"provider": provider, "base_url": base_url, "ods": ods, "nhs_number": nhs_number}
     try:
         results = asyncio.run(_verify(args, only or [], timeout))
     except Unreachable as exc:
-        _fail(str(exc), 3)
+        fail(str(exc), 3)
     if junit is not None:
         from contracts.junit import write_junit
 
@@ -91,7 +87,7 @@ def snapshot(
     from contracts import snapshots
 
     if party is not None and party not in snapshots.PARTIES:
-        _fail(f"--party must be one of {', '.join(snapshots.PARTIES)}, not {party!r}", 2)
+        fail(f"--party must be one of {', '.join(snapshots.PARTIES)}, not {party!r}", 2)
     changed = 0
     for name in [party] if party else list(snapshots.PARTIES):
         if update:
@@ -102,7 +98,7 @@ def snapshot(
             changed += bool(diffs)
             print(f"{'CHANGED' if diffs else 'SAME'} {name}.{kind}" + (f": {'; '.join(diffs)}" if diffs else ""))
     if changed:
-        _fail(f"{changed} interface document(s) differ from their snapshots; {snapshots.UPDATE_HINT}")
+        fail(f"{changed} interface document(s) differ from their snapshots; {snapshots.UPDATE_HINT}")
 
 
 @contract_app.command()
@@ -121,10 +117,10 @@ def pacts(
             try:
                 print(f"WROTE {pact_files.write_pact(consumer, prov)}")
             except Exception as exc:  # a consumer that cannot use the answer it specified, or a mismatch
-                _fail(f"{consumer}-{prov}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                fail(f"{consumer}-{prov}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     if verify_url:
         if provider not in PROVIDERS:
-            _fail(f"--provider must be one of {', '.join(PROVIDERS)} with --verify", 2)
+            fail(f"--provider must be one of {', '.join(PROVIDERS)} with --verify", 2)
         for consumer, prov in pact_files.PAIRS:
             if pact_files.PROVIDER_OF[prov] != provider:
                 continue
@@ -132,9 +128,9 @@ def pacts(
             try:
                 pact_files.verify_pact(path, verify_url)
             except ConnectionError as exc:
-                _fail(str(exc), 3)
+                fail(str(exc), 3)
             except Exception:  # the verifier has printed its report above, interaction by interaction
-                _fail(f"{path.name}: {provider} at {verify_url} broke the pact (Pact's report above)")
+                fail(f"{path.name}: {provider} at {verify_url} broke the pact (Pact's report above)")
             print(f"PASS {path.name}")
     if not update and not verify_url:
         for consumer, prov in pact_files.PAIRS:

@@ -4,7 +4,7 @@ Three things make the replay repeat the recording rather than resemble it:
 - the same request ids: the workload's seed and the salt the recording used (manifest.json), so every
   message id the broker derives from them is the same;
 - the same fault decisions: the broker gets the recorded journal's decisions as a script keyed by
-  message (booking_broker.faults.script), so timing cannot move a drop onto another message;
+  message (party_common/journal_entries.py), so timing cannot move a drop onto another message;
 - the same UBRNs: the broker lets its UBRN allocations through in the recorded order (the script's
   `order`), so the spine hands the same numbers to the same bookings whatever the concurrency.
 Then the two journals and the two reconciliation reports are compared.
@@ -17,36 +17,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from booking_broker.faults.script import decisions_from_journal, order_from_journal
-
 from .embedded_stack import StackError
 from .endpoints import StackUrls
 from .replay_compare import comparable_report, journal_differences, report_differences
+from .replay_plan import plan_for
 from .run_folder import write_json
-from .run_record import RunFolderError, RunRecord, load_run
+from .run_record import RunFolderError, load_run
 from .runner import RunOptions, run, stack_is_up
 from .scenario import ScenarioError, parse_scenario
-
-
-@dataclass
-class ReplayPlan:
-    id_salt: str
-    decisions: list[dict]
-    order: list[dict]
-
-    async def configure(self, client: httpx.AsyncClient, urls: StackUrls) -> None:
-        r = await client.put(f"{urls.broker}/faults/replay", json={"decisions": self.decisions, "order": self.order})
-        if r.status_code != 200:
-            detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
-            raise StackError(f"the broker refused the recorded decisions: {detail}")
-
-
-def plan_for(record: RunRecord) -> ReplayPlan:
-    journal = record.journal()
-    return ReplayPlan(id_salt=record.id_salt, decisions=decisions_from_journal(journal),
-                      order=order_from_journal(journal))
 
 
 def free_local_urls(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> StackUrls:

@@ -1,10 +1,11 @@
 """`testbed replay RUN_FOLDER --ubrn U`: one booking's messages again, against a fresh stack or your service.
 
 The broker's messages for the booking are sent again as recorded (same bodies, same ids), in recorded
-order, each through a courier whose fault engine holds that booking's recorded decisions: a dropped
-message stays dropped, a lost answer is lost again, a duplicate is sent twice (unless deliver_all).
-The practice's own request to the broker is shown but not sent: the broker's messages below are what
-it caused. The courier journals what happened now, and that is compared with the recording.
+order, by a broker (`POST /faults/replay/messages`) through a courier whose fault engine holds that
+booking's recorded decisions: a dropped message stays dropped, a lost answer is lost again, a
+duplicate is sent twice (unless deliver_all). The practice's own request to the broker is shown but
+not sent: the broker's messages below are what it caused. That courier's journal is what happened
+now, and is compared with the recording. The harness only talks to the broker over HTTP.
 """
 
 from __future__ import annotations
@@ -15,23 +16,23 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from booking_broker.courier import ORIGIN, Courier, LinkStats
-from booking_broker.faults.engine import FaultEngine
-from booking_broker.faults.rules import FaultRule
-from booking_broker.faults.script import FOLLOW_UPS, decisions_from_journal, occurrences
-from booking_broker.journal import Journal
-from booking_broker.metrics import BrokerMetrics
-from booking_broker.models import Base
-from party_common.database import Database
-from party_common.http_client import party_client
+import httpx
 
-from .embedded_stack import EmbeddedStack
+from party_common.control_auth import control_headers
+from party_common.http_client import party_client
+from party_common.journal_entries import FOLLOW_UPS, decisions_from_journal, occurrences
+from party_common.outcome import answer_diagnostics
+
+from .embedded_stack import EmbeddedStack, StackError
 from .replay import free_local_urls
 from .replay_compare import journal_differences
 from .run_record import RunRecord, load_run
 from .runner import receiver_env
 from .scenario import parse_scenario
-from .trace import Tracer
+from .trace import TraceError, Tracer
+
+# A replayed booking's delays and timeouts are waited out in full before the broker answers.
+REPLAY_TIMEOUT_S = 600.0
 
 PARTIES = ("spine", "pas", "gp")
 
@@ -64,49 +65,42 @@ class BookingReplay:
                          for h in self.hops]}
 
 
-def _recorded_hops(record: RunRecord, ubrn: str) -> list[dict]:
-    return Tracer.of_record(record).hops(ubrn)
-
-
-async def _resend(record: RunRecord, hops: list[dict], targets: dict[str, str], deliver_all: bool,
-                  workdir: Path) -> list[dict]:
-    """Sends the hops through a courier of our own; returns its journal."""
+def resend_request(record: RunRecord, hops: list[dict], targets: dict[str, str], deliver_all: bool) -> dict:
+    """The body of `POST /faults/replay/messages`: the hops that can be sent, at the targets' URLs."""
     messages = record.messages()
     recorded_bases = record.urls
-    engine = FaultEngine(record.scenario.get("seed", 0))
+    out = []
+    for hop in hops:
+        party = party_of(hop["link"])
+        message = messages.get(hop["seq"])
+        if hop["decision"] in FOLLOW_UPS or party not in targets or message is None:
+            continue
+        base = recorded_bases.get(party, "")
+        if not message.get("url", "").startswith(base):
+            continue
+        out.append({"link": hop["link"], "event": hop["event"], "method": message.get("method") or "POST",
+                    "url": targets[party] + message["url"][len(base):], "body": message["body"],
+                    "ubrn": hop.get("ubrn"), "origin_id": hop.get("origin_id"), "attempt": hop.get("attempt") or 1,
+                    "purpose": hop.get("purpose") or "delivery"})
+    body: dict = {"seed": record.scenario.get("seed", 0), "messages": out}
     if not deliver_all:
-        engine.configure(engine.seed, [FaultRule.model_validate(r) for r in record.scenario.get("faults") or []])
-        engine.load_script(decisions_from_journal(hops))
-    db = Database(f"sqlite:///{workdir / 'journal.db'}", Base)
-    await db.start()
-    journal = Journal(db)
-    await journal.start()
-    client = party_client()
-    courier = Courier(client, LinkStats(), engine, journal, BrokerMetrics())
-    try:
-        for hop in hops:
-            party = party_of(hop["link"])
-            message = messages.get(hop["seq"])
-            if hop["decision"] in FOLLOW_UPS or party not in targets or message is None:
-                continue
-            base = recorded_bases.get(party, "")
-            url = targets[party] + message["url"][len(base):] if message.get("url", "").startswith(base) else None
-            if url is None:
-                continue
-            token = ORIGIN.set(hop.get("origin_id"))
-            try:
-                await courier.send(hop["link"], hop["event"], message.get("method") or "POST", url,
-                                       message["body"], ubrn=hop.get("ubrn"), attempt=hop.get("attempt") or 1,
-                                       purpose=hop.get("purpose") or "delivery")
-            finally:
-                ORIGIN.reset(token)
-        await courier.release()
-        now = await journal.page(0, 100_000)
-    finally:
-        await journal.stop()
-        await client.aclose()
-        await db.dispose()
-    return now
+        body["rules"] = record.scenario.get("faults") or []
+        body["decisions"] = decisions_from_journal(hops)
+    return body
+
+
+async def resend_through(broker: str, body: dict, transport: httpx.AsyncBaseTransport | None = None) -> list[dict]:
+    """Has the broker send the messages again; returns the journal of that sending."""
+    if not body["messages"]:
+        return []
+    async with party_client(transport, REPLAY_TIMEOUT_S) as client:
+        try:
+            r = await client.post(f"{broker}/faults/replay/messages", json=body, headers=control_headers())
+        except httpx.HTTPError as exc:
+            raise StackError(f"the broker at {broker} did not answer the replay ({type(exc).__name__}: {exc})") from None
+    if r.status_code != 200:
+        raise StackError(f"the broker refused the replay (HTTP {r.status_code}): {answer_diagnostics(r)}")
+    return r.json()["journal"]
 
 
 def _note(hop: dict, targets: dict[str, str], messages: dict[int, dict]) -> str | None:
@@ -122,26 +116,30 @@ def _note(hop: dict, targets: dict[str, str], messages: dict[int, dict]) -> str 
 
 def replay_booking(folder: Path, ubrn: str, targets: dict[str, str] | None = None,
                    deliver_all: bool = False) -> BookingReplay:
-    """Replays one booking's broker messages; against a fresh embedded stack unless targets are given."""
+    """Replays one booking's broker messages, sent by a fresh embedded stack's broker: to that stack's
+    parties, or to the targets given."""
     record = load_run(folder)
-    hops = _recorded_hops(record, ubrn)
+    hops = Tracer.of_record(record).hops(ubrn)
     if not hops:
-        from .trace import TraceError
         raise TraceError(f"no journaled message of booking {ubrn} in {folder}")
     with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="testbed-replay-")))
+        urls = free_local_urls()
+        env = {}
         if not targets:
-            urls = free_local_urls()
-            scenario = parse_scenario(record.scenario, str(folder / "scenario.json"))
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="testbed-replay-")))
-            stack.enter_context(EmbeddedStack(urls, data_dir=workdir / "data", log_dir=workdir / "logs",
-                                              extra_env=receiver_env(scenario)))
+            env = receiver_env(parse_scenario(record.scenario, str(folder / "scenario.json")))
             targets = {p: getattr(urls, p) for p in PARTIES}
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="testbed-replay-journal-")))
-        now = asyncio.run(_resend(record, hops, targets, deliver_all, workdir))
+        # With targets the fresh stack's broker sends to them, and its other parties stand by.
+        stack.enter_context(EmbeddedStack(urls, data_dir=workdir / "data", log_dir=workdir / "logs", extra_env=env))
+        now = asyncio.run(resend_through(urls.broker, resend_request(record, hops, targets, deliver_all)))
+    return compare(record, ubrn, hops, targets, now)
+
+
+def compare(record: RunRecord, ubrn: str, hops: list[dict], targets: dict[str, str], now: list[dict]) -> BookingReplay:
+    """Each recorded hop beside the entry that records the same message (and occurrence) now."""
     messages = record.messages()
     result = BookingReplay(ubrn, targets)
     sent_then = [h for h in hops if party_of(h["link"]) in targets]
-    # A hop now is the entry recording the same message (and occurrence) in our courier's journal.
     now_of = {ident: e for e, ident in zip(now, occurrences(now))}
     then_idents = dict(zip((h["seq"] for h in hops), occurrences(hops)))
     for hop in hops:

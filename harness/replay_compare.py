@@ -8,8 +8,7 @@ agree in every field but the wall-clock ones.
 
 from __future__ import annotations
 
-from booking_broker.faults.script import occurrences
-from booking_broker.journal import WALL_CLOCK_FIELDS
+from party_common.journal_entries import WALL_CLOCK_FIELDS, occurrences
 
 IGNORED_FIELDS = frozenset(WALL_CLOCK_FIELDS) | {"seq"}
 

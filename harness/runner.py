@@ -10,15 +10,14 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
-from party_common.fhir_json import FHIR_JSON
 from party_common.control_auth import add_control_token
+from party_common.fhir_json import FHIR_JSON
 from party_common.http_client import add_trace_headers
 from party_common.identifiers import UBRN_SYSTEM
-from trust_pas.catalogue import DEFAULT_TRUSTS
+from party_common.trust_catalogue import DEFAULT_TRUSTS
 
 from .arrivals import arrival_times
 from .clock_driver import ClockDriver, harness_activity, refuse_virtual_stack
@@ -28,6 +27,7 @@ from .error_rates import expectation_misses, link_rates
 from .followups import FollowUps, summarise as summarise_followups
 from .pacing import QUIET_S, paced_by_system_clock, paced_by_virtual_clock
 from .reconcile import ReconcileJob, run_job
+from .replay_plan import ReplayPlan
 from .report_html import write_report
 from .run_folder import new_run_folder, write_json, write_jsonl
 from .run_record import save_replay_material
@@ -35,9 +35,6 @@ from .scenario import Scenario
 from .summary import links_delta, summarise
 from .reconcile.sources import PartyUnreachable
 from .workload import BookingResult, Pacer, Workload, WorkloadError, discover
-
-if TYPE_CHECKING:
-    from .replay import ReplayPlan
 
 
 @dataclass

@@ -26,19 +26,18 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from booking_broker.faults.actions import build
-from booking_broker.faults.rules import FaultRule
+from party_common.clock import DEFAULT_EPOCH
+from party_common.fault_rules import FaultRule, action_params
 from party_common.population import PRACTICES
-from trust_pas.catalogue import DEFAULT_TRUSTS
-from trust_pas.site_behaviour import SiteBehaviour
+from party_common.settings import UtcDatetime
+from party_common.site_behaviour import SiteBehaviour
+from party_common.trust_catalogue import DEFAULT_TRUSTS
+
+from .arrivals import ArrivalSpec
 
 _PRACTICE_CODES = [code for code, _ in PRACTICES]
 _TRUST_CODES = [t["ods"] for t in DEFAULT_TRUSTS]
 _SITE_CODES = [site["code"] for t in DEFAULT_TRUSTS for site in t["sites"]]
-from party_common.clock import DEFAULT_EPOCH
-from party_common.settings import UtcDatetime
-
-from .arrivals import ArrivalSpec
 
 
 class ScenarioError(ValueError):
@@ -131,7 +130,7 @@ class Receivers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dedupe: bool = True
-    # Per-site behaviour of the trust PAS (trust_pas/site_behaviour.py), keyed by site code: how the
+    # Per-site behaviour of the trust PAS (party_common/site_behaviour.py), keyed by site code: how the
     # two sites of a merged trust can answer differently.
     sites: dict[str, SiteBehaviour] = Field(default_factory=dict)
 
@@ -252,7 +251,7 @@ def parse_scenario(data, source: str = "scenario") -> Scenario:
         raise ScenarioError(f"{source}: {_where(loc)}: {msg}") from None
     for i, rule in enumerate(scenario.faults):
         try:
-            build(rule.action, rule.params)
+            action_params(rule.action, rule.params)
         except ValueError as exc:
             raise ScenarioError(f"{source}: faults[{i}]: {exc}") from None
     return scenario

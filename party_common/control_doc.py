@@ -22,6 +22,7 @@ ROUTES: dict[str, tuple[str | None, dict | None, tuple[int, ...]]] = {
     "POST /faults": ("required", _JSON_OBJECT, (422,)),
     "PUT /faults": ("required", _JSON_OBJECT, (422,)),
     "PUT /faults/replay": ("required", _JSON_OBJECT, (422,)),
+    "POST /faults/replay/messages": ("required", _JSON_OBJECT, (422,)),
     "PUT /faults/{rule_id}": ("required", _JSON_OBJECT, (404, 422)),
     "DELETE /faults/{rule_id}": (None, None, (404,)),
     "POST /faults/reset": ("optional", _RESET, ()),

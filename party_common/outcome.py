@@ -10,6 +10,10 @@ the proxy answers about itself. A raise site names a code only when it is not `R
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 # Spelled as BaRS 1.2.0's examples spell it (lower-case "s" in Codesystem).
 HTTP_ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
@@ -150,3 +154,12 @@ def conflict(diagnostics: str, expression: str | None = None) -> FhirError:
 
 def business_rule(diagnostics: str, expression: str | None = None, code: str = "business-rule") -> FhirError:
     return FhirError(422, code, diagnostics, [expression] if expression else None)
+
+
+def answer_diagnostics(response: httpx.Response, limit: int = 200) -> str:
+    """What a refusal says: its OperationOutcome's first diagnostics, else the start of its body."""
+    try:
+        issues = response.json().get("issue") or [{}]
+        return str(issues[0].get("diagnostics") or response.text[:limit])
+    except (ValueError, AttributeError, IndexError):
+        return response.text[:limit]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from party_common.booking import BookingFacts, appointment_resource, service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id
+from party_common.trust_catalogue import DAY_CODES
 
 from .catalogue import Service, Site, Trust
 from .models import Appointment
-from .schedule import DAY_CODES, MINUTES_PER_DAY, minute_to_iso
+from .schedule import MINUTES_PER_DAY, minute_to_iso
 
 
 def _ods_reference(ods: str) -> dict:

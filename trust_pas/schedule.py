@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta, timezone
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def hhmm_to_minutes(value: str) -> int:

@@ -7,8 +7,7 @@ from datetime import date
 from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
-
-from .site_behaviour import SiteBehaviour
+from party_common.site_behaviour import SiteBehaviour
 
 
 class Settings(PartySettings):

@@ -19,20 +19,11 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from party_common.keyed_draws import Occurrences, keyed_unit
 from party_common.outcome import FhirError
+from party_common.site_behaviour import SiteBehaviour
 
 from .catalogue import Trust
-
-
-class SiteBehaviour(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # Fraction of the site's messages answered 503 without being processed.
-    unavailable: float = Field(0.0, ge=0, le=1)
-    # Added to every answer from the site, in milliseconds.
-    delay_ms: int = Field(0, ge=0, le=60_000)
 
 
 class SiteDesk:

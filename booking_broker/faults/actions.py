@@ -2,7 +2,8 @@
 
 An action receives the attempt (the message, the real send, the clock, a parameter stream) and
 returns what the sender experiences. Parameters are validated when a rule is added, so a bad rule is
-refused at once rather than failing mid-run.
+refused at once rather than failing mid-run; each action's parameters are declared with the rule
+model (party_common/fault_rules.py), which scenario files are checked against too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from party_common.clock import Clock
+from party_common.fault_rules import (
+    ACTION_PARAMS,
+    DelayParams,
+    DuplicateParams,
+    ErrorParams,
+    OutageParams,
+    Params,
+    ReorderParams,
+    TimeoutParams,
+    UnknownAction,
+    action_params,
+)
 from party_common.outcome import FhirError
 
 from ..outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
@@ -33,15 +44,11 @@ class Attempt:
     hold: Callable[[], None] = field(default=lambda: None)
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class Action:
     name: ClassVar[str]
     Params: ClassVar[type[Params]] = Params
 
-    def __init__(self, params: dict[str, Any]):
+    def __init__(self, params: dict[str, Any] | Params):
         self.params = self.Params.model_validate(params)
 
     def active(self, elapsed: float) -> bool:
@@ -56,24 +63,19 @@ REGISTRY: dict[str, type[Action]] = {}
 
 
 def register(cls: type[Action]) -> type[Action]:
+    # An action takes exactly the parameters the rule model declares for its name.
+    if ACTION_PARAMS.get(cls.name) is not cls.Params:
+        raise TypeError(f"action {cls.name!r} takes other parameters than party_common.fault_rules declares")
     REGISTRY[cls.name] = cls
     return cls
 
 
-class UnknownAction(ValueError):
-    pass
-
-
 def build(name: str, params: dict[str, Any]) -> Action:
+    checked = action_params(name, params)
     cls = REGISTRY.get(name)
     if cls is None:
-        raise UnknownAction(f"unknown action {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    try:
-        return cls(params)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "params"
-        raise ValueError(f"{name}: {where}: {first.get('msg')}") from None
+        raise UnknownAction(f"action {name!r} is declared but not implemented")
+    return cls(checked)
 
 
 def _not_sent(attempt: Attempt, outcome: str, status: int | None = None, body: dict | None = None) -> Delivery:
@@ -102,13 +104,6 @@ class LoseAck(Action):
                         delivered=real.delivered)
 
 
-class DelayParams(Params):
-    ms: float = Field(0, ge=0, description="fixed delay")
-    jitter_ms: float = Field(0, ge=0, description="plus a uniform 0..jitter_ms")
-    median_ms: float | None = Field(None, gt=0, description="lognormal delay with this median")
-    sigma: float = Field(0.5, gt=0, description="lognormal shape")
-
-
 @register
 class Delay(Action):
     name = "delay"
@@ -126,10 +121,6 @@ class Delay(Action):
         return await attempt.send()
 
 
-class DuplicateParams(Params):
-    copies: int = Field(2, ge=2, le=20, description="how many times the message is delivered")
-
-
 @register
 class Duplicate(Action):
     name = "duplicate"
@@ -140,10 +131,6 @@ class Duplicate(Action):
         for _ in range(self.params.copies - 1):
             await attempt.send(copy=True)
         return first
-
-
-class ReorderParams(Params):
-    max_hold_ms: float = Field(2000, ge=0, description="released after this long if no other message comes")
 
 
 @register
@@ -171,11 +158,6 @@ class Corrupt(Action):
         return await attempt.send(content=raw[: max(1, len(raw) // 2)])
 
 
-class ErrorParams(Params):
-    status: int = Field(503, ge=400, le=599)
-    code: str = "transient"
-
-
 @register
 class Error(Action):
     """Answered with an HTTP error and an OperationOutcome, without reaching the receiver."""
@@ -190,10 +172,6 @@ class Error(Action):
         return _not_sent(attempt, REJECTED if p.status < 500 else FAILED, p.status, body)
 
 
-class TimeoutParams(Params):
-    after_ms: float = Field(0, ge=0, description="how long the sender waits before giving up")
-
-
 @register
 class Timeout(Action):
     """The sender waits and gives up; the receiver never got the message."""
@@ -204,11 +182,6 @@ class Timeout(Action):
     async def apply(self, attempt):
         await attempt.clock.sleep(self.params.after_ms / 1000)
         return _not_sent(attempt, TIMEOUT)
-
-
-class OutageParams(Params):
-    period_s: float | None = Field(None, gt=0, description="flapping: one cycle lasts this long")
-    duty: float = Field(0.5, gt=0, le=1, description="flapping: the share of each cycle that is down")
 
 
 @register

@@ -16,11 +16,12 @@ import threading
 from dataclasses import dataclass
 
 from party_common.clock import SYSTEM_CLOCK, Clock
+from party_common.fault_rules import FaultRule
+from party_common.journal_entries import Key, message_key
 from party_common.keyed_draws import Occurrences, keyed_unit
 
 from .actions import Action, build
-from .rules import FaultRule
-from .script import DecisionScript, Key, message_key
+from .script import DecisionScript
 
 
 @dataclass
@@ -152,7 +153,7 @@ class FaultEngine:
         return script.sequencer.turn(key) if script is not None else contextlib.nullcontext()
 
     def decide(self, link: str, event: str, key: Key | None = None) -> Decision:
-        """What happens to one message, known by `key` (see script.message_key); without one, messages
+        """What happens to one message, known by `key` (see party_common.journal_entries.message_key); without one, messages
         on a link with the same event are told apart only by their order."""
         if self.script is not None and key is not None:
             return self._replayed(key)

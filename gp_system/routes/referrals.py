@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, false, or_, select, true
 from party_common.booking import REFERRAL_SYSTEM, practice_org, service_dos
 from party_common.identifiers import dos_token
 from party_common.messaging import SERVICEREQUEST_REQUEST, read_message
-from party_common.referral import REFERRAL_STATE_EXT, ReferralFacts, referral_message, service_request_resource
+from party_common.referral import REFERRAL_STATE_EXT, referral_message
 from party_common.referral import read_referral as read_referral_message
 from party_common.clock import party_clock
 from party_common.fhir_json import FHIR_JSON, FhirResponse, read_fhir_body
@@ -28,6 +28,7 @@ from ..models import Referral, RegisteredPatient
 from ..outbound import send_to_broker, spine_knows_patient
 from ..referral_responses import ACCEPTED_STATE, REJECTED_STATE, SENT_STATE
 from ..searches import REFERRALS
+from ..views import referral_facts
 
 router = APIRouter()
 
@@ -94,18 +95,6 @@ async def create_referral(ods: PracticeDep, request: Request, db: DbDep, client:
     location = f"{settings.practice_endpoint(ods)}/ServiceRequest/{referral_id}"
     # The stored text is the answer: encoded once, for the table and the wire alike.
     return Response(encoded, status_code=201, media_type=FHIR_JSON, headers={"Location": location})
-
-
-def _facts(row: Referral) -> ReferralFacts:
-    return ReferralFacts(referral_id=row.id, nhs_number=row.nhs_number, gp_ods=row.gp_ods, service_id=row.service_id,
-                         trust_ods=row.trust_ods, specialty=row.specialty)
-
-
-def referral_view(row: Referral) -> dict:
-    """A referral sent through the broker, with what the trust said of it (extension `referral-state`)."""
-    sr = service_request_resource(_facts(row), resource_id=row.id)
-    sr["extension"] = [{"url": REFERRAL_STATE_EXT, "valueCode": row.referral_state}]
-    return sr
 
 
 def referral_resource(row: Referral) -> dict:
@@ -177,7 +166,7 @@ async def refer(ods: PracticeDep, referral_id: str, request: Request, db: DbDep,
             else str(uuid.uuid4())
         row.service_id, row.referral_state = service, SENT_STATE
         bundle_id = row.refer_bundle_id
-        facts = _facts(row)
+        facts = referral_facts(row)
     message = referral_message(SERVICEREQUEST_REQUEST, facts, sender=practice_org(ods, PRACTICE_NAMES.get(ods)),
                                receiver=None, destination=dos_token(service_dos(service)), bundle_id=bundle_id,
                                header_id=str(uuid.uuid5(uuid.UUID(bundle_id), "header")))

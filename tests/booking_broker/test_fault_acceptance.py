@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from booking_broker.journal import WALL_CLOCK_FIELDS
+from party_common.journal_entries import WALL_CLOCK_FIELDS
 from tests.booking_broker import direct_driver as dd
 from tests.stack_inprocess import inprocess_stack
 

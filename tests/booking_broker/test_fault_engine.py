@@ -9,8 +9,8 @@ import pytest
 
 from booking_broker.faults.actions import REGISTRY
 from booking_broker.faults.engine import FaultEngine, RuleError
-from booking_broker.faults.rules import FaultRule
-from booking_broker.faults.script import message_key
+from party_common.fault_rules import ACTION_PARAMS, FaultRule
+from party_common.journal_entries import message_key
 
 
 class FakeClock:
@@ -38,6 +38,22 @@ def decisions(engine: FaultEngine, link: str, n: int, event: str = "booking-requ
 def test_every_action_named_in_the_issue_is_registered():
     assert set(REGISTRY) == {"drop", "lose-ack", "delay", "duplicate", "reorder", "corrupt", "error", "timeout",
                              "outage"}
+    # ...each taking the parameters the shared rule model declares, which scenario files are checked with.
+    assert set(REGISTRY) == set(ACTION_PARAMS)
+    assert all(REGISTRY[name].Params is ACTION_PARAMS[name] for name in REGISTRY)
+
+
+def test_an_action_taking_other_parameters_than_declared_is_refused():
+    from booking_broker.faults.actions import Action, register
+    from party_common.fault_rules import DelayParams
+
+    class Drop2(Action):
+        name = "drop"
+        Params = DelayParams
+
+    with pytest.raises(TypeError, match="other parameters"):
+        register(Drop2)
+    assert REGISTRY["drop"] is not Drop2
 
 
 def test_every_k_of_n_is_exact_and_spread():
@@ -212,7 +228,7 @@ async def test_delay_draws_from_the_parameter_stream_and_follows_the_clock():
 def test_an_actions_parameters_follow_the_message_not_its_place_on_the_link():
     # A delay's length must not depend on which of two concurrent messages reached the link first,
     # or a replay would give each message the other's delay.
-    from booking_broker.faults.script import message_key
+    from party_common.journal_entries import message_key
 
     first, second = (message_key("broker->pas:RT1", "booking-request", m, None, 1, "delivery") for m in ("m1", "m2"))
     a = FaultEngine(seed=5)

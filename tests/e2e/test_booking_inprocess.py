@@ -153,7 +153,7 @@ async def test_every_party_exports_its_bookings_as_ndjson(tmp_path):
 
 async def test_the_same_scenario_through_the_practices_twice_journals_the_same(tmp_path):
     """The full path (GP referral, slot search, booking) rerun on a fresh stack: same journal."""
-    from booking_broker.journal import WALL_CLOCK_FIELDS
+    from party_common.journal_entries import WALL_CLOCK_FIELDS
 
     rules = [{"link": "broker->pas:*", "event": "booking-request", "action": "drop", "probability": 0.4},
              {"link": "broker->gp:*", "action": "duplicate", "every": {"k": 1, "n": 3}}]

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from booking_broker.faults.engine import FaultEngine, RuleError
-from booking_broker.faults.rules import FaultRule
-from booking_broker.faults.script import Sequencer, decisions_from_journal, message_key, order_from_journal
+from booking_broker.faults.script import Sequencer
+from party_common.fault_rules import FaultRule
+from party_common.journal_entries import decisions_from_journal, message_key, order_from_journal
 from tests.stack_inprocess import inprocess_stack
 
 RULES = [FaultRule(link="broker->pas:*", event="booking-request", action="drop", probability=0.5),
