@@ -34,6 +34,13 @@ def correlation_id(run_id: str, key: str) -> str:
     return str(uuid.uuid5(_CORRELATION_NS, f"{run_id}-{key}"))
 
 
+def referral_request(nhs_number: str, specialty: str) -> dict:
+    """The ServiceRequest a practice records before it books: a referral of the patient to a specialty."""
+    return {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+            "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs_number}},
+            "code": {"coding": [{"system": SPECIALTY_SYSTEM, "code": specialty}]}}
+
+
 # pacer(count, book) starts book(i) for every i, each when it is due.
 Pacer = Callable[[int, Callable[[int], Awaitable[None]]], Awaitable[None]]
 
@@ -155,12 +162,7 @@ class Workload:
         attempts = 0
         status = None
         try:
-            referral = {
-                "resourceType": "ServiceRequest", "status": "active", "intent": "order",
-                "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs}},
-                "code": {"coding": [{"system": SPECIALTY_SYSTEM, "code": specialty}]},
-            }
-            r = await client.post(f"{gp}/ServiceRequest", json=referral, headers=headers)
+            r = await client.post(f"{gp}/ServiceRequest", json=referral_request(nhs, specialty), headers=headers)
             status = r.status_code
             if r.status_code != 201:
                 return self._result(index, practice, nhs, service, r, started, attempts, None, None, correlation)
