@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -38,6 +40,27 @@ def _port_args(ports: list[int]) -> list[str]:
 
 def _testbed(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli", *args]
+
+
+@contextmanager
+def running_stack(data_dir: Path, ports: list[int], timeout: float = 90) -> Iterator[subprocess.Popen]:
+    """`testbed up` on `ports`, entered once every party answers /health; Ctrl-C when the block ends."""
+    up = subprocess.Popen(_testbed("up", "--data-dir", str(data_dir), *_port_args(ports)),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if all(httpx.get(f"http://127.0.0.1:{p}/health", timeout=1).status_code == 200 for p in ports):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert up.poll() is None and time.monotonic() < deadline, "testbed up did not come up"
+            time.sleep(0.2)
+        yield up
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=30)
 
 
 def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path):

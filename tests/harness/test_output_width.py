@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.output_width import PIPED_COLUMNS, widen_piped_output
+from harness.output_width import PIPED_COLUMNS, PIPED_HELP_COLUMNS, widen_piped_output
 from harness.run_folder import write_json, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +23,10 @@ class Tty(io.StringIO):
 def test_only_piped_output_without_columns_is_widened():
     env: dict[str, str] = {}
     widen_piped_output(env, io.StringIO())
-    assert env == {"COLUMNS": str(PIPED_COLUMNS)}
+    assert env == {"COLUMNS": str(PIPED_COLUMNS), "TERMINAL_WIDTH": str(PIPED_HELP_COLUMNS)}
+    env = {"TERMINAL_WIDTH": "120"}
+    widen_piped_output(env, io.StringIO())
+    assert env == {"COLUMNS": str(PIPED_COLUMNS), "TERMINAL_WIDTH": "120"}
     env = {"COLUMNS": "100"}
     widen_piped_output(env, io.StringIO())
     assert env == {"COLUMNS": "100"}
@@ -67,3 +70,11 @@ def test_a_piped_table_keeps_each_row_on_one_line(tmp_path: Path):
 
     narrow = _reconcile_piped(tmp_path / "run", COLUMNS="70")
     assert max(map(len, narrow)) <= 70
+
+
+def test_piped_help_stays_a_readable_width():
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH")}
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "reconcile", "--help"], capture_output=True,
+                          text=True, timeout=60, cwd=REPO, env=environ)
+    assert done.returncode == 0 and "--run" in done.stdout
+    assert 80 < max(len(line) for line in done.stdout.splitlines()) <= PIPED_HELP_COLUMNS

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.test_sockets import _free_ports, _port_args, _testbed
+from tests.e2e.test_sockets import _free_ports, _port_args, _testbed, running_stack
 
 pytestmark = pytest.mark.sockets
 
@@ -52,19 +49,7 @@ def _one_error_line(done: subprocess.CompletedProcess) -> str:
 def test_reconcile_repair_and_check_against_a_stack_over_sockets(tmp_path: Path):
     ports = _free_ports(4)
     stack = _port_args(ports)
-    up = subprocess.Popen(_testbed("up", "--data-dir", str(tmp_path / "stack"), *stack),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if all(httpx.get(f"http://127.0.0.1:{p}/health", timeout=1).status_code == 200 for p in ports):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "testbed up did not come up"
-            time.sleep(0.2)
-
+    with running_stack(tmp_path / "stack", ports):
         # The run ends by reconciling; its scenario's expectations are met.
         n = 60
         scenario = tmp_path / "s2006.yaml"
@@ -138,9 +123,6 @@ def test_reconcile_repair_and_check_against_a_stack_over_sockets(tmp_path: Path)
         assert json.loads(done.stdout)["expectations"]["met"] is False
         missed = [line for line in done.stderr.splitlines() if line.startswith("testbed: error:")]
         assert [line.split(":")[3].strip() for line in missed] == ["expect.error_rate", "expect.discrepancies.missing_at_pas"]
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.communicate(timeout=30)
 
 
 def test_usage_errors_and_an_unreachable_party():

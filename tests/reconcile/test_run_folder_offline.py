@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.test_sockets import _free_ports, _port_args, _testbed
+from tests.e2e.test_sockets import _free_ports, _port_args, _testbed, running_stack
 
 pytestmark = pytest.mark.sockets
 
@@ -85,18 +82,7 @@ def test_a_run_folder_gives_the_runs_answer_whatever_stack_is_up(tmp_path: Path)
     assert done.returncode == 1 and f"({saw['disagreeing']} of 40 bookings disagree)" in _one_error_line(done)
 
     # Another stack on the same ports, with a clean run of its own: the same UBRNs, other bookings.
-    up = subprocess.Popen(_testbed("up", "--data-dir", str(tmp_path / "stack"), *stack),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if all(httpx.get(f"http://127.0.0.1:{p}/health", timeout=1).status_code == 200 for p in ports):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert up.poll() is None and time.monotonic() < deadline, "testbed up did not come up"
-            time.sleep(0.2)
+    with running_stack(tmp_path / "stack", ports):
         clean = _run(tmp_path, "clean", CLEAN, stack)
         assert clean["run"]["stack"] == "external" and clean["reconciliation"]["disagreeing"] == 0
         assert {r["ubrn"] for r in map(json.loads, (Path(clean["run"]["folder"]) / "bookings.jsonl").open())} & {
@@ -115,9 +101,6 @@ def test_a_run_folder_gives_the_runs_answer_whatever_stack_is_up(tmp_path: Path)
         done = _cli("reconcile", "--repair", "--json", "--run", clean["run"]["folder"], *stack)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["repair"]["left"] == []
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.communicate(timeout=30)
 
     # What is not a run folder, or not a complete one: one line, exit 2.
     partial = tmp_path / "partial"
