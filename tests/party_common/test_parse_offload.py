@@ -144,3 +144,18 @@ async def test_with_inline_parsing_health_waits_for_the_large_body(tmp_path, gat
             assert (await big).status_code < 500
             assert (await http.get("/health")).status_code == 200
     assert gate.threads["held-0"] is loop_thread
+
+
+def test_each_party_reads_its_parse_settings_from_its_own_prefix(monkeypatch):
+    from gp_system.settings import Settings as GpSettings
+    from party_common.parse_offload import DEFAULT_PARSE_THREAD_BYTES, DEFAULT_PARSE_THREADS
+    from trust_pas.settings import Settings as PasSettings
+
+    monkeypatch.setenv("PAS_PARSE_THREAD_BYTES", "1000")
+    monkeypatch.setenv("PAS_PARSE_THREADS", "3")
+    assert (PasSettings().parse_thread_bytes, PasSettings().parse_threads) == (1000, 3)
+    assert (GpSettings().parse_thread_bytes, GpSettings().parse_threads) == (64 * 1024, 2)
+    assert (DEFAULT_PARSE_THREAD_BYTES, DEFAULT_PARSE_THREADS) == (64 * 1024, 2)
+    monkeypatch.setenv("GP_PARSE_THREADS", "0")
+    with pytest.raises(ValueError):
+        GpSettings()
