@@ -9,7 +9,7 @@ import orjson
 
 from .errors import bars_error_system, error_kind
 from .rules import violations
-from .suite import CheckFailed
+from .checks import CheckFailed
 
 FHIR_JSON = "application/fhir+json"
 

@@ -8,84 +8,21 @@ can run twice against the same system and any one check can run alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatch
-from typing import Any
 
 import httpx
 
-PROVIDERS = ("pas", "spine", "gp", "broker")
-
-
-class CheckFailed(Exception):
-    """A provider broke its contract; the message says how, in one line."""
-
-
-class Unreachable(Exception):
-    """The base URL does not answer at all: no check can run."""
-
-
-@dataclass
-class Target:
-    """The system under test and what the checks need to know about it."""
-
-    provider: str
-    base_url: str
-    client: httpx.AsyncClient
-    ods: str | None = None            # pas: the trust; gp: the practice; broker: the sending practice
-    nhs_number: str | None = None     # a patient the spine knows (spine, broker)
-    scratch: dict[str, Any] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
-
-
-CheckFn = Callable[[Target], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    provider: str
-    title: str
-    fn: CheckFn
-
-
-@dataclass
-class Result:
-    check: Check
-    passed: bool
-    reason: str
-    seconds: float
-
-    def line(self) -> str:
-        word = "PASS" if self.passed else "FAIL"
-        tail = self.check.title if self.passed else self.reason
-        return f"{word} {self.check.id} ({self.seconds * 1000:.0f} ms) {tail}"
-
-
-_REGISTRY: dict[str, Check] = {}
-
-
-def check(provider: str, name: str, title: str) -> Callable[[CheckFn], CheckFn]:
-    """Registers a check as `<provider>.<name>`."""
-    def register(fn: CheckFn) -> CheckFn:
-        cid = f"{provider}.{name}"
-        if cid in _REGISTRY:
-            raise ValueError(f"check {cid} registered twice")
-        _REGISTRY[cid] = Check(cid, provider, title, fn)
-        return fn
-    return register
+from . import providers  # noqa: F401  (importing the package registers every check)
+from .checks import PROVIDERS, REGISTRY, Check, CheckFailed, Result, Target, Unreachable
+from .providers import prepare
 
 
 def checks_for(provider: str, only: Iterable[str] = ()) -> list[Check]:
-    from . import providers  # noqa: F401  (importing the package registers every check)
-
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, not {provider!r}")
     patterns = list(only)
-    found = [c for c in _REGISTRY.values() if c.provider == provider]
+    found = [c for c in REGISTRY.values() if c.provider == provider]
     if patterns:
         found = [c for c in found if any(fnmatch(c.id, p) for p in patterns)]
     return found
@@ -115,8 +52,6 @@ async def probe(target: Target) -> None:
 
 async def run_suite(target: Target, only: Iterable[str] = (),
                     on_result: Callable[[Result], None] | None = None) -> list[Result]:
-    from .providers import prepare
-
     await probe(target)
     await prepare(target)
     results = []

@@ -212,9 +212,6 @@ def test_no_module_outside_a_party_imports_that_party():
 KNOWN_CYCLES = {
     frozenset({"party_common.booking", "party_common.referral"}),
     frozenset({"booking_broker.booking_flow", "booking_broker.referral_flow"}),
-    frozenset({"contracts.expect", "contracts.suite", "contracts.providers", "contracts.providers.broker",
-               "contracts.providers.gp", "contracts.providers.http", "contracts.providers.inbox_checks",
-               "contracts.providers.pas", "contracts.providers.spine"}),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..suite import Target
+from ..checks import Target
 from . import broker, gp, pas, spine
 
 _PREPARE = {"pas": pas.prepare, "spine": spine.prepare, "gp": gp.prepare, "broker": broker.prepare}

@@ -20,7 +20,7 @@ from party_common.identifiers import UBRN_SYSTEM
 from .. import expect
 from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, from_practice, header,
                         listed_dos, test_patient, without_sender)
-from ..suite import CheckFailed, Target, check
+from ..checks import CheckFailed, Target, check
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message, ubrn_of
 

@@ -17,7 +17,7 @@ from party_common.identifiers import UBRN_SYSTEM
 
 from .. import expect
 from ..messages import BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, confirmation, fresh_ubrn, header, test_patient
-from ..suite import Target, check
+from ..checks import Target, check
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message
 

@@ -9,7 +9,7 @@ from party_common.identifiers import UBRN_SYSTEM, canonical_system
 
 from ..expect import FHIR_JSON
 from ..messages import focus_of, slot_of  # noqa: F401  (the checks read answers with them)
-from ..suite import Target
+from ..checks import Target
 
 
 async def post_message(t: Target, path: str, bundle: dict, content_type: str = FHIR_JSON) -> httpx.Response:

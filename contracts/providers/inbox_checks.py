@@ -14,7 +14,7 @@ import orjson
 from .. import expect
 from ..data import rules_file
 from ..messages import invalid_bundle, with_event
-from ..suite import Target, check
+from ..checks import Target, check
 from .http import get, post_message, post_raw
 
 InboxPath = Callable[[Target], str]

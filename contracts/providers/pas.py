@@ -20,7 +20,7 @@ from party_common.identifiers import NHS_NUMBER_SYSTEM, ODS_SYSTEM, UBRN_SYSTEM,
 from .. import expect
 from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, listed_dos, patient_of,
                         test_patient, to_pas)
-from ..suite import CheckFailed, Target, check
+from ..checks import CheckFailed, Target, check
 from ..traffic import CONTRACT_PRACTICE
 from . import inbox_checks
 from .http import entries, focus_of, get, post_message, ubrn_of

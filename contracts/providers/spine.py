@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from .. import expect
 from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ubrn, header, slot_of, test_patient,
                         to_spine, unknown_patient)
-from ..suite import Target, check
+from ..checks import Target, check
 from . import inbox_checks
 from .http import focus_of, get, post_message
 

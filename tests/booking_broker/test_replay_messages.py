@@ -63,3 +63,22 @@ async def test_it_needs_the_control_token_when_the_stack_has_one(tmp_path):
         r = await client.post(f"{urls.broker}/faults/replay/messages", json=body,
                               headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 200 and len(r.json()["journal"]) == 1
+
+
+async def test_the_harness_asks_for_it_through_the_transport_seam_and_a_refusal_is_one_line(tmp_path):
+    import pytest
+
+    from harness.embedded_stack import StackError
+    from harness.replay_booking import resend_through
+    from party_common.http_client import RoutingTransport
+
+    routes = RoutingTransport()
+    async with inprocess_stack(tmp_path, population_size=50, routes=routes) as (urls, _, _apps):
+        body = {"seed": 3, "rules": RULES, "messages": [_message("m1", f"{urls.pas}/RT1/$process-message")],
+                "decisions": [{"link": "broker->pas:RT1", "event": "booking-request", "message_id": "m1",
+                               "rule_id": "r1"}]}
+        journal = await resend_through(urls.broker, body, routes)
+        assert [(e["message_id"], e["decision"], e["outcome"]) for e in journal] == [("m1", "drop", "timeout")]
+        with pytest.raises(StackError, match=r"refused the replay \(HTTP 422\): .*r2"):
+            await resend_through(urls.broker, {**body, "decisions": [{**body["decisions"][0], "rule_id": "r2"}]},
+                                 routes)
