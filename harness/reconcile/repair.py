@@ -117,14 +117,15 @@ async def resend(client: httpx.AsyncClient, broker: str, job: Resend, attempts: 
         if moved_from:
             job.moved = {"from": (job.moved or {}).get("from", moved_from),
                          "to": (params.get("slot") or {}).get("valueString")}
-        if job.delivered or job.outcome in RETRYABLE:
-            if job.delivered:
-                return job
+        if job.delivered:
+            return job
+        if job.outcome in RETRYABLE:
             continue
         status = (params.get("status") or {}).get("valueInteger")
-        if job.target == "pas" and status == 409:
+        if job.target == "pas" and status == 409 and (operation == "$resend" or moved_from):
             # The trust has given the slot to another booking since (or, after a move, someone took
-            # the new one first): the broker moves the booking to the next free slot.
+            # the new one first): the broker moves the booking to the next free slot. A 409 the
+            # broker did not take for a taken slot (it moved nothing) is a refusal like any other.
             operation = "$rebook"
             continue
         job.refusal = f"the {job.target} refused the resent message ({job.outcome}, HTTP {status})"
