@@ -5,18 +5,39 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Reference material that lives beside the repository, not in it: the published BaRS spec and
+# examples, and the study the scenario library quotes.
 REFERENCE = Path(os.environ.get("TESTBED_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "bars-1.2.0"))
+STUDY = Path(os.environ.get("TESTBED_STUDY_FILE",
+                            REPO.parent / "shared" / "seed" / "hendy-2007-bmj-nhs-it-programme.txt"))
+
+
+def reference_missing(what: str, path: Path) -> NoReturn:
+    """Skips a test that needs reference material not at hand, unless TESTBED_REQUIRE_REFERENCE=1 (as CI
+    sets), where the missing material fails it: a clone away from ../shared must not pass quietly."""
+    message = f"{what} not found at {path} (clone beside ../shared, or set TESTBED_REFERENCE_DIR / TESTBED_STUDY_FILE)"
+    if os.environ.get("TESTBED_REQUIRE_REFERENCE") == "1":
+        pytest.fail(f"TESTBED_REQUIRE_REFERENCE=1 but the {message}")
+    pytest.skip(f"the {message}")
 
 
 @pytest.fixture
 def reference_dir() -> Path:
     if not REFERENCE.is_dir():
-        pytest.skip(f"BaRS reference files not found at {REFERENCE}")
+        reference_missing("BaRS reference files", REFERENCE)
     return REFERENCE
+
+
+@pytest.fixture
+def study_file() -> Path:
+    if not STUDY.is_file():
+        reference_missing("study text", STUDY)
+    return STUDY
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from contracts.snapshots import snapshot_path
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, reference_missing
 
 from .bars_spec import bars_spec, declared_operations, json_only
 from .conftest import EXAMPLES, PARTIES, PRACTICE, SEED, TRUST
@@ -208,6 +208,13 @@ def declared(fuzz_stack, party: str) -> set[tuple[str, str]]:
                               timeout=30).json()
         _DECLARED[party] = declared_operations(statement)
     return _DECLARED[party]
+
+
+def test_the_bars_spec_is_at_hand():
+    """Without the spec the next test has no operations at all: this one says so (and fails under
+    TESTBED_REQUIRE_REFERENCE=1)."""
+    if SPEC is None:
+        reference_missing("BaRS OpenAPI spec", REFERENCE)
 
 
 @pytest.mark.skipif(SPEC is None, reason=f"BaRS reference files not found at {REFERENCE}")

@@ -14,7 +14,6 @@ from harness.scenario import ScenarioError
 from harness.scenario_library import library, library_dir, resolve
 
 REPO = Path(__file__).resolve().parents[2]
-STUDY = REPO.parent / "shared" / "seed" / "hendy-2007-bmj-nhs-it-programme.txt"
 FAILURES = ["choose-and-book-2006", "spine-vanishes", "lost-acks-duplicates", "tactical-pas", "merged-trust"]
 NAMES = FAILURES + [f"{n}-reliable" for n in FAILURES]
 
@@ -55,10 +54,9 @@ def test_each_scenario_states_what_it_reproduces_and_encodes_it(name):
                                                              "tactical-pas", "merged-trust")
 
 
-@pytest.mark.skipif(not STUDY.exists(), reason="the study text is not next to the repository")
 @pytest.mark.parametrize("name", NAMES)
-def test_every_quotation_is_in_the_study_word_for_word(name):
-    study = _squash(STUDY.read_text())
+def test_every_quotation_is_in_the_study_word_for_word(name, study_file):
+    study = _squash(study_file.read_text())
     quotes = re.findall(r'"([^"]+)"', _header(REPO / "scenarios" / f"{name}.yaml"))
     assert quotes
     for quote in quotes:
