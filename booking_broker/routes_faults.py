@@ -21,6 +21,11 @@ router = APIRouter(dependencies=[Depends(require_control_token)])
 M = TypeVar("M", bound=BaseModel)
 
 
+def _is_seed(value) -> bool:
+    # JSON true/false arrive as Python bools, which are ints: `{"seed": false}` must not mean seed 0.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 async def _json(request: Request):
     return await read_json_body(request)
 
@@ -70,7 +75,7 @@ async def configure_faults(request: Request, engine: EngineDep, courier: Courier
     if not isinstance(data, dict):
         raise invalid("body must be {\"seed\": N, \"rules\": [...]}")
     seed = data.get("seed", engine.seed)
-    if not isinstance(seed, int):
+    if not _is_seed(seed):
         raise invalid("seed must be an integer", "seed")
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -152,7 +157,7 @@ async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep,
     """Removes every rule, releases held messages, restarts counters and the link counts."""
     data = await read_json_body(request, empty={})
     seed = data.get("seed") if isinstance(data, dict) else None
-    if seed is not None and not isinstance(seed, int):
+    if seed is not None and not _is_seed(seed):
         raise invalid("seed must be an integer", "seed")
     await courier.release()
     engine.reset(seed)

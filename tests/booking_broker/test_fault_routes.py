@@ -43,6 +43,9 @@ async def test_bad_control_requests_get_operation_outcomes(tmp_path):
         r = await client.put(f"{b}/delivery", json={"mode": "carrier-pigeon"})
         assert r.status_code == 400
         assert (await client.get(f"{b}/journal", params={"since": -1})).status_code == 400
+        for path, body in ((f"{b}/faults/reset", {"seed": False}), (f"{b}/faults", {"seed": True, "rules": []})):
+            r = await (client.post if path.endswith("reset") else client.put)(path, json=body)
+            assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["seed"], (path, r.text)
 
 
 # What a web page may send to another site without a CORS preflight: text/plain, a form, or no body.
