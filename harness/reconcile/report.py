@@ -145,6 +145,13 @@ def render(console, doc: dict, limit: int = 20) -> None:
         r = doc["repair"]
         console.print(f"repair: {r['resent']} resends in {len(r['rounds'])} round(s); "
                       f"{sum(r['before'].values())} discrepancies before, {len(r['left'])} left")
+        if r.get("rebooked"):
+            mt = Table(title="moved to another slot (the trust had given theirs away)")
+            for col in ("UBRN", "from", "to"):
+                mt.add_column(col)
+            for item in r["rebooked"][:limit]:
+                mt.add_row(item["ubrn"], item["from"], item["to"])
+            console.print(mt)
         if r["left"]:
             lt = Table(title="left after repair")
             for col in ("UBRN", "kind", "why"):

@@ -9,6 +9,9 @@ the same message, not a second move); the practice's and the spine's news of the
 
 from __future__ import annotations
 
+from rich.console import Console
+
+from harness.reconcile import render
 from harness.reconcile.records import SLOT, START, STATUS
 from harness.reconcile_cli import check_misses
 from tests.booking_broker import direct_driver as dd
@@ -57,6 +60,10 @@ async def test_repair_moves_a_lost_booking_whose_slot_was_taken_and_every_party_
         assert repair["rebooked"] == [{"ubrn": lost, "from": facts.slot_id, "to": nearest["id"]}]
         assert len(repair["rounds"]) == 2   # the move, then the practice's and the spine's news resent
         assert check_misses(rec.summary(), None, 0.0, []) == []
+        console = Console(record=True, width=200)
+        render(console, doc)
+        text = console.export_text()
+        assert "moved to another slot" in text and f"{lost} │ {facts.slot_id} │ {nearest['id']}" in text
 
         # Every party holds the same UBRN on the new slot; the taker keeps the old one.
         for party in ("broker", "spine", "gp"):
