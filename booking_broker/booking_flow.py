@@ -38,7 +38,6 @@ from party_common.booking import (
     practice_org,
     read_booking,
     require,
-    response_bundle,
     service_dos,
     trust_org,
 )
@@ -54,6 +53,7 @@ from party_common.messaging import (
     Message,
 )
 from party_common.outcome import FhirError
+from party_common.responses import response_bundle
 
 from .courier import Courier
 from .addressing import HEADER, sender_practice, target_service

@@ -10,14 +10,16 @@ answered. A referral the trust never got is a named discrepancy for reconciliati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.booking import practice_org, response_bundle, trust_org
+from party_common.booking import BookingFacts, practice_org, trust_org
+from party_common.clock import Clock
+from party_common.database import Database
 from party_common.identifiers import DOS_SYSTEM
 from party_common.messaging import SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE, Message
 from party_common.outcome import FhirError
@@ -30,14 +32,15 @@ from party_common.referral import (
     referral_message,
     service_request_resource,
 )
+from party_common.responses import response_bundle
 
 from .addressing import HEADER, sender_practice, target_service
-from .models import OutboxMessage, ReferralEntry
-from .outbox import outbox_row
+from .courier import Courier
+from .directory import Directory
+from .models import OutboxMessage, ProcessedMessage, ReferralEntry
+from .outbox import Outbox, outbox_row
 from .outcomes import DELIVERED, REJECTED, Delivery
-
-if TYPE_CHECKING:
-    from .booking_flow import BookingFlow
+from .settings import Settings
 
 SENT, TRUST_ACCEPTED, TRUST_REJECTED = "sent", "accepted", "rejected"
 
@@ -58,8 +61,28 @@ def entry_resource(entry: ReferralEntry) -> dict:
     return sr
 
 
+class FlowHost(Protocol):
+    """What a referral needs of the booking flow that hands it its messages (booking_flow.BookingFlow):
+    the broker's parts, the delivery mode, and the flow's ways of naming, refusing and remembering."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    courier: Courier
+    directory: Directory
+    outbox: Outbox
+    derived: Callable[[str, str], str]                          # an id derived from a message's id
+    passed_on: Callable[[Delivery], FhirError]                  # the receiver's refusal, as ours
+    record: Callable[[Message, int, dict], ProcessedMessage]    # the answer, for a repeat of the message
+
+    @property
+    def reliable(self) -> bool: ...
+
+    def service_endpoint(self, facts: BookingFacts | ReferralFacts) -> str: ...
+
+
 class ReferralFlow:
-    def __init__(self, flow: BookingFlow):
+    def __init__(self, flow: FlowHost):
         self.flow = flow
 
     async def request(self, msg: Message, headers: Mapping[str, str]) -> tuple[int, dict]:

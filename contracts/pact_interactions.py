@@ -24,11 +24,12 @@ import orjson
 from pact import match
 
 from party_common.booking import SPINE as SPINE_ORG
-from party_common.booking import appointment_resource, practice_org, read_booking, response_bundle, trust_org
+from party_common.booking import appointment_resource, practice_org, read_booking, trust_org
 from party_common.clock import VirtualClock, using_clock
 from party_common.identifiers import UBRN_SYSTEM
 from party_common.messaging import Org, read_message
 from party_common.outcome import FhirError
+from party_common.responses import response_bundle
 
 from .data import example
 from .example_messages import EXAMPLE_TIME

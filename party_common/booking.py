@@ -9,7 +9,6 @@ compare like with like; facts FHIR has no element for ride on extensions there.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from .identifiers import (
@@ -23,7 +22,7 @@ from .identifiers import (
     dos_token,
     identifier_value,
 )
-from .messaging import BOOKING_CANCEL, RESPONSE_CODES, Message, MessageBuilder, Org, org_of, profiled
+from .messaging import BOOKING_CANCEL, Message, MessageBuilder, Org, org_of, profiled
 from .outcome import FhirError
 
 EXTENSION_BASE = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/"
@@ -243,42 +242,6 @@ def practice_message(event: str, facts: BookingFacts, *, name: str | None = None
     return booking_message(event, facts, sender=practice_org(facts.gp_ods, name), receiver=None,
                            destination=dos_token(facts.service_dos or service_dos(facts.service_id)),
                            bundle_id=bundle_id, header_id=header_id)
-
-
-def response_bundle(request: Message, code: str, resources: list[dict], *, responder: Org | None = None,
-                    event: str | None = None, bundle_id: str | None = None) -> dict:
-    """The response message to `request`: MessageHeader.response.identifier is the request Bundle.id.
-
-    Roles reverse: the request's receiver (or `responder`) sends, its sender receives, and the answer
-    goes to the endpoint the request came from. A booking (or referral) answer carries it as entries.
-    """
-    if code not in RESPONSE_CODES:
-        raise ValueError(code)
-    b = MessageBuilder(bundle_id or str(uuid.uuid5(_RESPONSE_NS, f"{request.bundle_id}|{code}")))
-    me = responder or request.receiver or Org(None, None, "nhs-interop-testbed")
-    them = request.sender    # None: a request that named no sender gets an answer addressed to no one
-    focus = []
-    kind = resources[0].get("resourceType") if resources else None
-    if kind == "Appointment":
-        facts = read_appointment(resources[0])
-        focus.append(booking_entries(b, facts, practice=practice_org(facts.gp_ods),
-                                     trust=trust_org(facts.trust_ods)))
-        resources = resources[1:]
-    elif kind == "ServiceRequest":
-        from .referral import read_service_request, referral_entries  # referral builds on booking
-        focus.append(referral_entries(b, read_service_request(resources[0])))
-        resources = resources[1:]
-    for i, res in enumerate(resources):
-        focus.append(b.add(f"resource:{i}", res))
-    sender_url, receiver_url = b.org(me), (b.org(them) if them else None)
-    source = request.header.get("source") or {}
-    destination = source.get("endpoint") or (them.endpoint if them else f"urn:uuid:{request.bundle_id}")
-    return b.build(event or request.event, sender=sender_url, receiver=receiver_url,
-                   destination=destination, focus=focus, source=me, reason=None,
-                   response={"identifier": request.bundle_id, "code": code})
-
-
-_RESPONSE_NS = uuid.UUID("a9c7d0e4-5b1f-4f0e-8d4e-0f6c2b7d9a13")
 
 
 # -- reading: a booking out of a BaRS message -----------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .booking import response_bundle
+from .responses import response_bundle
 from .clock import party_clock
 from .database import Database
 from .messaging import Message, Org, read_message

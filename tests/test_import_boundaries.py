@@ -9,8 +9,7 @@
    importing it, and is not seen here; an import by a literal name (`import_module("trust_pas.x")`) is.
 2. No import cycle among the project's modules, tests and benchmarks included. Every import counts,
    wherever it sits: one inside a function or under `if TYPE_CHECKING:` still ties the two modules
-   together, and is how a cycle is usually hidden rather than removed. The cycles there were when
-   this test came (KNOWN_CYCLES) are listed to be broken; any other fails it.
+   together, and is how a cycle is usually hidden rather than removed.
 
 An import `from a.b import c` is an edge to a.b.c when that is a module, else to a.b; a module's
 package (`__init__`) is not counted as imported by its submodules, as Python has it loaded first.
@@ -207,21 +206,10 @@ def test_no_module_outside_a_party_imports_that_party():
         "\n".join(str(i) for i in found)
 
 
-# Cycles found when this test was written, in code other work of issue 15 is reshaping; each is to
-# be broken and struck off. One no longer there fails the test too, so the list cannot go stale.
-KNOWN_CYCLES = {
-    frozenset({"party_common.booking", "party_common.referral"}),
-    frozenset({"booking_broker.booking_flow", "booking_broker.referral_flow"}),
-}
-
-
 def test_no_import_cycle():
     imports = _ours()
     cycles = import_cycles(imports)
-    new = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not new, "import cycles:\n" + "\n".join(_describe(c, imports) for c in new)
-    gone = KNOWN_CYCLES - set(cycles)
-    assert not gone, f"no longer a cycle, strike it off KNOWN_CYCLES: {[sorted(c) for c in gone]}"
+    assert not cycles, "import cycles:\n" + "\n".join(_describe(c, imports) for c in cycles)
 
 
 def test_the_walk_sees_the_whole_project():

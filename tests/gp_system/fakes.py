@@ -15,11 +15,11 @@ from party_common.booking import (
     booking_message,
     practice_org,
     read_booking,
-    response_bundle,
     trust_org,
 )
 from party_common.fhir_json import FHIR_JSON
 from party_common.messaging import read_message
+from party_common.responses import response_bundle
 from party_common.outcome import Issue, operation_outcome
 
 SPINE = "http://spine.test"
