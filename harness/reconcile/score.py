@@ -76,6 +76,10 @@ def injected(journal: Iterable[dict], ledger: dict[str, str], dedupe: bool = Tru
         owed_id = owed[-1].get("message_id") or owed[-1].get("bundle_id")
         delivered = [e for e in entries if e.get("delivered")]
         if party == "gp" and any(e["event"] == "booking-cancel" for e in delivered):
+            if ledger[ubrn] == REFUSED:
+                # Cancelled by the practice while its trust refused the booking: the practice holds it
+                # cancelled, not live, which is all the refusal asks (rules.py finds nothing there either).
+                continue
             # A practice keeps a cancellation: a late word on the original request does not undo it.
             delivered = [e for e in delivered if e["event"] == "booking-cancel"]
         effective = (delivered[-1].get("message_id") or delivered[-1].get("bundle_id")) if delivered else None

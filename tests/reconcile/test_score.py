@@ -64,6 +64,11 @@ DROP = {"decision": "drop", "outcome": "timeout", "delivered": False, "status": 
     # Refused by the trust: nothing owed to the trust, the refusal owed to the practice.
     ("entered-in-error", [entry(PAS, "booking-request", decision="error", outcome="rejected", delivered=False,
                                 status=422), entry(GP, "booking-request", **DROP)], True, {(U, "gp", "loss")}),
+    # Cancelled by the practice before the trust's refusal came: told of the cancellation (the refusal
+    # delivered or not), it holds the booking cancelled, not live, as the refusal asks.
+    ("entered-in-error", [entry(GP, "booking-request", decision="pass"), entry(GP, "booking-cancel", msg="m2")],
+     True, set()),
+    ("entered-in-error", [entry(GP, "booking-request", **DROP), entry(GP, "booking-cancel", msg="m2")], True, set()),
     # Messages that are not bookings (UBRN allocation, slot search) are nobody's loss.
     ("booked", [entry(SPINE, "allocate-ubrn", **DROP)], True, set()),
 ])
