@@ -35,21 +35,32 @@ SENDS = (BOOKING_REQUEST, BOOKING_CANCEL, SERVICEREQUEST_REQUEST)
 
 
 def gp_capability(settings: Settings) -> dict:
-    """One statement for the system and every practice (`/{ods}/metadata` serves this one too); the
-    messages are received at each practice's base, so those are its endpoints; what each search
-    honours is declared from the spec its route parses with."""
+    """The service root's statement: the practices hosted (Organization); everything else lives at a
+    practice's base, which has its own statement (`practice_capability`). The messages are received
+    at each practice's base, so those are its endpoints."""
     return declare_searches(capability_statement(
         "gp_system",
+        [{"type": "Organization", "interactions": ["read", "search-type"]}],
+        [],
+        base=settings.public_url, description="GP system hosting practices " + ", ".join(PRACTICE_NAMES),
+        receives=RECEIVES, sends=SENDS, endpoints=[settings.practice_endpoint(ods) for ods in PRACTICE_NAMES],
+    ), [searches.PRACTICES])
+
+
+def practice_capability(settings: Settings, ods: str) -> dict:
+    """`/{ods}/metadata`: what a FHIR client given a practice's base finds there; what each search
+    honours is declared from the spec its route parses with."""
+    return declare_searches(capability_statement(
+        f"gp_system {ods}",
         [
-            {"type": "Organization", "interactions": ["read", "search-type"]},
             {"type": "Patient", "interactions": ["read", "search-type"]},
             {"type": "ServiceRequest", "interactions": ["create", "read", "search-type"], "operations": ["book"]},
             {"type": "Appointment", "interactions": ["read", "search-type"], "operations": ["cancel"]},
         ],
         ["process-message"],
-        base=settings.public_url, description="GP system hosting practices " + ", ".join(PRACTICE_NAMES),
-        receives=RECEIVES, sends=SENDS, endpoints=[settings.practice_endpoint(ods) for ods in PRACTICE_NAMES],
-    ), searches.ALL)
+        base=settings.practice_endpoint(ods), description=f"{PRACTICE_NAMES[ods]} GP practice system",
+        receives=RECEIVES, sends=SENDS,
+    ), [searches.APPOINTMENTS, searches.PATIENTS, searches.REFERRALS])
 
 
 def _inbox_for(db: Database, settings: Settings, ods: str) -> Inbox:
@@ -79,6 +90,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     app = create_party_app(PARTY, capability, lifespan=lifespan, clock=settings.make_clock())
     app.state.settings = settings
     app.state.capability = capability
+    app.state.practice_capabilities = {ods: practice_capability(settings, ods) for ods in PRACTICE_NAMES}
     for module in (practices, referrals, bookings, appointments, inbox):
         app.include_router(module.router)
     return app

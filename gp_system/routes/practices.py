@@ -41,7 +41,7 @@ async def read_practice(org_id: str):
 
 @router.get("/{ods}/metadata")
 async def practice_metadata(ods: PracticeDep, request: Request):
-    return request.app.state.capability
+    return request.app.state.practice_capabilities[ods]
 
 
 @router.get("/{ods}/Patient", openapi_extra={"parameters": openapi_parameters(PATIENTS)})

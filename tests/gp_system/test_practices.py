@@ -84,17 +84,24 @@ async def test_seeding_twice_keeps_one_registration_each(sqlite_url):
 
 
 async def test_metadata_is_a_capability_statement(stack):
-    for path in ("/metadata", f"/{PRACTICE}/metadata"):
-        body = (await stack.client.get(path)).json()
-        assert body["resourceType"] == "CapabilityStatement"
-        assert body["fhirVersion"] == "4.0.1"
-        types = {r["type"]: r for r in body["rest"][0]["resource"]}
-        assert {"Patient", "ServiceRequest", "Appointment", "Organization"} <= set(types)
-        assert [op["name"] for op in types["ServiceRequest"]["operation"]] == ["book"]
-        # Declared from the specs the routes parse with: what is honoured, nothing else.
-        declared = {t: {p["name"] for p in r.get("searchParam", [])} for t, r in types.items()}
-        assert declared == {"Organization": {"_id", "identifier"}, "Patient": {"_id", "identifier"},
-                            "ServiceRequest": {"_id", "patient:identifier", "identifier", "status"},
-                            "Appointment": {"_id", "patient:identifier", "identifier", "status", "date"}}
-        assert {i["code"] for i in types["Appointment"]["interaction"]} == {"read", "search-type"}
-        assert [op["name"] for op in body["rest"][0]["operation"]] == ["process-message"]
+    """The root holds the practices; a practice's base holds the rest, and says so: a FHIR client
+    given `/{ods}` reads what it can do there, at that base."""
+    root = (await stack.client.get("/metadata")).json()
+    assert root["resourceType"] == "CapabilityStatement" and root["fhirVersion"] == "4.0.1"
+    assert {r["type"]: {p["name"] for p in r.get("searchParam", [])} for r in root["rest"][0]["resource"]} \
+        == {"Organization": {"_id", "identifier"}}
+    assert "operation" not in root["rest"][0]
+    assert root["implementation"]["url"] == GP
+    body = (await stack.client.get(f"/{PRACTICE}/metadata")).json()
+    assert body["resourceType"] == "CapabilityStatement" and body["fhirVersion"] == "4.0.1"
+    assert body["implementation"]["url"] == f"{GP}/{PRACTICE}" and body["url"] == f"{GP}/{PRACTICE}/metadata"
+    assert [e["address"] for e in body["messaging"][0]["endpoint"]] == [f"{GP}/{PRACTICE}"]
+    types = {r["type"]: r for r in body["rest"][0]["resource"]}
+    assert [op["name"] for op in types["ServiceRequest"]["operation"]] == ["book"]
+    # Declared from the specs the routes parse with: what is honoured, nothing else.
+    declared = {t: {p["name"] for p in r.get("searchParam", [])} for t, r in types.items()}
+    assert declared == {"Patient": {"_id", "identifier"},
+                        "ServiceRequest": {"_id", "patient:identifier", "identifier", "status"},
+                        "Appointment": {"_id", "patient:identifier", "identifier", "status", "date"}}
+    assert {i["code"] for i in types["Appointment"]["interaction"]} == {"read", "search-type"}
+    assert [op["name"] for op in body["rest"][0]["operation"]] == ["process-message"]
