@@ -145,20 +145,16 @@ def render(console, doc: dict, limit: int = 20) -> None:
         r = doc["repair"]
         console.print(f"repair: {r['resent']} resends in {len(r['rounds'])} round(s); "
                       f"{sum(r['before'].values())} discrepancies before, {len(r['left'])} left")
-        if r.get("rebooked"):
-            mt = Table(title="moved to another slot (the trust had given theirs away)")
-            for col in ("UBRN", "from", "to"):
-                mt.add_column(col)
-            for item in r["rebooked"][:limit]:
-                mt.add_row(item["ubrn"], item["from"], item["to"])
-            console.print(mt)
-        if r["left"]:
-            lt = Table(title="left after repair")
-            for col in ("UBRN", "kind", "why"):
-                lt.add_column(col)
-            for item in r["left"][:limit]:
-                lt.add_row(item["ubrn"], item["kind"], item["reason"])
-            console.print(lt)
+        for title, items, fields in (
+                ("moved to another slot (the trust had given theirs away)", r.get("rebooked"), ("from", "to")),
+                ("left after repair", r["left"], ("kind", "reason"))):
+            if items:
+                lt = Table(title=title)
+                for col in ("UBRN", *fields):
+                    lt.add_column("why" if col == "reason" else col)
+                for item in items[:limit]:
+                    lt.add_row(item["ubrn"], *(item[f] for f in fields))
+                console.print(lt)
     if "score" in doc:
         s = doc["score"]
         console.print(f"against the journal: precision {s['precision']:.3f}, recall {s['recall']:.3f} "
