@@ -5,6 +5,12 @@ number of HTTP round trips per booking, sent to a no-op endpoint (`GET /health`)
 servers in the same order, at the same concurrency. The ratio says how much of a booking's cost is
 the testbed's own work rather than HTTP and the servers' fixed overhead.
 
+Each round also gives the CPU time (user + system, from /proc) each party's process spent per
+booking, and the parties' CPU per baseline chain. On a shared machine CPU time moves much less than
+bookings/s, so the ratio of the last round's CPU per booking to the first's, beside the same ratio
+for the baseline (which holds no state), says whether a booking costs more as the parties' state
+grows (issue 13 item 11).
+
     python bench/e2e_throughput.py --bookings 1500 --concurrency 16 --repeats 3
 """
 
@@ -23,7 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.embedded_stack import EmbeddedStack  # noqa: E402
+from bench.proc_stats import cpu_seconds  # noqa: E402
+from harness.embedded_stack import PARTIES, EmbeddedStack  # noqa: E402
 from harness.endpoints import StackUrls  # noqa: E402
 from harness.summary import percentile  # noqa: E402
 from harness.workload import Workload, discover  # noqa: E402
@@ -92,7 +99,8 @@ async def main_async(args) -> None:
     urls = StackUrls.local("127.0.0.1", dict(zip(["broker", "spine", "pas", "gp"], ports)))
     with tempfile.TemporaryDirectory() as tmp, \
             EmbeddedStack(urls, data_dir=Path(tmp) / "data", log_dir=Path(tmp) / "logs",
-                          extra_env={f"{p}_LOG_LEVEL": "WARNING" for p in ("SPINE", "PAS", "GP", "BROKER")}):
+                          extra_env={f"{p}_LOG_LEVEL": "WARNING" for p in ("SPINE", "PAS", "GP", "BROKER")}) as stack:
+        pids = {name: proc.pid for name, proc in stack.processes.items()}
         limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=args.concurrency * 2)
         async with httpx.AsyncClient(limits=limits, timeout=60, event_hooks={"request": [add_trace_headers]}) as client:
             population = await discover(client, urls)
@@ -112,9 +120,13 @@ async def main_async(args) -> None:
             await sustained(workload(args.warmup), client)
             rows = []
             for _ in range(args.repeats):
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 b_rate, b_lat = await baseline(urls, args.bookings, args.concurrency)
+                b_cpu = sum(cpu_seconds(pid) - before[name] for name, pid in pids.items()) * 1000 / args.bookings
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 s_rate, s_lat, s_fail = await sustained(workload(args.bookings), client)
-                rows.append((b_rate, b_lat, s_rate, s_lat, s_fail))
+                cpu_ms = {name: (cpu_seconds(pid) - before[name]) * 1000 / args.bookings for name, pid in pids.items()}
+                rows.append((b_rate, b_lat, s_rate, s_lat, s_fail, cpu_ms, b_cpu))
             target_rate = args.paced_rate or 0.5 * statistics.median(r[2] for r in rows)
             p_rate, p_lat, p_fail = await paced(workload(0), client, target_rate, args.paced_count, offset)
 
@@ -123,13 +135,20 @@ async def main_async(args) -> None:
     print(f"end-to-end bookings through the embedded stack (2 cores shared by 4 servers and the driver)")
     print(f"bookings per round {args.bookings}, concurrency {args.concurrency}, rounds {args.repeats}, "
           f"HTTP round trips per booking {len(HOPS)}")
-    print(f"{'round':>5} {'baseline chains/s':>18} {'bookings/s':>11} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6}")
-    for i, (b_rate, b_lat, s_rate, s_lat, s_fail) in enumerate(rows, 1):
+    names = [p.name for p in PARTIES]
+    print(f"{'round':>5} {'baseline chains/s':>18} {'bookings/s':>11} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'failed':>6} | CPU ms/booking " + " ".join(f"{n:>6}" for n in names) + f" {'all':>6} | baseline CPU ms/chain")
+    for i, (b_rate, b_lat, s_rate, s_lat, s_fail, cpu_ms, b_cpu) in enumerate(rows, 1):
         print(f"{i:>5} {b_rate:>18.1f} {s_rate:>11.1f} {s_rate / b_rate:>6.2f} {percentile(s_lat, 50):>7.1f} "
-              f"{percentile(s_lat, 99):>7.1f} {s_fail:>6}")
+              f"{percentile(s_lat, 99):>7.1f} {s_fail:>6} |                " + " ".join(f"{cpu_ms[n]:>6.2f}" for n in names)
+              + f" {sum(cpu_ms.values()):>6.2f} | {b_cpu:>21.2f}")
     print(f"median: baseline {statistics.median(b_rates):.1f} chains/s (p50 "
           f"{statistics.median(percentile(r[1], 50) for r in rows):.1f} ms), bookings "
           f"{statistics.median(s_rates):.1f}/s, ratio {statistics.median(s / b for s, b in zip(s_rates, b_rates)):.2f}")
+    first, last = rows[0][5], rows[-1][5]
+    print("CPU per booking, last round / first: " + ", ".join(f"{n} {last[n] / first[n]:.2f}" for n in names)
+          + f"; all parties {sum(last.values()) / sum(first.values()):.2f} (baseline's CPU per chain "
+          f"{rows[-1][6] / rows[0][6]:.2f})")
     print(f"paced at {target_rate:.1f}/s for {args.paced_count} bookings: achieved {p_rate:.1f}/s, "
           f"p50 {percentile(p_lat, 50):.1f} ms, p99 {percentile(p_lat, 99):.1f} ms, failed {p_fail}")
 
