@@ -146,4 +146,4 @@ async def _sample(t: Target) -> dict:
     return confirming(t, fresh_ubrn())
 
 
-inbox_checks.register("gp", inbox, _sample)
+inbox_checks.register("gp", inbox, _sample, metadata=lambda t: f"{t.ods}/metadata")
