@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
@@ -109,19 +110,46 @@ async def test_same_scenario_twice_gives_the_same_journal(tmp_path):
     assert Counter(e["decision"] for e in journals[0])["drop"] > 5
 
 
+async def _advance_all(client, urls, to_s: float) -> None:
+    for base in (urls.spine, urls.pas, urls.gp, urls.broker):
+        r = await client.post(f"{base}/clock/advance", json={"to_s": to_s})
+        assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize("delivery", ["fire-and-forget", "reliable"])
 async def test_spine_outage_window_fails_or_waits_then_recovers(tmp_path, delivery):
-    outage = {"link": "broker->spine", "action": "outage", "window": {"from": 0.0, "to": 1.0}}
-    async with inprocess_stack(tmp_path, population_size=200) as (urls, client, _):
+    """The outage is a window of the broker's clock. On virtual clocks it is simulated time, so no
+    amount of load can carry the first bookings past its end (on the system clock a 1 s window did)."""
+    # 20 s: shorter than reliable delivery's wait for a UBRN (reliable_wait_s, 30 s).
+    outage = {"link": "broker->spine", "action": "outage", "window": {"from": 0.0, "to": 20.0}}
+    async with inprocess_stack(tmp_path, population_size=200, clock="virtual") as (urls, client, _):
         await _configure(client, urls, 1, [outage], delivery=delivery)
-        during = await dd.drive(client, urls, bookings=5, seed=1, concurrency=5)
-        statuses = {status for _, status, _ in during}
+        driving = asyncio.create_task(dd.drive(client, urls, bookings=5, seed=1, concurrency=5))
+        now = 0.0
+        if delivery == "reliable":
+            # Every booking meets the outage before time moves (else a slow machine could let the
+            # clock run past the window before a booking got to the spine).
+            # Each booking tries the spine once at time 0, then sleeps on the clock before trying again.
+            while sum(e["outcome"] == "unreachable" for e in await dd.journal(client, urls)) < 5:
+                assert not driving.done(), driving.result()
+                await asyncio.wait({driving}, timeout=0.01)
+        while not driving.done():
+            # Reliable delivery retries on the broker's clock: time moves only once a retry sleeps on it
+            # (fire-and-forget never sleeps, so time stands still and every booking meets the outage).
+            state = (await client.get(f"{urls.broker}/clock")).json()
+            if state["sleepers"] and state["next_wakeup_s"] is not None and state["next_wakeup_s"] > now:
+                now = state["next_wakeup_s"]
+                await _advance_all(client, urls, now)
+            await asyncio.wait({driving}, timeout=0.01)
+        statuses = {status for _, status, _ in driving.result()}
         if delivery == "fire-and-forget":
             assert statuses == {503}  # the spine vanished: no UBRN, no booking
+            assert now == 0.0
         else:
             assert statuses == {200}  # waited for the spine to come back
-        import asyncio
-        await asyncio.sleep(1.1)
+            assert now >= 20.0
+        if now < 21.0:
+            await _advance_all(client, urls, 21.0)
         after = await dd.drive(client, urls, bookings=5, seed=2, concurrency=5)
         assert {status for _, status, _ in after} == {200}
         unreachable = [e for e in await dd.journal(client, urls) if e["outcome"] == "unreachable"]
