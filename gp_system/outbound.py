@@ -83,6 +83,13 @@ async def first_free_slot(client: httpx.AsyncClient, broker_url: str, *, start: 
         if not service_id:
             raise transient(f"the broker's slot {slot['id']} names no Schedule")
         return FreeSlot(slot_id=slot["id"], service_id=service_id, start=slot.get("start"), end=slot.get("end"))
+    # No slot, but a trust could not be searched (its PAS down, the search lost): the answer is not
+    # known, so the practice hears 503 and may ask again, never a permanent "no free slot".
+    missing = [issue.get("diagnostics") or "a trust could not be searched"
+               for entry in body.get("entry") or [] if (entry.get("search") or {}).get("mode") == "outcome"
+               for issue in (entry.get("resource") or {}).get("issue") or [] if issue.get("code") == "transient"]
+    if missing:
+        raise transient(f"no free slot found, but the broker's slot search was incomplete: {missing[0]}")
     return None
 
 

@@ -76,3 +76,29 @@ async def test_a_service_no_trust_offers_is_still_a_refusal_when_every_trust_ans
         message = _booking(practice, nhs, "no-such-service", "2030-01-07T09:00:00+00:00", "2030-01-07T09:15:00+00:00")
         r = await client.post(f"{urls.broker}/$process-message", json=message, headers=FHIR)
         assert r.status_code == 422 and r.json()["issue"][0]["code"] == "not-found"
+
+
+async def test_a_practice_whose_slot_search_lost_its_trusts_hears_503_not_no_free_slot(tmp_path):
+    """The GP system's `$book` asks the broker for the first free slot; when the broker could not
+    search a trust, an empty page is not "no free slot" but an answer not known yet."""
+    from harness.workload import referral_request
+
+    async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
+        practice, nhs = await _practice_and_patient(client, urls)
+        specialty = "cardiology"
+        r = await client.post(f"{urls.gp}/{practice}/ServiceRequest", json=referral_request(nhs, specialty),
+                              headers=FHIR)
+        assert r.status_code == 201, r.text
+        referral = r.json()["id"]
+        rule = (await client.post(f"{urls.broker}/faults", json={"link": "broker->pas:*", "event": "slot-search",
+                                                                  "action": "drop"})).json()
+        book = {"resourceType": "Parameters", "parameter": [{"name": "start", "valueDateTime": "2000-01-01T00:00:00Z"}]}
+        r = await client.post(f"{urls.gp}/{practice}/ServiceRequest/{referral}/$book", json=book, headers=FHIR)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "1" and r.json()["issue"][0]["code"] == "transient"
+        assert "incomplete" in r.json()["issue"][0]["diagnostics"]
+        assert (await client.get(f"{urls.broker}/Appointment")).json()["total"] == 0
+        # Asked again once the trusts can be searched: booked.
+        await client.delete(f"{urls.broker}/faults/{rule['id']}")
+        r = await client.post(f"{urls.gp}/{practice}/ServiceRequest/{referral}/$book", json=book, headers=FHIR)
+        assert r.status_code == 200, r.text
