@@ -15,39 +15,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .cli_errors import fail
-from .contract_cli import contract_app
+from .cli_errors import TestbedError, fail
+from .cli_options import BrokerPort, GpPort, HostOpt, PasPort, SpinePort, local_urls
+from .contract_cli import register as register_contract
 from .embedded_stack import EmbeddedStack, StackError
-from .endpoints import DEFAULT_PORTS, StackUrls
-from .faults_cli import faults_app
+from .endpoints import DEFAULT_PORTS
+from .faults_cli import register as register_faults
 from .output_width import widen_piped_output
-from .reconcile import KINDS, PartyUnreachable
+from .reconcile import KINDS
 from .reconcile_cli import register as register_reconcile
 from .report_cli import register as register_report
 from .replay_cli import register as register_replay
-from .runner import RunIncomplete, RunOptions, run as run_workload, stack_is_up
+from .runner import RunOptions, run as run_workload, stack_is_up
 from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from .scenario_library import library, resolve as resolve_scenario
-from .workload import WorkloadError
 
 app = typer.Typer(help="NHS interoperability testbed: spine, trust PAS, GP systems and a booking broker.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console(stderr=True)
-app.add_typer(faults_app, name="faults")
-app.add_typer(contract_app, name="contract")
-
-HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
-# The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
-# ports is found by every command (and from the harness container) without repeating them.
-BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", envvar="TESTBED_BROKER_PORT")]
-SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
-PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
-GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
-
-
-def _urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:
-    return StackUrls.local(host, {"broker": broker, "spine": spine, "pas": pas, "gp": gp})
-
 
 @app.command()
 def up(
@@ -62,7 +47,7 @@ def up(
     """Start all four parties on loopback and keep them up until Ctrl-C."""
     import shutil
 
-    urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
+    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port)
     if data_dir.exists() and not keep_data:
         for sub in ("data", "logs"):
             shutil.rmtree(data_dir / sub, ignore_errors=True)
@@ -135,16 +120,13 @@ def run(
         spec = parse_scenario(data, str(scenario_path) if scenario_path else "options")
     except ScenarioError as exc:
         fail(str(exc), 2)
-    urls = _urls(host, broker_port, spine_port, pas_port, gp_port)
+    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port)
     opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules)
     if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
         console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
     try:
+        # StackError, WorkloadError, RunIncomplete (1) and PartyUnreachable (3) are TestbedErrors: main() says them.
         summary, folder = run_workload(opts, None if json_out else _progress_bar)
-    except (StackError, WorkloadError, RunIncomplete) as exc:
-        fail(str(exc))
-    except PartyUnreachable as exc:
-        fail(str(exc), 3)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     rules = summary.get("fault_rules") or {}
@@ -224,9 +206,9 @@ def _print_summary(summary: dict) -> None:
         out.print("every expectation of the scenario was met")
 
 
-register_reconcile(app)
-register_report(app)
-register_replay(app)
+# Every command module adds its commands the same way.
+for register in (register_faults, register_contract, register_reconcile, register_report, register_replay):
+    register(app)
 
 
 def main() -> None:
@@ -239,6 +221,10 @@ def main() -> None:
     except typer.Abort:
         print("testbed: error: aborted", file=sys.stderr)
         sys.exit(130)
+    except TestbedError as exc:
+        # Whatever a command did not catch itself: one line, and the exit code its class says.
+        print(f"testbed: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except (IsADirectoryError, NotADirectoryError) as exc:
         # A directory given where a file is expected (or the other way round), wherever a command met it.
         print(f"testbed: error: {exc.filename}: {exc.strerror}", file=sys.stderr)

@@ -135,3 +135,7 @@ def pacts(
     if not update and not verify_url:
         for consumer, prov in pact_files.PAIRS:
             print(pact_files.pact_path(consumer, prov))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(contract_app, name="contract")

@@ -18,10 +18,11 @@ from pathlib import Path
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from .cli_errors import TestbedError
 from .endpoints import StackUrls
 
 
-class StackError(RuntimeError):
+class StackError(TestbedError, RuntimeError):
     """The stack could not be started; the message is one line for the user."""
 
 

@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from harness.reconcile.sources import PartyUnreachable
+from .cli_errors import UsageError
 
 # Fault actions under which a 4xx is the fault's doing rather than the receiver's choice.
 INJECTED_REFUSALS = frozenset({"error", "corrupt"})
@@ -62,7 +63,7 @@ def link_rates(journal: Iterable[dict]) -> dict[str, dict]:
 
 # -- the journal -------------------------------------------------------------------------------------
 
-class JournalError(RuntimeError):
+class JournalError(UsageError, RuntimeError):
     """A journal that cannot be read; one line for the user."""
 
 

@@ -108,3 +108,7 @@ def remove_rule(rule_id: str, broker_url: BrokerUrl = "http://127.0.0.1:8000"):
 def reset(seed: Annotated[int | None, typer.Option()] = None, broker_url: BrokerUrl = "http://127.0.0.1:8000"):
     """Remove every rule, release held messages, restart counters and the link counts."""
     _print(_call("POST", f"{broker_url}/faults/reset", {"seed": seed} if seed is not None else {}))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(faults_app, name="faults")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,9 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.control_auth import add_control_token
 from party_common.http_client import add_trace_headers
 
+from .cli_errors import FAILED, UNREACHABLE, USAGE, fail
+from .cli_options import (BrokerPort, BrokerUrl, GpPort, GpUrl, HostOpt, PasPort, PasUrl, SpinePort, SpineUrl,
+                          stack_urls)
 from .endpoints import DEFAULT_PORTS, StackUrls
 from .error_rates import (Bound, JournalError, end_to_end_miss, link_bound_misses, link_rates, load_journal,
                           read_journal)
@@ -30,39 +32,14 @@ from .reconcile.report import Reconciliation
 from .reconcile.service import judged, reconcile_captured
 from .run_record import RunFolderError, load_capture, read_jsonl
 
-USAGE, MISSED, UNREACHABLE = 2, 1, 3
+MISSED = FAILED
 
-HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
-# The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
-# ports is found by every command (and from the harness container) without repeating them.
-BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", envvar="TESTBED_BROKER_PORT")]
-SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
-PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
-GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
-BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
-SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
-PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]
-GpUrl = Annotated[str | None, typer.Option(help="Base URL of the GP system hosting the practices (/{ODS}).")]
 JournalOpt = Annotated[Path | None, typer.Option(help="A journal.jsonl to score against and take link rates from.")]
 RunOpt = Annotated[Path | None, typer.Option("--run", help="A run folder, judged from what the run recorded (its"
                                               " bookings, journal and each party's records captured at its end)"
                                               " with no stack asked; with --repair, that run's own stack must be up.")]
 SettleOpt = Annotated[float, typer.Option(min=0, help="Wait up to this many seconds for the broker's outbox to"
                                                       " drain before reading (0: do not wait).")]
-
-
-def fail(message: str, code: int = MISSED) -> None:
-    print(f"testbed: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]) -> StackUrls:
-    urls = StackUrls.local(host, ports)
-    given = {k: v.rstrip("/") for k, v in explicit.items() if v}
-    for name, url in given.items():
-        if not url.startswith(("http://", "https://")):
-            fail(f"--{name}-url must be an http(s) URL, got {url!r}", USAGE)
-    return replace(urls, **given)
 
 
 class RunContext:

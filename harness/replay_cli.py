@@ -15,7 +15,8 @@ from party_common.logging_setup import configure_logging
 
 from .embedded_stack import StackError
 from .reconcile import PartyUnreachable
-from .reconcile_cli import GpUrl, HostOpt, PasUrl, SpineUrl, fail
+from .cli_errors import fail
+from .cli_options import GpUrl, HostOpt, PasUrl, SpineUrl
 from .run_record import RunFolderError, newest_run
 from .runner import RunIncomplete
 from .workload import WorkloadError

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .reconcile_cli import USAGE, fail
+from .cli_errors import USAGE, fail
 from .report_data import ReportError
 from .report_html import write_report
 

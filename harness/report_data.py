@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from .cli_errors import UsageError
 from .error_rates import JournalError, delivery_failed, link_rates, load_journal
 from .reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
 from .trace import Tracer
@@ -33,7 +34,7 @@ SMOOTH_ATTEMPTS = 20
 RUN_FILES = ("scenario.json", "summary.json", "journal.jsonl", "reconciliation.json")
 
 
-class ReportError(RuntimeError):
+class ReportError(UsageError, RuntimeError):
     """A folder the report cannot be made from; one line for the user."""
 
 

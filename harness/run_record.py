@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from .cli_errors import UsageError
 from .endpoints import StackUrls
 from .reconcile.records import FIELDS, PartyRecords, Strings
 from .reconcile.report import Reconciliation
@@ -25,7 +26,7 @@ FORMAT = "testbed-run"
 VERSION = 1
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UsageError, ValueError):
     """A run folder that cannot be replayed or traced: one line for the user."""
 
 

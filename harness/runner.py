@@ -19,6 +19,7 @@ from party_common.http_client import add_trace_headers
 from party_common.identifiers import UBRN_SYSTEM
 from party_common.trust_catalogue import DEFAULT_TRUSTS
 
+from .cli_errors import TestbedError
 from .arrivals import arrival_times
 from .clock_driver import ClockDriver, harness_activity, refuse_virtual_stack
 from .embedded_stack import PARTIES, EmbeddedStack, StackError
@@ -174,7 +175,7 @@ async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -
         since = page["last"]
 
 
-class RunIncomplete(RuntimeError):
+class RunIncomplete(TestbedError, RuntimeError):
     """The run stopped part-way; what it had is in its folder (summary marked incomplete)."""
 
 

@@ -33,6 +33,7 @@ from party_common.settings import UtcDatetime
 from party_common.site_behaviour import SiteBehaviour
 from party_common.trust_catalogue import DEFAULT_TRUSTS
 
+from .cli_errors import UsageError
 from .arrivals import ArrivalSpec
 
 _PRACTICE_CODES = [code for code, _ in PRACTICES]
@@ -40,7 +41,7 @@ _TRUST_CODES = [t["ods"] for t in DEFAULT_TRUSTS]
 _SITE_CODES = [site["code"] for t in DEFAULT_TRUSTS for site in t["sites"]]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UsageError, ValueError):
     """A scenario that cannot be used; the message is one line naming the field at fault."""
 
 

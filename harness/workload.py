@@ -15,6 +15,7 @@ import httpx
 from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import NHS_NUMBER_SYSTEM, SPECIALTY_SYSTEM, UBRN_SYSTEM
 
+from .cli_errors import TestbedError
 from .endpoints import StackUrls
 
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
@@ -45,7 +46,7 @@ def referral_request(nhs_number: str, specialty: str) -> dict:
 Pacer = Callable[[int, Callable[[int], Awaitable[None]]], Awaitable[None]]
 
 
-class WorkloadError(RuntimeError):
+class WorkloadError(TestbedError, RuntimeError):
     """The workload could not start (no practices, no services...): one line for the user."""
 
 

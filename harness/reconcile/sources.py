@@ -13,6 +13,7 @@ import httpx
 from harness.endpoints import StackUrls
 from party_common.identifiers import ODS_SYSTEM
 
+from ..cli_errors import UnreachableError
 from .records import LineSplitter, PartyRecords, Strings, gc_paused
 
 NDJSON = "application/fhir+ndjson"
@@ -20,7 +21,7 @@ PAGE = 1000
 NO_EXPORT = (404, 405, 501)
 
 
-class PartyUnreachable(RuntimeError):
+class PartyUnreachable(UnreachableError, RuntimeError):
     """A party could not be reached or read; the message is one line for the user."""
 
     def __init__(self, party: str, url: str, reason: str):
