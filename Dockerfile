@@ -33,7 +33,7 @@ ENTRYPOINT ["/bin/sh", "/usr/local/lib/testbed/entrypoint.sh"]
 CMD ["broker"]
 # The dependencies and the project's build backend, in a layer that changes only with pyproject.toml
 # or the wheels.
-COPY pyproject.toml docker/wheels/ /wheels/
+COPY pyproject.toml constraints.txt docker/wheels/ /wheels/
 RUN set -e; \
     case "$PIP_INSTALL_FROM" in \
       wheels) from="--no-index --find-links /wheels" ;; \
@@ -43,7 +43,7 @@ RUN set -e; \
     python3 -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb")); \
                 print("\n".join(p["project"]["dependencies"] + p["build-system"]["requires"]))' \
       >/tmp/requirements.txt; \
-    pip install -q $from -r /tmp/requirements.txt; \
+    pip install -q $from -c /wheels/constraints.txt -r /tmp/requirements.txt; \
     rm -f /tmp/requirements.txt
 
 # The project's own wheel, built from the source in a stage of its own: the source (and the wheels

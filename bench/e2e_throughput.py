@@ -132,13 +132,13 @@ async def main_async(args) -> None:
 
     b_rates = [r[0] for r in rows]
     s_rates = [r[2] for r in rows]
-    print(f"end-to-end bookings through the embedded stack (2 cores shared by 4 servers and the driver)")
+    print("end-to-end bookings through the embedded stack (2 cores shared by 4 servers and the driver)")
     print(f"bookings per round {args.bookings}, concurrency {args.concurrency}, rounds {args.repeats}, "
           f"HTTP round trips per booking {len(HOPS)}")
     names = [p.name for p in PARTIES]
     print(f"{'round':>5} {'baseline chains/s':>18} {'bookings/s':>11} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'failed':>6} | CPU ms/booking " + " ".join(f"{n:>6}" for n in names) + f" {'all':>6} | baseline CPU ms/chain")
-    for i, (b_rate, b_lat, s_rate, s_lat, s_fail, cpu_ms, b_cpu) in enumerate(rows, 1):
+    for i, (b_rate, _b_lat, s_rate, s_lat, s_fail, cpu_ms, b_cpu) in enumerate(rows, 1):
         print(f"{i:>5} {b_rate:>18.1f} {s_rate:>11.1f} {s_rate / b_rate:>6.2f} {percentile(s_lat, 50):>7.1f} "
               f"{percentile(s_lat, 99):>7.1f} {s_fail:>6} |                " + " ".join(f"{cpu_ms[n]:>6.2f}" for n in names)
               + f" {sum(cpu_ms.values()):>6.2f} | {b_cpu:>21.2f}")

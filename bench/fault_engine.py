@@ -52,7 +52,7 @@ def micro() -> None:
     print("part 1: one decision (median of 7 x 20,000 calls)")
     print(f"  baseline random.random()            {baseline:7.3f} us")
     for name, engine in (("no rules", none), ("3 rules, matching link", three), ("10 rules, other links", ten)):
-        us = per_call_us(lambda: engine.decide("broker->pas:RT1", "booking-request"))
+        us = per_call_us(lambda engine=engine: engine.decide("broker->pas:RT1", "booking-request"))
         print(f"  decide(), {name:<26}{us:7.3f} us  ({us / baseline:5.1f} x baseline)")
 
 

@@ -31,13 +31,13 @@ from tenacity import retry_if_result
 from party_common.booking import (
     BROKER,
     SPINE,
-    BookingFacts,
     BookingRead,
+    HeldBooking,
     appointment_resource,
     booking_message,
     practice_org,
     read_booking,
-    require,
+    required_ubrn,
     service_dos,
     trust_org,
 )
@@ -62,7 +62,7 @@ from .models import LedgerEntry, OutboxMessage, ProcessedMessage
 from .outbox import Outbox, outbox_row
 from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
 from .referral_flow import ReferralFlow
-from .retries import clocked_retrying, stop_after
+from .retries import clocked_retrying, keep_result, stop_after
 from .settings import Settings
 from .slot_search import first_free_slot
 
@@ -173,11 +173,11 @@ class BookingFlow:
         service = await target_service(self.directory, msg, headers, read.service_keys,
                                        read.service_where or f"{read.where}.participant")
         slot_id, start, end = await self._slot(read, service)
-        facts = replace(read.facts, gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id,
-                        service_dos=service.dos, slot_id=slot_id, start=start, end=end, status="booked",
-                        specialty=read.facts.specialty or service.specialty, ubrn=None, appointment_id=None)
-        ubrn = await self._allocate_ubrn(facts.nhs_number, msg.bundle_id)
-        facts = replace(facts, ubrn=ubrn)
+        ubrn = await self._allocate_ubrn(read.facts.nhs_number, msg.bundle_id)
+        facts = HeldBooking.of(replace(read.facts, service_dos=service.dos, start=start, end=end, status="booked",
+                                       specialty=read.facts.specialty or service.specialty, appointment_id=None),
+                               ubrn=ubrn, gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id,
+                               slot_id=slot_id)
         answer = response_bundle(msg, "ok", [appointment_resource(facts)], responder=trust_org(facts.trust_ods),
                                  bundle_id=derived_id(msg.bundle_id, "answer"))
 
@@ -214,7 +214,7 @@ class BookingFlow:
                             bars_code="REC_CONFLICT")
         return slot["id"], slot["start"], slot["end"]
 
-    async def _commit_booking(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
+    async def _commit_booking(self, msg: Message, facts: HeldBooking, answer: dict, rows: list) -> None:
         now = self.clock.now()
         async with self.db.session() as s:
             s.add(LedgerEntry(
@@ -238,14 +238,17 @@ class BookingFlow:
             async for attempt in clocked_retrying(
                 self.clock, origin, multiplier=0.02, max_s=1.0,
                 stop=stop_after(self.clock, self.settings.reliable_wait_s),
-                retry=retry_if_result(lambda r: r.outcome in RETRYABLE), retry_error_callback=lambda s: d,
+                retry=retry_if_result(lambda r: r.outcome in RETRYABLE),
+                # On giving up, the last attempt's delivery (read late on purpose) is the answer.
+                retry_error_callback=lambda s: d,  # noqa: B023
             ):
                 with attempt:
                     attempts += 1
                     d = await self.courier.send("broker->spine", "allocate-ubrn", "POST", url, params,
                                                 attempt=attempts)
-                if not attempt.retry_state.outcome.failed:
-                    attempt.retry_state.set_result(d)
+                keep_result(attempt, d)
+            if d is None:  # no attempt ran: tenacity gave up before the first
+                raise FhirError(503, "transient", "the spine could not be asked for a UBRN")
         else:
             d = await self.courier.send("broker->spine", "allocate-ubrn", "POST", url, params)
         if d.outcome == REJECTED:
@@ -261,13 +264,9 @@ class BookingFlow:
     # -- cancellation ----------------------------------------------------------------------------
 
     async def _cancel(self, msg: Message, read: BookingRead) -> tuple[int, dict]:
-        requested = require(read, ubrn=True)
+        ubrn = required_ubrn(read)
         async with self.db.session() as s:
-            entry = await s.get(LedgerEntry, requested.ubrn)
-            if entry is None:
-                raise FhirError(404, "not-found", f"no booking with UBRN {requested.ubrn}",
-                                [f"Bundle.entry[{msg.first_index('Appointment')}].resource.identifier"])
-            facts = ledger_facts(entry)
+            facts = ledger_facts(await ledger_entry(s, ubrn, f"{read.where}.identifier"))
         facts.status = "cancelled"
         answer = response_bundle(msg, "ok", [appointment_resource(facts)], responder=trust_org(facts.trust_ods),
                                  bundle_id=derived_id(msg.bundle_id, "answer"))
@@ -283,9 +282,9 @@ class BookingFlow:
         await self._report_to_spine(BOOKING_CANCEL, facts, msg.bundle_id)
         return 200, answer
 
-    async def _commit_cancel(self, msg: Message, facts: BookingFacts, answer: dict, rows: list) -> None:
+    async def _commit_cancel(self, msg: Message, facts: HeldBooking, answer: dict, rows: list) -> None:
         async with self.db.session() as s:
-            entry = await s.get(LedgerEntry, facts.ubrn)
+            entry = await ledger_entry(s, facts.ubrn)
             entry.status = "cancelled"
             entry.cancel_bundle_id = msg.bundle_id
             entry.updated_at = self.clock.now()
@@ -301,10 +300,10 @@ class BookingFlow:
             return await self.referrals.settled(s, row, d)
         if row.kind != "pas":
             return []
-        entry = await s.get(LedgerEntry, row.ubrn)
+        entry = await ledger_entry(s, row.ubrn)
         facts = ledger_facts(entry)
         cancelling = row.event == BOOKING_CANCEL
-        origin = entry.cancel_bundle_id if cancelling else entry.request_bundle_id
+        origin = _origin(entry, cancelling)
         if d.outcome == DELIVERED or (cancelling and d.status == 422):
             return [self._gp_row(origin, row.event, facts, "ok"), self._spine_row(row.event, facts, origin)]
         # The trust refused for good: a booking did not happen; a cancellation did not either, so
@@ -315,24 +314,25 @@ class BookingFlow:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def service_endpoint(self, facts) -> str:
-        """The booked service's DoS id as the trust lists it (a real PAS has its own)."""
-        service = self.directory.services.get(facts.service_id)
-        return dos_token(service.dos if service else facts.service_dos or service_dos(facts.service_id))
+    def service_endpoint(self, service_id: str, dos: str | None) -> str:
+        """The service's DoS id as the trust lists it (a real PAS has its own), else as the message
+        named it, else the testbed's for its id."""
+        service = self.directory.services.get(service_id)
+        return dos_token(service.dos if service else dos or service_dos(service_id))
 
     # `ids`, when given, is what the message ids derive from instead of `origin`: a rebooked booking's
     # (LedgerEntry.rebook_origin), whose news of its new slot must not reuse the ids of the old.
-    def _pas_message(self, event: str, facts: BookingFacts, origin: str, ids: str | None = None
+    def _pas_message(self, event: str, facts: HeldBooking, origin: str, ids: str | None = None
                      ) -> tuple[str, str, dict]:
         base = self.directory.pas_base(facts.trust_ods)
         ids = ids or origin
         body = booking_message(event, facts, sender=practice_org(facts.gp_ods), receiver=trust_org(facts.trust_ods),
-                               destination=self.service_endpoint(facts),
+                               destination=self.service_endpoint(facts.service_id, facts.service_dos),
                                bundle_id=derived_id(ids, f"pas:{event}"),
                                header_id=derived_id(ids, f"pas:{event}:header"))
         return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body
 
-    def _gp_message(self, origin: str, event: str, facts: BookingFacts, code: str, ids: str | None = None
+    def _gp_message(self, origin: str, event: str, facts: HeldBooking, code: str, ids: str | None = None
                     ) -> tuple[str, str, dict]:
         base = self.directory.gp_base(facts.gp_ods)
         practice = practice_org(facts.gp_ods)
@@ -344,7 +344,7 @@ class BookingFlow:
                                header_id=derived_id(ids, f"gp:{event}:header"))
         return f"broker->gp:{facts.gp_ods}", f"{base}/$process-message", body
 
-    def _spine_message(self, event: str, facts: BookingFacts, origin: str, ids: str | None = None
+    def _spine_message(self, event: str, facts: HeldBooking, origin: str, ids: str | None = None
                        ) -> tuple[str, str, dict]:
         spine = self.settings.spine_url.rstrip("/")
         ids = ids or origin
@@ -353,31 +353,31 @@ class BookingFlow:
                                header_id=derived_id(ids, f"spine:{event}:header"))
         return "broker->spine", f"{spine}/$process-message", body
 
-    def _pas_row(self, event, facts, origin):
+    def _pas_row(self, event: str, facts: HeldBooking, origin: str) -> OutboxMessage:
         return self._row(facts, "pas", event, self._pas_message(event, facts, origin))
 
-    def _gp_row(self, origin, event, facts, code):
+    def _gp_row(self, origin: str, event: str, facts: HeldBooking, code: str) -> OutboxMessage:
         return self._row(facts, "gp", event, self._gp_message(origin, event, facts, code))
 
-    def _spine_row(self, event, facts, origin):
+    def _spine_row(self, event: str, facts: HeldBooking, origin: str) -> OutboxMessage:
         return self._row(facts, "spine", event, self._spine_message(event, facts, origin))
 
-    def _row(self, facts: BookingFacts, kind: str, event: str, message: tuple[str, str, dict]) -> OutboxMessage:
+    def _row(self, facts: HeldBooking, kind: str, event: str, message: tuple[str, str, dict]) -> OutboxMessage:
         link, url, body = message
         return outbox_row(self.clock.now(), facts.ubrn, kind, link, event, url, body)
 
-    async def _send_to_pas(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery",
-                           ids: str | None = None):
+    async def _send_to_pas(self, event: str, facts: HeldBooking, origin: str, purpose: str = "delivery",
+                           ids: str | None = None) -> Delivery:
         link, url, body = self._pas_message(event, facts, origin, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
-    async def _confirm_to_gp(self, origin: str, event: str, facts: BookingFacts, code: str,
+    async def _confirm_to_gp(self, origin: str, event: str, facts: HeldBooking, code: str,
                              purpose: str = "delivery", ids: str | None = None) -> Delivery:
         link, url, body = self._gp_message(origin, event, facts, code, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
-    async def _report_to_spine(self, event: str, facts: BookingFacts, origin: str, purpose: str = "delivery",
-                               ids: str | None = None):
+    async def _report_to_spine(self, event: str, facts: HeldBooking, origin: str, purpose: str = "delivery",
+                               ids: str | None = None) -> Delivery:
         link, url, body = self._spine_message(event, facts, origin, ids)
         return await self.courier.send(link, event, "POST", url, body, ubrn=facts.ubrn, purpose=purpose)
 
@@ -397,7 +397,7 @@ class BookingFlow:
             raise FhirError(422, "business-rule", f"booking {ubrn} was refused by its trust: nothing to resend")
         facts = ledger_facts(entry)
         event = BOOKING_CANCEL if entry.status == "cancelled" else BOOKING_REQUEST
-        origin = entry.cancel_bundle_id if event == BOOKING_CANCEL else entry.request_bundle_id
+        origin = _origin(entry, event == BOOKING_CANCEL)
         ids = entry.rebook_origin if event == BOOKING_REQUEST else None
         if target == "pas":
             return await self._send_to_pas(event, facts, origin, purpose="repair", ids=ids)
@@ -409,8 +409,27 @@ class BookingFlow:
                         ["Parameters.parameter[0].valueCode"])
 
 
-def ledger_facts(entry: LedgerEntry) -> BookingFacts:
-    return BookingFacts(
+async def ledger_entry(s: AsyncSession, ubrn: str, where: str | None = None) -> LedgerEntry:
+    """The ledger's entry for `ubrn`; 404 when there is none (a control reset may remove it between
+    the reads of one request)."""
+    entry = await s.get(LedgerEntry, ubrn)
+    if entry is None:
+        raise FhirError(404, "not-found", f"no booking with UBRN {ubrn}", [where] if where else None)
+    return entry
+
+
+def _origin(entry: LedgerEntry, cancelling: bool) -> str:
+    """The Bundle.id of the practice's message that set the entry's state: the messages the broker
+    sends on about it derive their ids from it."""
+    if not cancelling:
+        return entry.request_bundle_id
+    if entry.cancel_bundle_id is None:  # _commit_cancel sets both together
+        raise RuntimeError(f"booking {entry.ubrn} is cancelled but records no cancel message")
+    return entry.cancel_bundle_id
+
+
+def ledger_facts(entry: LedgerEntry) -> HeldBooking:
+    return HeldBooking(
         ubrn=entry.ubrn, nhs_number=entry.nhs_number, trust_ods=entry.trust_ods, gp_ods=entry.gp_ods,
         service_id=entry.service_id, slot_id=entry.slot_id, start=entry.start, end=entry.end,
         status=entry.status, specialty=entry.specialty, referral_id=entry.referral_id,

@@ -21,6 +21,7 @@ from party_common.fault_rules import FaultRule
 
 from .faults.engine import FaultEngine
 from .models import Base
+from .settings import DeliveryModeName
 
 FAULTS, DELIVERY = "faults", "delivery"
 
@@ -53,7 +54,7 @@ class ControlState:
     async def save_delivery(self, mode: str) -> None:
         await self._put(DELIVERY, mode)
 
-    async def restore(self, engine: FaultEngine) -> str | None:
+    async def restore(self, engine: FaultEngine) -> DeliveryModeName | None:
         """Puts the stored plan on `engine`; returns the stored delivery mode (None if never set)."""
         plan = await self._get(FAULTS)
         if plan is not None:

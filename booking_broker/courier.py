@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 
@@ -151,6 +150,7 @@ class Courier:
     async def _carry(self, link: str, event: str, body: dict | None, transfer: Transfer, meta: dict,
                      key: Key) -> Delivery:
         decision = self.engine.decide(link, event, key) if self.faults_enabled else PASS
+        rule_id = decision.rule.id if decision.rule else None
         if decision.action is None:
             delivery = await transfer()
         else:
@@ -182,10 +182,10 @@ class Courier:
                 timer.add_done_callback(self._timers.discard)
             for copy in copies:
                 copy.decision = "duplicate-copy"
-                copy.rule_id = decision.rule.id
+                copy.rule_id = rule_id
                 self._record(copy, meta, decision.elapsed)
         delivery.decision = decision.name
-        delivery.rule_id = decision.rule.id if decision.rule else None
+        delivery.rule_id = rule_id
         delivery.seq = self._record(delivery, meta, decision.elapsed)
         return delivery
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 
 from party_common.clock import SYSTEM_CLOCK, Clock
-from party_common.database import Database
+from party_common.database import Database, table_of
 
 from .models import JournalEntry
 
@@ -98,7 +98,7 @@ class Journal:
 
 
 def entry_json(e: JournalEntry) -> dict:
-    out = {c: getattr(e, c) for c in JournalEntry.__table__.columns.keys()}
+    out = {c: getattr(e, c) for c in table_of(JournalEntry).columns.keys()}
     if isinstance(out["at"], datetime):
         out["at"] = out["at"].isoformat()
     return out

@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import retry_if_result
 
-from party_common.clock import Clock
+from party_common.clock import Clock, this_task
 from party_common.database import Database
 
 from .courier import Courier
 from .metrics import BrokerMetrics
 from .models import OutboxMessage
 from .outcomes import DELIVERED, RETRYABLE, Delivery
-from .retries import clocked_retrying
+from .retries import clocked_retrying, keep_result
 
 log = structlog.get_logger("outbox")
 
@@ -137,7 +137,7 @@ class Outbox:
             task.add_done_callback(self._workers.discard)
 
     async def _deliver(self, row: OutboxMessage) -> None:
-        me = asyncio.current_task()
+        me = this_task()
         self._starting.discard(me)
         self._queued.add(me)
         try:
@@ -156,8 +156,8 @@ class Outbox:
                         delivery = await self.courier.send(row.link, row.event, "POST", row.url, body,
                                                            ubrn=None if row.kind.startswith("referral") else row.ubrn,
                                                            attempt=attempts)
-                    if not attempt.retry_state.outcome.failed:
-                        attempt.retry_state.set_result(delivery)
+                    keep_result(attempt, delivery)
+                assert delivery is not None, "the loop ends on an attempt that returned, or raises"
                 await self._settle(row.id, delivery, attempts)
         finally:
             self._queued.discard(me)
@@ -171,6 +171,8 @@ class Outbox:
     async def _settle(self, row_id: int, delivery: Delivery, attempts: int) -> None:
         async with self.db.session() as s:
             row = await s.get(OutboxMessage, row_id)
+            if row is None:  # removed by a control reset while on the wire
+                return
             row.state = "delivered" if delivery.outcome == DELIVERED else "rejected"
             row.attempts = attempts
             row.updated_at = self.clock.now()

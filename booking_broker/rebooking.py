@@ -18,7 +18,7 @@ from sqlalchemy import select
 from party_common.messaging import BOOKING_REQUEST
 from party_common.outcome import FhirError
 
-from .booking_flow import BookingFlow, derived_id, ledger_facts
+from .booking_flow import BookingFlow, derived_id, ledger_entry, ledger_facts
 from .models import LedgerEntry
 from .outcomes import REJECTED, Delivery
 from .slot_search import free_slots
@@ -71,7 +71,7 @@ async def rebook(flow: BookingFlow, ubrn: str) -> Rebooking:
             raise FhirError(409, "conflict", f"{service.id} has no free slot from {wanted or 'now'}: booking "
                             f"{ubrn} cannot be moved", bars_code="REC_CONFLICT")
         async with flow.db.writing() as s:
-            row = await s.get(LedgerEntry, ubrn)
+            row = await ledger_entry(s, ubrn)
             moved_from = row.slot_id
             row.slot_id, row.start, row.end = slot["id"], slot["start"], slot["end"]
             row.rebook_origin = derived_id(row.request_bundle_id, f"rebook:{slot['id']}")

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from party_common.booking import BookingFacts, practice_org, trust_org
+from party_common.booking import practice_org, trust_org
 from party_common.clock import Clock
 from party_common.database import Database
 from party_common.identifiers import DOS_SYSTEM
@@ -27,7 +27,7 @@ from party_common.referral import (
     ACCEPTED,
     REFERRAL_STATE_EXT,
     REVOKED,
-    ReferralFacts,
+    HeldReferral,
     read_referral,
     referral_message,
     service_request_resource,
@@ -49,8 +49,8 @@ def key(referral_id: str) -> str:
     return f"referral:{referral_id}"
 
 
-def entry_facts(entry: ReferralEntry) -> ReferralFacts:
-    return ReferralFacts(referral_id=entry.referral_id, nhs_number=entry.nhs_number, gp_ods=entry.gp_ods,
+def entry_facts(entry: ReferralEntry) -> HeldReferral:
+    return HeldReferral(referral_id=entry.referral_id, nhs_number=entry.nhs_number, gp_ods=entry.gp_ods,
                          service_id=entry.service_id, trust_ods=entry.trust_ods, specialty=entry.specialty)
 
 
@@ -78,7 +78,7 @@ class FlowHost(Protocol):
     @property
     def reliable(self) -> bool: ...
 
-    def service_endpoint(self, facts: BookingFacts | ReferralFacts) -> str: ...
+    def service_endpoint(self, service_id: str, dos: str | None) -> str: ...
 
 
 class ReferralFlow:
@@ -91,8 +91,9 @@ class ReferralFlow:
         gp_ods = await sender_practice(flow.directory, msg, headers)
         service = await target_service(flow.directory, msg, headers, read.service_keys,
                                        read.service_where or f"{read.where}.performer")
-        facts = replace(read.facts, gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id,
-                        service_dos=service.dos, specialty=read.facts.specialty or service.specialty, status=ACCEPTED)
+        facts = HeldReferral.of(replace(read.facts, service_dos=service.dos, status=ACCEPTED,
+                                        specialty=read.facts.specialty or service.specialty),
+                                gp_ods=gp_ods, trust_ods=service.trust_ods, service_id=service.id)
         answer = response_bundle(msg, "ok", [service_request_resource(facts)], responder=trust_org(facts.trust_ods),
                                  bundle_id=flow.derived(msg.bundle_id, "answer"))
         now = flow.clock.now()
@@ -162,6 +163,8 @@ class ReferralFlow:
         if row.kind != "referral":
             return []
         entry = await s.get(ReferralEntry, row.ubrn.removeprefix("referral:"))
+        if entry is None:  # removed by a control reset while on the wire
+            return []
         accepted = d.outcome == DELIVERED
         entry.status = TRUST_ACCEPTED if accepted else TRUST_REJECTED
         entry.updated_at = self.flow.clock.now()
@@ -169,16 +172,17 @@ class ReferralFlow:
                                            "ok" if accepted else "fatal-error")
         return [outbox_row(self.flow.clock.now(), row.ubrn, "referral-gp", link, SERVICEREQUEST_RESPONSE, url, body)]
 
-    def _pas_message(self, facts: ReferralFacts, origin: str) -> tuple[str, str, dict]:
+    def _pas_message(self, facts: HeldReferral, origin: str) -> tuple[str, str, dict]:
         flow = self.flow
         base = flow.directory.pas_base(facts.trust_ods)
         body = referral_message(SERVICEREQUEST_REQUEST, facts, sender=practice_org(facts.gp_ods),
-                                receiver=trust_org(facts.trust_ods), destination=flow.service_endpoint(facts),
+                                receiver=trust_org(facts.trust_ods),
+                                destination=flow.service_endpoint(facts.service_id, facts.service_dos),
                                 bundle_id=flow.derived(origin, "pas:referral"),
                                 header_id=flow.derived(origin, "pas:referral:header"))
         return f"broker->pas:{facts.trust_ods}", f"{base}/$process-message", body
 
-    def _gp_message(self, facts: ReferralFacts, origin: str, code: str) -> tuple[str, str, dict]:
+    def _gp_message(self, facts: HeldReferral, origin: str, code: str) -> tuple[str, str, dict]:
         flow = self.flow
         practice = practice_org(facts.gp_ods)
         body = referral_message(SERVICEREQUEST_RESPONSE, replace(facts, status=ACCEPTED if code == "ok" else REVOKED),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tenacity import AsyncRetrying, RetryCallState
+from tenacity import AsyncRetrying, AttemptManager, RetryCallState
 
 from party_common.clock import Clock
 
@@ -35,3 +35,11 @@ def stop_after(clock: Clock, seconds: float):
 
 def clocked_retrying(clock: Clock, seed: str, *, multiplier: float, max_s: float, **kwargs) -> AsyncRetrying:
     return AsyncRetrying(sleep=clock.sleep, wait=SeededJitter(seed, multiplier, max_s), **kwargs)
+
+
+def keep_result(attempt: AttemptManager, result: object) -> None:
+    """After `with attempt:`, hands tenacity what the attempt returned, so `retry_if_result` can judge
+    it; an attempt that raised keeps its exception."""
+    outcome = attempt.retry_state.outcome
+    if outcome is not None and not outcome.failed:
+        attempt.retry_state.set_result(result)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import ODS_SYSTEM, SPECIALTY_SYSTEM
 from party_common.outcome import not_found
 from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
 from party_common.search.tokens import reference_id
 
 from .dependencies import DirectoryDep
@@ -17,7 +18,7 @@ from .searches import HEALTHCARE_SERVICE
 from .trust_reads import UNANSWERED, is_fhir_id
 
 router = APIRouter()
-ServiceQuery = query_param(HEALTHCARE_SERVICE)
+ServiceQuery = Annotated[SearchQuery, Depends(HEALTHCARE_SERVICE.dependency)]
 
 
 def _provider(resource: dict) -> set[str]:

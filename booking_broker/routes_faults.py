@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +15,7 @@ from party_common.outcome import FhirError, invalid, not_found
 from .control_state import ControlDep
 from .dependencies import CourierDep, EngineDep, FlowDep, StatsDep
 from .faults.engine import RuleError
+from .settings import DeliveryModeName
 
 # Reads pass freely; every change to the plan or the delivery mode needs the control token, if set.
 router = APIRouter(dependencies=[Depends(require_control_token)])
@@ -167,7 +168,7 @@ async def reset_faults(request: Request, engine: EngineDep, courier: CourierDep,
 
 
 class DeliveryMode(BaseModel):
-    mode: Literal["fire-and-forget", "reliable"]
+    mode: DeliveryModeName
 
 
 @router.get("/delivery")

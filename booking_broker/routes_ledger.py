@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -12,7 +14,6 @@ from party_common.fhir_json import FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.outcome import invalid, not_found
 from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
 from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
 from .booking_flow import ledger_appointment
@@ -42,7 +43,7 @@ def _order(q: SearchQuery) -> tuple:
 
 
 @router.get("/Appointment", openapi_extra={"parameters": openapi_parameters(APPOINTMENT)})
-async def ledger(request: Request, db: DatabaseDep, q: query_param(APPOINTMENT)):
+async def ledger(request: Request, db: DatabaseDep, q: Annotated[SearchQuery, Depends(APPOINTMENT.dependency)]):
     async with db.session() as s:
         rows, total = await sql_page(
             s, q, select(LedgerEntry),

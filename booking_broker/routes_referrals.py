@@ -3,15 +3,16 @@ the trust answered (extension `referral-state`: sent, accepted, rejected)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from party_common.booking import REFERRAL_SYSTEM
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.outcome import not_found
-from party_common.search import offset_next, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
+from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
 from .dependencies import DatabaseDep
@@ -31,7 +32,7 @@ def _resource(entry: ReferralEntry) -> dict:
 
 
 @router.get("/ServiceRequest", openapi_extra={"parameters": openapi_parameters(SERVICE_REQUEST)})
-async def referrals(request: Request, db: DatabaseDep, q: query_param(SERVICE_REQUEST)):
+async def referrals(request: Request, db: DatabaseDep, q: Annotated[SearchQuery, Depends(SERVICE_REQUEST.dependency)]):
     desc = any(d for _, d in q.sort)
     async with db.session() as s:
         rows, total = await sql_page(

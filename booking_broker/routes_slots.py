@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from party_common.fhir_json import FhirResponse
-from party_common.search import openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
+from party_common.search import SearchQuery, openapi_parameters, search_bundle
 
 from .dependencies import CourierDep, DirectoryDep
 from .routes_directory import entry_urls
@@ -15,7 +16,7 @@ from .slot_search import SlotSearch
 from .trust_reads import UNANSWERED, read_or_404
 
 router = APIRouter()
-SlotQuery = query_param(SLOT)
+SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
 
 
 def _ascending_sorts(parameters: list[dict]) -> list[dict]:

@@ -3,6 +3,8 @@ CapabilityStatement and by the OpenAPI document, so the three cannot disagree.""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.search import Include, Param, SearchSpec
 
@@ -12,7 +14,12 @@ SERVICE_DOC = ("The service whose slots are wanted: its DoS id, its id here, or 
 
 # Reconciliation reads the ledgers whole, and the harness the directory: 1,000 a page keeps that to
 # few requests.
-_WHOLE_READS = {"default_count": 100, "max_count": 1000}
+class _PageSizes(TypedDict):
+    default_count: int
+    max_count: int
+
+
+_WHOLE_READS: _PageSizes = {"default_count": 100, "max_count": 1000}
 _IDENTIFIER = "http://hl7.org/fhir/SearchParameter/clinical-identifier"
 
 NHS_NUMBER = Param("patient:identifier", "token", f"The patient's NHS number ({NHS_NUMBER_SYSTEM}|<n>).",

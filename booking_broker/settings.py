@@ -10,6 +10,10 @@ from party_common.settings import PartySettings
 from .message_log import DEFAULT_LIMIT_BYTES
 
 
+# How the broker delivers (the `delivery` setting, and POST /delivery).
+DeliveryModeName = Literal["fire-and-forget", "reliable"]
+
+
 class Settings(PartySettings):
     model_config = SettingsConfigDict(env_prefix="BROKER_", extra="ignore")
 
@@ -27,7 +31,7 @@ class Settings(PartySettings):
     dedupe: bool = True
     # fire-and-forget: one attempt per message, the ledger says booked whatever happened (2006).
     # reliable: transactional outbox, retries with backoff, receivers deduplicate.
-    delivery: Literal["fire-and-forget", "reliable"] = "fire-and-forget"
+    delivery: DeliveryModeName = "fire-and-forget"
     # Seed of the fault engine's decisions (a scenario or `testbed run --seed` sets it).
     fault_seed: int = 0
     # Reliable delivery gives up on a synchronous step (UBRN allocation) after this long.

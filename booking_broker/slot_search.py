@@ -161,8 +161,9 @@ async def _ask(directory: Directory, courier: Courier, svc: Service, params: lis
         for entry in d.body.get("entry") or []:
             res = entry.get("resource") or {}
             mode = (entry.get("search") or {}).get("mode")
-            if mode == "include" and res.get("id"):
-                included[(res.get("resourceType"), res["id"])] = res
+            kind, rid = res.get("resourceType"), res.get("id")
+            if mode == "include" and isinstance(kind, str) and isinstance(rid, str):
+                included[(kind, rid)] = res
             elif res.get("resourceType") == "Slot" and mode in (None, "match"):
                 counted += 1
                 if len(slots) < need:

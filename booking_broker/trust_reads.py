@@ -8,6 +8,7 @@ is its service id); otherwise every trust is asked, and the first that has it an
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from party_common.outcome import FhirError, not_found
 
@@ -20,7 +21,7 @@ _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 # For a read route's OpenAPI document: a trust that could not be asked is a 503, not a 404.
-UNANSWERED = {503: {"description": "The PAS of a trust that may hold the resource could not be read; ask again"}}
+UNANSWERED: dict[int | str, dict[str, Any]] = {503: {"description": "The PAS of a trust that may hold the resource could not be read; ask again"}}
 
 
 def is_fhir_id(rid: str) -> bool:

@@ -103,7 +103,7 @@ def references(doc: Any) -> list[str]:
                 problems.append(f"references: {where} = {ref!r} resolves to no entry of the Bundle{hint}")
                 continue
             edges[i].add(target)
-            allowed = TARGETS.get((rtype, path))
+            allowed = TARGETS.get((rtype, path)) if rtype else None
             got = ((entries[target] or {}).get("resource") or {}).get("resourceType")
             if allowed and got not in allowed:
                 problems.append(f"references: {where} points at a {got} (entry[{target}]), expected "

@@ -38,6 +38,13 @@ class Target:
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
+    @property
+    def patient(self) -> str:
+        """The NHS number the checks book for: the one given, else the one the provider's setup chose."""
+        if self.nhs_number is None:
+            raise RuntimeError(f"no patient for the {self.provider} checks: its setup chooses one")
+        return self.nhs_number
+
 
 CheckFn = Callable[[Target], Awaitable[None]]
 

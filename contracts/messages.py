@@ -33,7 +33,7 @@ from party_common.booking import (
 )
 from party_common.identifiers import (DOS_SYSTEM, MESSAGE_EVENT_SYSTEM, canonical_system, is_valid_nhs_number,
                                       nhs_number_from_index)
-from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, definition, header_profile
+from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Org, definition, header_profile
 
 from .traffic import CONTRACT_UBRN_PREFIX
 
@@ -84,7 +84,14 @@ def booking_facts(*, slot: dict, service_id: str, ubrn: str | None, trust_ods: s
 
 def service_endpoint(facts: BookingFacts) -> str:
     """The booked service as BaRS addresses it: `https://fhir.nhs.uk/Id/dos-service-id|<DoS id>`."""
-    return f"{DOS_SYSTEM}|{facts.service_dos or service_dos(facts.service_id)}"
+    return f"{DOS_SYSTEM}|{facts.service_dos_id()}"
+
+
+def _named(org: Org | None, who: str) -> Org:
+    """An organisation the message must name: facts without it are a fault in the check that made them."""
+    if org is None:
+        raise ValueError(f"the booking's facts name no {who}")
+    return org
 
 
 def from_practice(event: str, facts: BookingFacts, *, sender_ods: str | None = None, bundle_id: str | None = None,
@@ -92,14 +99,16 @@ def from_practice(event: str, facts: BookingFacts, *, sender_ods: str | None = N
     """A practice's booking-request (no UBRN yet) or booking-cancel (by UBRN) to the broker, as its GP
     system sends it: from the practice (`sender_ods`, default the booking's practice), addressed to
     the service's DoS id."""
-    return booking_message(event, facts, sender=practice_org(sender_ods or facts.gp_ods), receiver=None,
+    return booking_message(event, facts, sender=_named(practice_org(sender_ods or facts.gp_ods), "practice"),
+                           receiver=None,
                            destination=service_endpoint(facts), bundle_id=bundle_id, header_id=header_id)
 
 
 def to_pas(event: str, facts: BookingFacts, *, bundle_id: str | None = None, header_id: str | None = None) -> dict:
     """A booking-request or booking-cancel as the broker passes it to the trust's PAS: from the practice,
     to the trust, addressed to the service's DoS id."""
-    return booking_message(event, facts, sender=practice_org(facts.gp_ods), receiver=trust_org(facts.trust_ods),
+    return booking_message(event, facts, sender=_named(practice_org(facts.gp_ods), "practice"),
+                           receiver=trust_org(facts.trust_ods),
                            destination=service_endpoint(facts), bundle_id=bundle_id, header_id=header_id)
 
 
@@ -113,8 +122,8 @@ def confirmation(event: str, facts: BookingFacts, *, practice: str | None = None
                  request_id: str | None = None, bundle_id: str | None = None, header_id: str | None = None) -> dict:
     """The broker's confirmation to a practice (`practice`, default the booking's): a response message
     naming the practice's request, sent in the trust's name."""
-    receiver = practice_org(practice or facts.gp_ods)
-    return booking_message(event, facts, sender=trust_org(facts.trust_ods), receiver=receiver,
+    receiver = _named(practice_org(practice or facts.gp_ods), "practice")
+    return booking_message(event, facts, sender=_named(trust_org(facts.trust_ods), "trust"), receiver=receiver,
                            destination=receiver.endpoint,
                            response={"identifier": request_id or str(uuid.uuid4()), "code": code},
                            bundle_id=bundle_id, header_id=header_id)

@@ -185,18 +185,21 @@ def _expect(profile: str, **variables: Any) -> Exercise:
 async def _practice_books(client: httpx.AsyncClient, url: str, i: Interaction) -> None:
     """What a practice's GP system does with the broker's answer to its booking-request: reads the
     message, the response code and the booking (UBRN, slot, patient) out of it."""
+    if i.body is None:
+        raise ConsumerExpectationFailed(f"{i.description}: a booking-request needs its message")
+    request = i.body
     r = await _post(client, url, i)
     if r.status_code != 200:
         raise ConsumerExpectationFailed(f"{i.description}: HTTP {r.status_code}")
     answer = r.json()
-    problems = violations(answer, "booking-response", event="booking-request", request_id=i.body["id"], code="ok",
-                          status="booked", slot_id=_slot_of(i.body))
+    problems = violations(answer, "booking-response", event="booking-request", request_id=request["id"], code="ok",
+                          status="booked", slot_id=_slot_of(request))
     try:
         booking = read_booking(read_message(answer)).facts
     except FhirError as exc:
         problems.append(f"the booking cannot be read out of the answer: {exc}")
     else:
-        if not booking.ubrn or booking.nhs_number != read_booking(read_message(i.body)).facts.nhs_number:
+        if not booking.ubrn or booking.nhs_number != read_booking(read_message(request)).facts.nhs_number:
             problems.append(f"the answer's booking names UBRN {booking.ubrn} for patient {booking.nhs_number}")
     if problems:
         raise ConsumerExpectationFailed(f"{i.description}: {problems}")

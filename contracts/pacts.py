@@ -51,6 +51,8 @@ def write_pact(consumer: str, provider: str, directory: Path = PACTS_DIR) -> Pat
     async def run_all(url: str) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             for i in items:
+                if i.exercise is None:
+                    raise ConsumerExpectationFailed(f"{i.description}: no consumer code exercises it")
                 await i.exercise(client, url, i)
 
     failure: ConsumerExpectationFailed | None = None

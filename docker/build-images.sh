@@ -53,7 +53,7 @@ exec 9>"$wheels/.lock"
 flock 9
 # The wheels of the same pyproject.toml are reused (TESTBED_REFRESH_WHEELS=1 makes them again, with
 # whatever newer versions the index has).
-stamp="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version_info[:2])')"
+stamp="$(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version_info[:2])')"
 if [ "${TESTBED_REFRESH_WHEELS:-0}" != 1 ] && [ -f "$wheels/.stamp" ] && [ "$(cat "$wheels/.stamp")" = "$stamp" ] \
     && ls "$wheels"/*.whl >/dev/null 2>&1; then
   log "wheels of this pyproject.toml are in docker/wheels/ already"
@@ -61,7 +61,7 @@ else
   find "$wheels" -name '*.whl' -delete
   rm -f "$wheels/.stamp"
   log "pip wheel: the dependencies into docker/wheels/"
-  "$PYTHON" -m pip wheel -q --wheel-dir "$wheels" "$root" 'setuptools>=68' wheel
+  "$PYTHON" -m pip wheel -q -c "$root/constraints.txt" --wheel-dir "$wheels" "$root" 'setuptools>=68' wheel
   # The project itself is built from source inside the image (its own stage); only dependencies here.
   rm -f "$wheels"/nhs_interop_testbed-*.whl
   echo "$stamp" >"$wheels/.stamp"

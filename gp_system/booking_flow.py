@@ -13,12 +13,12 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import structlog
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from party_common.booking import BookingFacts, practice_message, read_booking
 from party_common.clock import party_clock
-from party_common.database import Database
+from party_common.database import Database, table_of
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
@@ -46,7 +46,7 @@ def _now() -> datetime:
 
 
 # Built once, on the tables rather than the mapped classes, so they run as plain Core statements.
-_BOOKINGS, _REFERRALS = Booking.__table__, Referral.__table__
+_BOOKINGS, _REFERRALS = table_of(Booking), table_of(Referral)
 _REFERRAL = select(_REFERRALS.c.nhs_number, _REFERRALS.c.specialty).where(
     _REFERRALS.c.id == bindparam("referral_id"), _REFERRALS.c.gp_ods == bindparam("ods"))
 _LIVE_BOOKING = select(_BOOKINGS).where(_BOOKINGS.c.active_referral_id == bindparam("referral_id"))
@@ -75,7 +75,7 @@ async def book(db: Database, client, settings: Settings, ods: str, referral_id: 
                        + (f" (UBRN {live.ubrn}, {live.status})" if live.ubrn else f" ({live.status})"))
 
     if wanted.slot:
-        slot = await _named_slot(client, settings, wanted, referral.specialty)
+        slot = await _named_slot(client, settings, wanted.slot, wanted.service, referral.specialty)
     else:
         found = await first_free_slot(client, settings.broker_url, start=wanted.start or "",
                                       specialty=referral.specialty, service=wanted.service)
@@ -101,23 +101,25 @@ async def book(db: Database, client, settings: Settings, ods: str, referral_id: 
     return await _request_booking(db, client, settings, SimpleNamespace(**row))
 
 
-async def _named_slot(client, settings: Settings, wanted: BookRequest, specialty: str | None) -> FreeSlot:
+async def _named_slot(client, settings: Settings, slot_id: str, service: str | None,
+                      specialty: str | None) -> FreeSlot:
     """A slot the caller named by id, with the times a BaRS Slot entry must carry: asked of the broker,
     which also says whether it is still free."""
-    stamp = wanted.slot.rsplit("-", 1)[-1]
+    stamp = slot_id.rsplit("-", 1)[-1]
     if not re.fullmatch(r"\d{12}", stamp):
-        raise invalid(f"slot id {wanted.slot[:100]!r} does not end in its start time (YYYYMMDDHHMM)",
+        raise invalid(f"slot id {slot_id[:100]!r} does not end in its start time (YYYYMMDDHHMM)",
                       "Parameters.parameter")
     start = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:00Z"
     found = await first_free_slot(client, settings.broker_url, start=start, specialty=specialty,
-                                  service=wanted.service)
-    if found is None or found.slot_id != wanted.slot:
-        raise conflict(f"slot {wanted.slot} is not free at {wanted.service}", "Parameters.parameter")
+                                  service=service)
+    if found is None or found.slot_id != slot_id:
+        raise conflict(f"slot {slot_id} is not free at {service}", "Parameters.parameter")
     return found
 
 
 def _message(event: str, facts: BookingFacts, *, bundle_id: str, header_id: str) -> dict:
-    return practice_message(event, facts, name=PRACTICE_NAMES.get(facts.gp_ods), bundle_id=bundle_id,
+    name = PRACTICE_NAMES.get(facts.gp_ods) if facts.gp_ods else None
+    return practice_message(event, facts, name=name, bundle_id=bundle_id,
                             header_id=header_id)
 
 
@@ -226,7 +228,7 @@ async def cancel(db: Database, client, settings: Settings, ods: str, booking_ref
         if row.status == FAILED:
             raise conflict(f"booking {row.ubrn} failed; there is nothing to cancel")
         bundle_id, header_id = row.cancel_bundle_id, row.cancel_header_id
-        if row.status != CANCEL_REQUESTED or not bundle_id:
+        if row.status != CANCEL_REQUESTED or not bundle_id or not header_id:
             if request_id:
                 bundle_id, header_id = request_id, str(uuid.uuid5(_HEADER_NS, request_id))
             else:
@@ -238,7 +240,7 @@ async def cancel(db: Database, client, settings: Settings, ods: str, booking_ref
                         cancel_header_id=header_id, updated_at=_now())
                 .execution_options(synchronize_session=False)
             )
-            if changed.rowcount != 1:
+            if not isinstance(changed, CursorResult) or changed.rowcount != 1:
                 raise conflict(f"booking {row.ubrn} changed while being cancelled; try again")
         # else: the earlier cancellation's outcome is unknown; the same message goes again.
     message = _message(BOOKING_CANCEL, replace(booking_facts(row, status="cancelled"), appointment_id=None),

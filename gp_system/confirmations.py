@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingFacts, read_booking
 from party_common.clock import party_clock
+from party_common.database import table_of
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, RESPONSE_CODES, Message
 from party_common.outcome import FhirError, business_rule, conflict
 
@@ -51,7 +52,7 @@ def next_status(event: str, code: str, current: str | None, pre_cancel: str | No
 
 
 # Built once, on the table rather than the mapped class, so they run as plain Core statements.
-_BOOKINGS = Booking.__table__
+_BOOKINGS = table_of(Booking)
 _INSERT = _BOOKINGS.insert()
 _UPDATE = update(_BOOKINGS).where(_BOOKINGS.c.id == bindparam("booking_id"))
 # The practice is repeated in each alternative so that each is one index lookup: written once, outside
@@ -100,8 +101,8 @@ async def apply_confirmation(session: AsyncSession, ods: str, msg: Message) -> l
     read = read_booking(msg) if focus and focus.get("resourceType") == "Appointment" else None
     facts = read.facts if read else None
     where = read.where if read else "Bundle.entry"
-    if facts and facts.gp_ods and facts.gp_ods != ods:
-        raise business_rule(f"the confirmation's booking is for practice {facts.gp_ods}, not {ods}",
+    if read and read.facts.gp_ods and read.facts.gp_ods != ods:
+        raise business_rule(f"the confirmation's booking is for practice {read.facts.gp_ods}, not {ods}",
                             read.patient_where.replace(".identifier", ".generalPractitioner")
                             if read.patient_where else f"{where}.participant")
 

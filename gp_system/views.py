@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy import ColumnElement, case
 
 from party_common.booking import BookingFacts, appointment_resource
@@ -16,7 +18,7 @@ from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Book
 _SHOWN_STATUS = {REQUESTED: "proposed", BOOKED: "booked", CANCELLED: "cancelled", FAILED: "entered-in-error"}
 
 
-def shown_status(row: Booking) -> str:
+def shown_status(row: Booking | SimpleNamespace) -> str:
     if row.status == CANCEL_REQUESTED:
         # Still the booking it was until the broker confirms the cancellation.
         return _SHOWN_STATUS.get(row.pre_cancel_status or BOOKED, "booked")
@@ -32,7 +34,7 @@ def shown_status_column() -> ColumnElement:
                 else_="proposed")
 
 
-def booking_facts(row: Booking, status: str | None = None) -> BookingFacts:
+def booking_facts(row: Booking | SimpleNamespace, status: str | None = None) -> BookingFacts:
     return BookingFacts(
         ubrn=row.ubrn, nhs_number=row.nhs_number, trust_ods=row.trust_ods, gp_ods=row.gp_ods,
         service_id=row.service_id, slot_id=row.slot_id, start=row.start, end=row.end,
@@ -41,7 +43,8 @@ def booking_facts(row: Booking, status: str | None = None) -> BookingFacts:
     )
 
 
-def appointment(row: Booking) -> dict:
+def appointment(row: Booking | SimpleNamespace) -> dict:
+    """A booking's Appointment, from its row or from the values a Core statement wrote (as a namespace)."""
     return appointment_resource(booking_facts(row))
 
 

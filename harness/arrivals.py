@@ -30,7 +30,7 @@ class ArrivalSpec(BaseModel):
 
 def arrival_times(spec: ArrivalSpec, count: int, seed: int) -> list[float] | None:
     """Seconds from the start at which bookings 0..count-1 arrive; None for a closed workload."""
-    if spec.process == "closed":
+    if spec.process == "closed" or spec.per_hour is None:  # the model requires per_hour otherwise
         return None
     gap = 3600.0 / spec.per_hour
     if spec.process == "uniform":

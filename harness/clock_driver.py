@@ -106,7 +106,7 @@ class ClockDriver:
         while True:
             states = await self.states()
             # Read after the parties: work the harness handed them since is on the wire or theirs.
-            counted = {**states, "harness": self.own_state()} if self.activity is not None else states
+            counted = {**states, "harness": self.own_state(self.activity)} if self.activity is not None else states
             busy = [name for name, s in counted.items() if s.get("busy")]
             if not busy:
                 on_wire = in_transit(counted)
@@ -121,9 +121,10 @@ class ClockDriver:
                 raise StackError(f"the {', '.join(busy)} stayed busy for {timeout_s:.0f}s of real time")
             await asyncio.sleep(poll_s)
 
-    def own_state(self) -> dict:
-        """The harness's work and calls, in the form of a party's `GET /clock` (no clock to move)."""
-        a = self.activity
+    @staticmethod
+    def own_state(a: Clock) -> dict:
+        """The harness's work and calls (`a`, its activity), in the form of a party's `GET /clock`
+        (no clock to move)."""
         return {"busy": a.busy, "next_wakeup_s": None,
                 "calls": {"sent": a.calls_sent, "unreached": a.calls_unreached, "received": a.calls_received,
                           "answered": a.calls_answered, "answers": a.answers_received}}

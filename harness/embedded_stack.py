@@ -105,26 +105,25 @@ class EmbeddedStack:
             except OSError:
                 raise StackError(f"port {port} for the {name} is already in use (is a stack already up?)") from None
 
+    def _probe(self, name: str) -> None:
+        """One health check of a party being started; StackError if its process has ended."""
+        proc = self.processes[name]
+        if proc.poll() is not None:
+            raise StackError(f"the {name} exited during start-up with code {proc.returncode};"
+                             f" see {self.log_dir / (name + '.log')}")
+        httpx.get(f"{getattr(self.urls, name)}/health", timeout=2).raise_for_status()
+
     def wait_healthy(self, names: list[str] | None = None) -> None:
         """Waits for every party's `/health` (or only those `names`d): StackError if one exits or is late."""
         deadline = self.startup_timeout
         for spec in PARTIES:
             if names is not None and spec.name not in names:
                 continue
-            url = f"{getattr(self.urls, spec.name)}/health"
-            proc = self.processes[spec.name]
-
-            def probe():
-                if proc.poll() is not None:
-                    raise StackError(f"the {spec.name} exited during start-up with code {proc.returncode};"
-                                     f" see {self.log_dir / (spec.name + '.log')}")
-                httpx.get(url, timeout=2).raise_for_status()
-
             try:
                 for attempt in Retrying(stop=stop_after_delay(deadline), wait=wait_fixed(0.1), reraise=True,
                                         retry=retry_if_exception_type(httpx.HTTPError)):
                     with attempt:
-                        probe()
+                        self._probe(spec.name)
             except httpx.HTTPError as exc:
                 raise StackError(f"the {spec.name} did not become healthy in {deadline:.0f}s ({exc})") from exc
 

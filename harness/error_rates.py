@@ -54,8 +54,8 @@ def link_rates(journal: Iterable[dict]) -> dict[str, dict]:
     out = {}
     for link, events in sorted(counts.items()):
         attempts = sum(a for a, _ in events.values())
-        failed = sum(f for _, f in events.values())
-        out[link] = {"attempts": attempts, "failed": failed, "rate": _rate(failed, attempts),
+        failures = sum(f for _, f in events.values())
+        out[link] = {"attempts": attempts, "failed": failures, "rate": _rate(failures, attempts),
                      "events": {ev: {"attempts": a, "failed": f, "rate": _rate(f, a)}
                                 for ev, (a, f) in sorted(events.items())}}
     return out

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import httpx
 
@@ -51,6 +52,18 @@ def _detail(r: httpx.Response) -> str | None:
         return r.text[:200]
 
 
+class _Planned(NamedTuple):
+    ubrn: str
+    referral_id: str
+
+
+def _planned(booking: BookingResult) -> _Planned:
+    """What a follow-up needs of a booking `FollowUps.planned` chose, which has both."""
+    if not booking.ubrn or not booking.referral_id:
+        raise ValueError(f"booking {booking.index} has no UBRN or no referral to follow up")
+    return _Planned(booking.ubrn, booking.referral_id)
+
+
 class FollowUps:
     def __init__(self, workload: Workload, cancellations: float, rebookings: float):
         self.workload = workload
@@ -62,6 +75,7 @@ class FollowUps:
                 and chosen(self.workload.seed, r.index, "cancel", self.cancellations)]
 
     async def cancel(self, client: httpx.AsyncClient, booking: BookingResult) -> FollowUp:
+        ubrn = _planned(booking).ubrn
         gp = f"{self.workload.urls.gp}/{booking.practice}"
         correlation = correlation_id(self.workload.run_id, f"{booking.index:07d}-cancel")
         headers = {**HEADERS, "X-Correlation-ID": correlation}
@@ -70,11 +84,11 @@ class FollowUps:
             # A request id of the seed's making, so a rerun of the scenario journals the same messages.
             key = request_id(self.workload.seed, self.workload.id_salt, f"cancel:{booking.index}", 1)
             params = {"resourceType": "Parameters", "parameter": [{"name": "requestId", "valueString": key}]}
-            r = await client.post(f"{gp}/Appointment/{booking.ubrn}/$cancel", json=params, headers=headers)
+            r = await client.post(f"{gp}/Appointment/{ubrn}/$cancel", json=params, headers=headers)
         except httpx.HTTPError as exc:
-            return FollowUp(booking.index, "cancel", booking.ubrn, "error", None, _ms(started),
+            return FollowUp(booking.index, "cancel", ubrn, "error", None, _ms(started),
                             f"{type(exc).__name__}: {exc}")
-        return FollowUp(booking.index, "cancel", booking.ubrn, _outcome(r.status_code), r.status_code,
+        return FollowUp(booking.index, "cancel", ubrn, _outcome(r.status_code), r.status_code,
                         _ms(started), None if r.status_code == 200 else _detail(r))
 
     async def rebook(self, client: httpx.AsyncClient, booking: BookingResult) -> FollowUp:
@@ -85,7 +99,7 @@ class FollowUps:
         headers = {**HEADERS, "X-Correlation-ID": correlation_id(w.run_id, f"{booking.index:07d}-rebook")}
         started = time.perf_counter()
         try:
-            r, _attempts = await w.request_booking(client, gp, booking.referral_id, service, earliest, headers,
+            r, _attempts = await w.request_booking(client, gp, _planned(booking).referral_id, service, earliest, headers,
                                                    key=f"rebook:{booking.index}")
         except httpx.HTTPError as exc:
             return FollowUp(booking.index, "rebook", "", "error", None, _ms(started), f"{type(exc).__name__}: {exc}")

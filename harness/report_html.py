@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from .report_data import build_report, link_family
+from .report_data import build_report
 from .run_folder import write_json
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -138,11 +138,11 @@ def line_plot(title: str, edges: list[float], lines: list[Line], *, width: int =
         dash = "" if line.combined else DASHES[(n // len(PALETTE)) % len(DASHES)]
         stroke = 3.2 if line.combined else 1.4
         d, pen_down, dots = [], False, []
-        for t, r in zip(mids, line.rates):
-            if r is None:
+        for t, rate in zip(mids, line.rates):
+            if rate is None:
                 continue   # the smoothed line runs on across a bucket with no attempt; its dots do not
-            d.append(f'{"L" if pen_down else "M"}{x(t):.1f} {y(r):.1f}')
-            dots.append(f'<circle cx="{x(t):.1f}" cy="{y(r):.1f}" r="{2.4 if line.combined else 1.6}"/>')
+            d.append(f'{"L" if pen_down else "M"}{x(t):.1f} {y(rate):.1f}')
+            dots.append(f'<circle cx="{x(t):.1f}" cy="{y(rate):.1f}" r="{2.4 if line.combined else 1.6}"/>')
             pen_down = True
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         names = "".join(f' data-{k}="{esc(v)}"' for k, v in line.attrs.items())

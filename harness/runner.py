@@ -84,7 +84,7 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
 def clock_env(scenario: Scenario) -> dict[str, str]:
     """Every party on the scenario's clock."""
     epoch = scenario.clock.epoch.isoformat().replace("+00:00", "Z")
-    env = {}
+    env: dict[str, str] = {}
     for spec in PARTIES:
         env[f"{spec.env_prefix}CLOCK"] = scenario.clock.mode
         env[f"{spec.env_prefix}CLOCK_EPOCH"] = epoch
@@ -159,7 +159,7 @@ async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: fl
         if (state["depth"] == 0 and state["held"] == 0) or time.monotonic() > deadline:
             return state
         wakeup = await driver.next_wakeup() if driver else None
-        if wakeup is not None:
+        if driver is not None and wakeup is not None:
             await driver.advance_to(wakeup)
         else:
             await asyncio.sleep(0.1 if driver is None else QUIET_S)
@@ -277,7 +277,7 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     at({"stage": "drain"})
     drained = await wait_for_drain(client, opts.urls, opts.drain_timeout_s, driver)
     duration = time.perf_counter() - started
-    simulated = driver.at - simulated_from if driver else None
+    simulated = driver.at - simulated_from if driver is not None and simulated_from is not None else None
 
     async def settle():
         nonlocal drained

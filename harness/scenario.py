@@ -148,6 +148,8 @@ class _Bound(BaseModel):
     """A range [min, max] either end of which may be left open, but not both (subclasses type them)."""
 
     model_config = ConfigDict(extra="forbid")
+    min: float | None = None
+    max: float | None = None
 
     @model_validator(mode="after")
     def _ordered(self):

@@ -37,7 +37,7 @@ def links_delta(before: dict, after: dict) -> dict:
     return out
 
 
-def summarise(results: list[BookingResult], *, duration_s: float, confirmed_at_gp: int,
+def summarise(results: list[BookingResult], *, duration_s: float, confirmed_at_gp: int | None,
               links: dict) -> dict:
     outcomes = Counter(r.outcome for r in results)
     latencies = [r.latency_ms for r in results if r.outcome == "accepted"]

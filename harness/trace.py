@@ -63,9 +63,10 @@ class Tracer:
         for e in journal:
             if e.get("ubrn"):
                 self.by_ubrn[e["ubrn"]].append(e)
-            for key in {e.get("origin_id"), e.get("bundle_id")} - {None}:
-                self.by_origin[key].append(e)
-        self.discrepancies: dict[str, list[dict]] = defaultdict(list)
+            for key in {e.get("origin_id"), e.get("bundle_id")}:
+                if key is not None:
+                    self.by_origin[key].append(e)
+        self.discrepancies: dict[str | None, list[dict]] = defaultdict(list)
         for d in discrepancies:
             self.discrepancies[d.get("ubrn")].append(d)
 
@@ -97,7 +98,8 @@ class Tracer:
             "ubrn": ubrn,
             "folder": str(self.folder) if self.folder else None,
             "booking": booking,
-            "hops": [{**{k: e.get(k) for k in HOP_FIELDS}, "rule": _rule_text(self.rules.get(e.get("rule_id")))}
+            "hops": [{**{k: e.get(k) for k in HOP_FIELDS},
+                      "rule": _rule_text(self.rules.get(e["rule_id"]) if e.get("rule_id") else None)}
                      for e in hops],
             "views": {party: (views or {}).get(party) for party in ("broker", "pas", "spine", "gp")},
             "discrepancies": [{k: d.get(k) for k in ("kind", "party", "detail")}

@@ -121,7 +121,8 @@ def create_party_app(
                   lifespan=_with_frozen_heap(lifespan, clock))
     app.state.clock = clock
     # /openapi.json describes the FHIR API as it is, not as the handlers' Python signatures suggest.
-    app.openapi = fhir_openapi(app.openapi, party)
+    # Replacing the method is FastAPI's documented way to change the document it serves.
+    app.openapi = fhir_openapi(app.openapi, party)  # type: ignore[method-assign]
     app.add_middleware(AcceptMiddleware, prefix=SENDER if proxy else RECEIVER)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CorrelationMiddleware, party=party, require_trace_headers=require_trace_headers)

@@ -9,7 +9,9 @@ compare like with like; facts FHIR has no element for ride on extensions there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar, overload
 
 from .identifiers import (
     DOS_SYSTEM,
@@ -22,13 +24,15 @@ from .identifiers import (
     dos_token,
     identifier_value,
 )
-from .messaging import BOOKING_CANCEL, Message, MessageBuilder, Org, org_of, profiled
+from .messaging import BOOKING_CANCEL, Message, MessageBuilder, Org, profiled
 from .outcome import FhirError
 
 EXTENSION_BASE = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/"
 PERFORMER_EXT = EXTENSION_BASE + "performer-ods"
 REFERRER_EXT = EXTENSION_BASE + "referrer-ods"
 REFERRAL_SYSTEM = "https://fhir.nhs-interop-testbed.invalid/Id/referral"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,8 +41,8 @@ class BookingFacts:
     nhs_number: str
     trust_ods: str | None
     gp_ods: str | None
-    service_id: str
-    slot_id: str
+    service_id: str | None
+    slot_id: str | None
     start: str | None
     end: str | None
     status: str = "booked"
@@ -46,6 +50,38 @@ class BookingFacts:
     appointment_id: str | None = None
     referral_id: str | None = None
     service_dos: str | None = None
+
+    def service_dos_id(self) -> str:
+        """The booked service's DoS id: the one the message carried, else the testbed's for its id."""
+        if self.service_dos:
+            return self.service_dos
+        if not self.service_id:
+            raise ValueError("a booking that names no service has no DoS id")
+        return service_dos(self.service_id)
+
+
+@dataclass
+class HeldBooking(BookingFacts):
+    """A booking a party has taken on: unlike a message's facts, its UBRN, trust, practice, service
+    and slot are known."""
+
+    ubrn: str
+    trust_ods: str
+    gp_ods: str
+    service_id: str
+    slot_id: str
+
+    @classmethod
+    def of(cls, facts: BookingFacts, *, ubrn: str, trust_ods: str, gp_ods: str, service_id: str,
+           slot_id: str) -> HeldBooking:
+        return copied_as(cls, facts, ubrn=ubrn, trust_ods=trust_ods, gp_ods=gp_ods, service_id=service_id,
+                         slot_id=slot_id)
+
+
+def copied_as(cls: Callable[..., T], facts: Any, **known: str) -> T:
+    """`facts` (a dataclass) copied into a `cls` with the fields `known` set: how a message's facts
+    become the facts a party holds."""
+    return cls(**{**{f.name: getattr(facts, f.name) for f in fields(facts)}, **known})
 
 
 def _specialty_and_referral(appt: dict) -> tuple[str | None, str | None]:
@@ -143,10 +179,19 @@ def read_appointment(appt: dict, where: str = "Appointment", require_ubrn: bool 
 SPINE_ODS = "X26"
 
 
+# An ODS code gives an Org and no code gives None, so a caller holding a code needs no None check.
+@overload
+def practice_org(ods: str, name: str | None = None) -> Org: ...
+@overload
+def practice_org(ods: str | None, name: str | None = None) -> Org | None: ...
 def practice_org(ods: str | None, name: str | None = None) -> Org | None:
     return Org(ods, dos_id("practice", ods), name) if ods else None
 
 
+@overload
+def trust_org(ods: str, name: str | None = None) -> Org: ...
+@overload
+def trust_org(ods: str | None, name: str | None = None) -> Org | None: ...
 def trust_org(ods: str | None, name: str | None = None) -> Org | None:
     return Org(ods, dos_id("trust", ods), name) if ods else None
 
@@ -166,6 +211,8 @@ def booking_entries(b: MessageBuilder, f: BookingFacts, *, practice: Org | None,
     """Adds the booking's entries (Appointment first) to `b`; returns the Appointment's fullUrl."""
     if f.slot_id and not (f.start and f.end):
         raise ValueError(f"slot {f.slot_id}: a Slot entry needs its start and end")
+    if not f.service_id:
+        raise ValueError("a booking message needs the HealthcareService's id")
     appointment_url = b.urn("appointment")
     patient_url, service_url = b.urn("patient"), b.urn("service")
     appt = _appointment(f)
@@ -239,8 +286,10 @@ def practice_message(event: str, facts: BookingFacts, *, name: str | None = None
                      header_id: str | None = None) -> dict:
     """A practice's booking-request or booking-cancel, addressed to the service by its DoS id (the
     broker, as BaRS proxy, routes on it)."""
+    if not facts.gp_ods:
+        raise ValueError("a practice's message needs the practice's ODS code")
     return booking_message(event, facts, sender=practice_org(facts.gp_ods, name), receiver=None,
-                           destination=dos_token(facts.service_dos or service_dos(facts.service_id)),
+                           destination=dos_token(facts.service_dos_id()),
                            bundle_id=bundle_id, header_id=header_id)
 
 
@@ -266,7 +315,7 @@ def read_booking(msg: Message) -> BookingRead:
     of the sender's Bundle at fault when a required fact is missing."""
     index = msg.focus_index
     appt = msg.entry(index) if index is not None else None
-    if not appt or appt.get("resourceType") != "Appointment":
+    if index is None or not appt or appt.get("resourceType") != "Appointment":
         raise FhirError(422, "required", "the message's focus must be an Appointment",
                         ["Bundle.entry[0].resource.focus"])
     where = msg.path(index)
@@ -285,15 +334,14 @@ def read_booking(msg: Message) -> BookingRead:
                 raise FhirError(422, "required", f"the Patient has no NHS number ({NHS_NUMBER_SYSTEM})",
                                 [f"{msg.path(patient[1])}.identifier"])
             for gp in patient[0].get("generalPractitioner") or []:
-                org = msg.resolve(gp, "Organization")
-                gp_ods = gp_ods or (org_of(org[0]).ods if org else None)
+                gp_ods = gp_ods or msg.ods_of(gp)
         service = msg.resolve(actor, "HealthcareService")
         if service:
             keys += _service_keys(service[0])
             service_where = msg.path(service[1])
             trust_ods = trust_ods or _provider_ods(msg, service[0])
-        elif msg.literal_id(actor, "HealthcareService"):
-            keys.append((None, msg.literal_id(actor, "HealthcareService")))
+        elif literal := msg.literal_id(actor, "HealthcareService"):
+            keys.append((None, literal))
             service_where = f"{where}.participant[{i}].actor"
     if nhs is None:
         raise FhirError(422, "required", "Appointment.participant must reference the Patient entry, which "
@@ -313,8 +361,8 @@ def read_booking(msg: Message) -> BookingRead:
                 keys = _service_keys(service[0]) + keys
                 service_where = msg.path(service[1])
                 trust_ods = trust_ods or _provider_ods(msg, service[0])
-            elif msg.literal_id(actor, "HealthcareService"):
-                keys.insert(0, (None, msg.literal_id(actor, "HealthcareService")))
+            elif literal := msg.literal_id(actor, "HealthcareService"):
+                keys.insert(0, (None, literal))
     elif msg.literal_id(slot_ref, "Slot"):
         slot_id, slot_where = msg.literal_id(slot_ref, "Slot"), f"{where}.slot[0]"
 
@@ -344,16 +392,14 @@ def _service_keys(service: dict) -> list[tuple[str | None, str]]:
 
 
 def _provider_ods(msg: Message, service: dict) -> str | None:
-    org = msg.resolve(service.get("providedBy"), "Organization")
-    return org_of(org[0]).ods if org else None
+    return msg.ods_of(service.get("providedBy"))
 
 
 def require(read: BookingRead, *, ubrn: bool = False, ids: bool = False) -> BookingFacts:
     """The facts, with the UBRN and the service and slot ids required where a receiver needs them."""
     f = read.facts
-    if ubrn and not f.ubrn:
-        raise FhirError(422, "required", f"the Appointment must carry a UBRN ({UBRN_SYSTEM})",
-                        [f"{read.where}.identifier"])
+    if ubrn:
+        required_ubrn(read)
     if ids and not f.service_id:
         raise FhirError(422, "required", "the booking must name its HealthcareService",
                         [read.service_where or f"{read.where}.participant"])
@@ -361,3 +407,11 @@ def require(read: BookingRead, *, ubrn: bool = False, ids: bool = False) -> Book
         raise FhirError(422, "required", "the booking's Slot must carry its id",
                         [read.slot_where or f"{read.where}.slot"])
     return f
+
+
+def required_ubrn(read: BookingRead) -> str:
+    """The booking's UBRN, which a receiver of a cancellation (or a report) needs."""
+    if not read.facts.ubrn:
+        raise FhirError(422, "required", f"the Appointment must carry a UBRN ({UBRN_SYSTEM})",
+                        [f"{read.where}.identifier"])
+    return read.facts.ubrn

@@ -32,7 +32,7 @@ def searchset(resources: list[dict], *, total: int | None, base_url: str, path: 
     links = [{"relation": "self", "url": _url(base_url, path, params, offset, count)}]
     if count is not None and total is not None and offset + count < total:
         links.append({"relation": "next", "url": _url(base_url, path, params, offset + count, count)})
-    bundle = {
+    bundle: dict = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": now_iso()},

@@ -34,6 +34,15 @@ DEFAULT_EPOCH = datetime(2006, 6, 5, 9, 0, tzinfo=timezone.utc)
 _TURNS_PER_WAKE = 4
 
 
+def this_task() -> asyncio.Task:
+    """The task running the caller: the clock tracks work and sleep per task, so it is never
+    called outside one."""
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("the party clock is used outside an asyncio task")
+    return task
+
+
 class Clock:
     """Wall time for records, monotonic time for windows and delays."""
 
@@ -77,7 +86,7 @@ class Clock:
 
     @contextmanager
     def _doing_now(self, what: str) -> Iterator[None]:
-        task = asyncio.current_task()
+        task = this_task()
         stack = self._doing.setdefault(task, [])
         stack.append(what)
         try:
@@ -105,7 +114,7 @@ class Clock:
         the instant the last one ends (or one fails, which gather hands it at once) rather than from
         when the event loop next runs it: a harness polling in either gap would move time under it.
         """
-        waiter = asyncio.current_task()
+        waiter = this_task()
         unstarted = left = len(aws)
         over = False  # gather has (or is about to have) an answer for the waiter
 
@@ -152,7 +161,7 @@ class Clock:
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            task = asyncio.current_task()
+            task = this_task()
             self._sleeping.add(task)
             try:
                 await asyncio.sleep(seconds)
@@ -197,7 +206,7 @@ class VirtualClock(Clock):
             await asyncio.sleep(0)
             return
         future = asyncio.get_running_loop().create_future()
-        task = asyncio.current_task()
+        task = this_task()
         # Equal targets wake in the order they went to sleep.
         heapq.heappush(self._waiters, (self.offset + seconds, next(self._order), future, task))
         self._sleeping.add(task)

@@ -132,15 +132,15 @@ def validate_resource(data: Any, expected: str | tuple[str, ...] | None = None):
     except Exception as exc:
         # Looked for only once validation has failed, so a valid body pays nothing for these.
         issue = resource_type_issue(rtype, data)
-        if issue is None and not isinstance(exc, ValidationError):
+        if issue is None and isinstance(exc, ValidationError):
+            issues = validation_issues(rtype, exc)
+            raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
+        if issue is None:
             # The models fail on some bad input (an object where a url belongs) with a TypeError rather
             # than a validation error; it is still the body that is wrong, never the party.
             issue = misplaced_value(rtype, data, model) or Issue(
                 "structure", f"{rtype}: not valid FHIR R4 ({type(exc).__name__})", [rtype])
-        if issue is not None:
-            raise FhirError(400, issue.code, issue.diagnostics, issues=[issue]) from exc
-        issues = validation_issues(rtype, exc)
-        raise FhirError(400, issues[0].code, issues[0].diagnostics, issues=issues) from exc
+        raise FhirError(400, issue.code, issue.diagnostics, issues=[issue]) from exc
     # What the models let through (a null as absent, a number as a dateTime) but the parties, reading the
     # JSON as sent, would not.
     issue = null_property(rtype, data) or misplaced_value(rtype, data, model)

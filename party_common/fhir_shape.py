@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from pydantic import BaseModel
 from fhir.resources.R4B.resource import Resource
 
 from .outcome import Issue
@@ -40,14 +41,14 @@ def unwrap(annotation) -> tuple[bool, typing.Any]:
     return False, annotation
 
 
-def element_model(item) -> type | None:
+def element_model(item) -> type[BaseModel] | None:
     """The R4B model an element's type marker (`abc.AppointmentParticipantType`) stands for; None for
     a primitive."""
     name = getattr(item, "__name__", "")
     return get_fhir_model_class(name.removesuffix("Type")) if name.endswith("Type") else None
 
 
-def _resource_model(value: dict) -> type | None:
+def _resource_model(value: dict) -> type[BaseModel] | None:
     try:
         model = get_fhir_model_class(value.get("resourceType"))
     except (ValueError, TypeError, KeyError):
@@ -62,12 +63,13 @@ _READ_AS = {"string": (str,), "boolean": (bool,), "integer": (int,), "number": (
 
 
 @lru_cache(maxsize=None)
-def _fields(model: type) -> dict[str, tuple[bool, Any]]:
+def _fields(model: type[BaseModel]) -> dict[str, tuple[bool, Any]]:
     """alias -> (is a list, what each value is: an R4B model, or the JSON type of a primitive, or None
     when anything goes) for each element of `model`."""
     out = {}
     for name, field in model.model_fields.items():
         is_list, item = unwrap(field.annotation)
+        kind: type[BaseModel] | str | None
         try:
             kind = element_model(item)
         except (ValueError, KeyError):

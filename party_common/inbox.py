@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .responses import response_bundle
 from .clock import party_clock
-from .database import Database
+from .database import Database, table_of
 from .messaging import Message, Org, read_message
 from .outcome import FhirError
 
@@ -61,7 +61,7 @@ class Inbox:
         self.dedupe = dedupe
         # Built once, run per message, on the table rather than the mapped class so they stay Core
         # statements; a NULL header id matches nothing, as no header id should.
-        records = self.record_model.__table__
+        records = table_of(self.record_model)
         self._lookup = select(records.c.status_code, records.c.response, records.c.digest).where(
             or_(records.c.bundle_id == bindparam("bundle_id"), records.c.header_id == bindparam("header_id"))
         ).limit(1)

@@ -265,21 +265,26 @@ class Message:
     def response(self) -> dict | None:
         return self.header.get("response")
 
-    def _org(self, reference) -> tuple[Org, int] | None:
+    def org(self, reference: dict | str | None) -> Org | None:
+        """The Organization entry a reference points at, read as an Org."""
         found = self.resolve(reference, "Organization")
-        return (org_of(found[0]), found[1]) if found else None
+        return org_of(found[0]) if found else None
+
+    def ods_of(self, reference: dict | str | None) -> str | None:
+        """The ODS code of the Organization entry a reference points at."""
+        org = self.org(reference)
+        return org.ods if org else None
 
     @property
     def sender(self) -> Org | None:
-        found = self._org(self.header.get("sender"))
-        return found[0] if found else None
+        return self.org(self.header.get("sender"))
 
     @property
     def receiver(self) -> Org | None:
         for dest in self.header.get("destination") or []:
-            found = self._org(dest.get("receiver"))
+            found = self.org(dest.get("receiver"))
             if found:
-                return found[0]
+                return found
         return None
 
     @property

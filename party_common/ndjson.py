@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import orjson
 from fastapi.responses import StreamingResponse
 
 NDJSON = "application/fhir+ndjson"
 
+Row = TypeVar("Row")
 
-def ndjson_response(rows: Iterable, render: Callable[[object], dict], chunk: int = 500) -> StreamingResponse:
+
+def ndjson_response(rows: Iterable[Row], render: Callable[[Row], dict], chunk: int = 500) -> StreamingResponse:
     """Streams `render(row)` for each row; encodes in chunks so a large export is not one huge string."""
 
     def lines():

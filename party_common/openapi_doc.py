@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
+from pydantic import BaseModel
 
 from .control_doc import control_route
 from .fhir_json import FHIR_JSON, is_fhir_path
@@ -71,7 +72,7 @@ def _value_schema(item, where: str, shown: set[str]) -> dict:
     return {"type": "object"}
 
 
-def _element(path: str, model: type, shown: set[str]) -> dict:
+def _element(path: str, model: type[BaseModel], shown: set[str]) -> dict:
     """The schema of an element of FHIR path `path` (R4B model `model`): its shown and required
     elements spelled out, anything else allowed."""
     properties, required = {}, []
@@ -84,8 +85,9 @@ def _element(path: str, model: type, shown: set[str]) -> dict:
             continue
         is_list, item = unwrap(field.annotation)
         schema = _value_schema(item, where, shown)
-        if extra.get("enum_values") and where not in _NOT_CODE_LISTS:
-            schema["enum"] = list(extra["enum_values"])
+        enum_values = extra.get("enum_values")
+        if isinstance(enum_values, list) and enum_values and where not in _NOT_CODE_LISTS:
+            schema["enum"] = list(enum_values)
         if is_list:
             schema = {"type": "array", "items": schema, **({"minItems": 1} if needed else {})}
         properties[field.alias] = schema
@@ -257,9 +259,9 @@ def _fhir_route(party: str, method: str, path: str, operation: dict) -> set[str]
                                     "content": {FHIR_JSON: body, "application/json": body}}
     # A status the route declares itself keeps its description.
     declared = {int(s): r.get("description") for s, r in responses.items() if s[0] in "45"}
-    for status in sorted(error_statuses(party, method, path, it.body is not None, declared)):
-        responses[str(status)] = _outcome(declared.get(status) or ERRORS.get(status, "An error"))
-    return {it.answer, it.body} - {None, NDJSON}
+    for code in sorted(error_statuses(party, method, path, it.body is not None, declared)):
+        responses[str(code)] = _outcome(declared.get(code) or ERRORS.get(code, "An error"))
+    return {name for name in (it.answer, it.body) if name and name != NDJSON}
 
 
 def rewrite(doc: dict, party: str) -> dict:
@@ -286,12 +288,14 @@ def rewrite(doc: dict, party: str) -> dict:
 def fhir_openapi(generate: Callable[[], dict], party: str) -> Callable[[], dict]:
     """An `app.openapi` answering the rewritten form of what `generate` (FastAPI's own) answers,
     rewritten again only when FastAPI generates anew (its routes changed)."""
-    cached: dict[str, dict | None] = {"source": None, "doc": None}
+    seen: dict | None = None
+    rewritten: dict = {}
 
     def openapi() -> dict:
+        nonlocal seen, rewritten
         source = generate()
-        if cached["source"] is not source:
-            cached["source"], cached["doc"] = source, rewrite(copy.deepcopy(source), party)
-        return cached["doc"]
+        if seen is not source:
+            seen, rewritten = source, rewrite(copy.deepcopy(source), party)
+        return rewritten
 
     return openapi

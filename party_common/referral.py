@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .booking import REFERRAL_SYSTEM, add_patient, add_service, practice_org, trust_org
+from .booking import REFERRAL_SYSTEM, add_patient, add_service, copied_as, practice_org, trust_org
 from .identifiers import (
     DOS_SYSTEM,
     NHS_NUMBER_SYSTEM,
@@ -18,7 +18,7 @@ from .identifiers import (
     canonical_system,
     identifier_value,
 )
-from .messaging import Message, MessageBuilder, Org, org_of, profiled
+from .messaging import Message, MessageBuilder, Org, profiled
 from .outcome import FhirError
 
 # What a trust says of a referral (ServiceRequest.status): received and being acted on, or refused.
@@ -37,6 +37,19 @@ class ReferralFacts:
     specialty: str | None = None
     status: str = "active"
     service_dos: str | None = None
+
+
+@dataclass
+class HeldReferral(ReferralFacts):
+    """A referral a party has routed: unlike a message's facts, its practice, trust and service are known."""
+
+    gp_ods: str
+    service_id: str
+    trust_ods: str
+
+    @classmethod
+    def of(cls, facts: ReferralFacts, *, gp_ods: str, service_id: str, trust_ods: str) -> HeldReferral:
+        return copied_as(cls, facts, gp_ods=gp_ods, service_id=service_id, trust_ods=trust_ods)
 
 
 def referral_entries(b: MessageBuilder, f: ReferralFacts) -> str:
@@ -88,7 +101,7 @@ def read_referral(msg: Message) -> ReferralRead:
         # A response may focus on what the trust did (an Encounter) and carry the ServiceRequest beside it.
         index = msg.first_index("ServiceRequest")
         sr = msg.entry(index) if index is not None else None
-    if not sr:
+    if index is None or not sr:
         raise FhirError(422, "required", "the message must carry the ServiceRequest (as its focus)",
                         ["Bundle.entry[0].resource.focus"], bars_code="REC_UNPROCESSABLE_ENTITY")
     where = msg.path(index)
@@ -98,16 +111,14 @@ def read_referral(msg: Message) -> ReferralRead:
     if patient:
         nhs = identifier_value(patient[0], NHS_NUMBER_SYSTEM)
         for gp in patient[0].get("generalPractitioner") or []:
-            org = msg.resolve(gp, "Organization")
-            gp_ods = gp_ods or (org_of(org[0]).ods if org else None)
+            gp_ods = gp_ods or msg.ods_of(gp)
     if not nhs:
         raise FhirError(422, "required", "ServiceRequest.subject must reference the Patient entry, which carries "
                         "the NHS number", [f"{where}.subject"], bars_code="REC_UNPROCESSABLE_ENTITY")
-    requester = msg.resolve(sr.get("requester"), "Organization")
-    gp_ods = gp_ods or (org_of(requester[0]).ods if requester else None) or msg.sender_ods
+    gp_ods = gp_ods or msg.ods_of(sr.get("requester")) or msg.sender_ods
     keys: list[tuple[str | None, str]] = []
     service_where = trust_ods = None
-    for i, performer in enumerate(sr.get("performer") or []):
+    for performer in sr.get("performer") or []:
         service = msg.resolve(performer, "HealthcareService")
         if service:
             res, service_index = service
@@ -116,12 +127,9 @@ def read_referral(msg: Message) -> ReferralRead:
                 keys.append((None, res["id"]))
             keys += [(canonical_system(x.get("system")), x["value"]) for x in res.get("identifier") or []
                      if isinstance(x.get("value"), str)]
-            org = msg.resolve(res.get("providedBy"), "Organization")
-            trust_ods = trust_ods or (org_of(org[0]).ods if org else None)
+            trust_ods = trust_ods or msg.ods_of(res.get("providedBy"))
         else:
-            org = msg.resolve(performer, "Organization")
-            if org and org_of(org[0]).ods:
-                trust_ods = trust_ods or org_of(org[0]).ods
+            trust_ods = trust_ods or msg.ods_of(performer)
     specialty = next((c.get("code") for c in (sr.get("performerType") or {}).get("coding") or []
                       if c.get("system") == SPECIALTY_SYSTEM), None)
     facts = ReferralFacts(referral_id=referral_id, nhs_number=nhs, gp_ods=gp_ods,
@@ -136,14 +144,14 @@ def service_request_resource(f: ReferralFacts, resource_id: str | None = None) -
     sr: dict = {"resourceType": "ServiceRequest"}
     if resource_id:
         sr["id"] = resource_id
-    sr.update({"identifier": [{"system": REFERRAL_SYSTEM, "value": f.referral_id}], "status": f.status,
-               "intent": "order",
-               "subject": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}}})
+    sr["identifier"] = [{"system": REFERRAL_SYSTEM, "value": f.referral_id}]
+    sr["status"], sr["intent"] = f.status, "order"
+    sr["subject"] = {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": f.nhs_number}}
     if f.specialty:
         sr["performerType"] = {"coding": [{"system": SPECIALTY_SYSTEM, "code": f.specialty}]}
     if f.gp_ods:
         sr["requester"] = {"type": "Organization", "identifier": {"system": ODS_SYSTEM, "value": f.gp_ods}}
-    performer = []
+    performer: list[dict] = []
     if f.service_id:
         performer.append({"reference": f"HealthcareService/{f.service_id}"})
     if f.trust_ods:
@@ -168,5 +176,11 @@ def read_service_request(sr: dict) -> ReferralFacts:
             trust = p["identifier"].get("value")
     specialty = next((c.get("code") for c in (sr.get("performerType") or {}).get("coding") or []
                       if c.get("system") == SPECIALTY_SYSTEM), None)
+    if not referral_id:
+        raise FhirError(422, "required", f"ServiceRequest.identifier must hold the referral id ({REFERRAL_SYSTEM})",
+                        ["ServiceRequest.identifier"])
+    if not nhs:
+        raise FhirError(422, "required", "ServiceRequest.subject must name the patient by NHS number",
+                        ["ServiceRequest.subject"])
     return ReferralFacts(referral_id=referral_id, nhs_number=nhs, gp_ods=gp, service_id=service, trust_ods=trust,
                          specialty=specialty, status=sr.get("status", "active"))

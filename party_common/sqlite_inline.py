@@ -55,7 +55,8 @@ class InlineConnection(aiosqlite.Connection):
         self._running = True
         self._connection: sqlite3.Connection | None = None
         self._connector = connector
-        self._tx = _InlineQueue()
+        # Not the SimpleQueue aiosqlite declares: anything with its put_nowait will do.
+        self._tx = _InlineQueue()  # type: ignore[assignment]
         self._iter_chunk_size = iter_chunk_size
         self._busy_timeout = busy_timeout
 

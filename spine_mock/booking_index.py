@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import SPINE, BookingFacts, appointment_resource, read_booking, require
 from party_common.clock import party_clock
-from party_common.database import Database
+from party_common.database import Database, table_of
 from party_common.inbox import Handler, Inbox
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import business_rule
@@ -20,7 +20,7 @@ from .models import BookingIndexEntry, ProcessedMessage
 
 _UBRN = re.compile(r"\d{12}")
 # Statements go on the table, not the mapped class: Core statements skip the ORM's machinery.
-_INDEX = BookingIndexEntry.__table__
+_INDEX = table_of(BookingIndexEntry)
 _UPDATED_ON_REBOOK = ("nhs_number", "trust_ods", "gp_ods", "service_id", "slot_id", "start", "end", "status",
                       "specialty", "referral_id", "updated_at")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import bindparam, select
 
-from party_common.database import Database
+from party_common.database import Database, table_of
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from party_common.outcome import invalid, not_found
@@ -23,7 +23,7 @@ router = APIRouter()
 
 
 # Built once, on the table rather than the mapped class: Core rows, no ORM machinery per request.
-_BY_NHS_NUMBER = select(Patient.__table__).where(Patient.__table__.c.nhs_number == bindparam("nhs_number"))
+_BY_NHS_NUMBER = select(table_of(Patient)).where(table_of(Patient).c.nhs_number == bindparam("nhs_number"))
 
 
 def patient_resource(row) -> dict:

@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from party_common.clock import party_clock
-from party_common.database import Database
+from party_common.database import Database, table_of
 from party_common.fhir_json import FhirResponse, read_fhir_body
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number, ubrn_from_sequence
 from party_common.outcome import FhirError, business_rule, invalid
@@ -27,7 +27,7 @@ _ATTEMPTS = 5
 # transaction's first statement a write, so SQLite takes the lock at once instead of failing a stale
 # read snapshot. Built once: building them per call costs more than running them.
 # Table columns, not mapped attributes: those would send the statements through the ORM's paths.
-_ALLOCATIONS, _PATIENTS = UbrnAllocation.__table__, Patient.__table__
+_ALLOCATIONS, _PATIENTS = table_of(UbrnAllocation), table_of(Patient)
 _DRAW = insert(_ALLOCATIONS).from_select(
     ["nhs_number", "allocated_at"],
     select(_PATIENTS.c.nhs_number, bindparam("allocated_at", type_=DateTime(timezone=True)))

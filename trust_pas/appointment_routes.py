@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM, UBRN_SYSTEM
 from party_common.ndjson import ndjson_response
 from party_common.outcome import not_found
-from party_common.search import gather, offset_next, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
+from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
 from . import resources
@@ -21,7 +22,7 @@ from .search_sql import instant_condition
 from .trust_resources import resolver
 
 router = APIRouter()
-AppointmentQuery = query_param(APPOINTMENT)
+AppointmentQuery = Annotated[SearchQuery, Depends(APPOINTMENT.dependency)]
 
 
 @router.get("/{ods}/Appointment", openapi_extra={"parameters": openapi_parameters(APPOINTMENT)})

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import BookingRead, read_booking, service_dos
 from party_common.clock import party_clock
+from party_common.database import table_of
 from party_common.identifiers import DOS_SYSTEM, MESSAGE_EVENT_SYSTEM, UBRN_SYSTEM, is_valid_nhs_number
 from party_common.inbox import Handler
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
@@ -106,11 +107,11 @@ def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[
     # Statements built once and run with parameters: building them per message costs more than running
     # them. On the tables, not the mapped classes, so they run as plain Core statements.
     insert = sqlite_insert if is_sqlite else pg_insert
-    claims = SlotClaim.__table__
+    claims = table_of(SlotClaim)
     claim_stmt = (insert(claims).on_conflict_do_nothing(index_elements=["slot_id"])
                   .returning(claims.c.slot_id))
     holder_stmt = select(claims.c.ubrn).where(claims.c.slot_id == bindparam("slot_id"))
-    appointment_stmt = Appointment.__table__.insert()
+    appointment_stmt = table_of(Appointment).insert()
 
     async def claim(session: AsyncSession, values: dict) -> str | None:
         """Claims the slot; returns the UBRN already holding it, or None when this claim took it."""
@@ -177,7 +178,7 @@ def make_handlers(trust: Trust, finder: SlotFinder, *, is_sqlite: bool) -> dict[
         _check_event_system(msg)
         focus_index = msg.focus_index
         focus = msg.entry(focus_index) if focus_index is not None else None
-        if not focus or focus.get("resourceType") != "Appointment":
+        if focus_index is None or not focus or focus.get("resourceType") != "Appointment":
             raise FhirError(422, "required", "the message's focus must be an Appointment",
                             ["Bundle.entry[0].resource.focus"])
         where = msg.path(focus_index)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from party_common.fhir_json import FhirResponse
 from party_common.outcome import not_found
 from party_common.search import SearchQuery, Token, openapi_parameters
-from party_common.search.route_param import query_param
 
 from . import resources
 from .catalogue import Trust
@@ -18,10 +19,10 @@ from .trust_resources import site
 
 router = APIRouter()
 
-OrganizationQuery = query_param(ORGANIZATION)
-LocationQuery = query_param(LOCATION)
-ServiceQuery = query_param(HEALTHCARE_SERVICE)
-ScheduleQuery = query_param(SCHEDULE)
+OrganizationQuery = Annotated[SearchQuery, Depends(ORGANIZATION.dependency)]
+LocationQuery = Annotated[SearchQuery, Depends(LOCATION.dependency)]
+ServiceQuery = Annotated[SearchQuery, Depends(HEALTHCARE_SERVICE.dependency)]
+ScheduleQuery = Annotated[SearchQuery, Depends(SCHEDULE.dependency)]
 
 
 def _organization_matches(q: SearchQuery, org: dict) -> bool:

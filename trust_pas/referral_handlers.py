@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.booking import service_dos
 from party_common.clock import party_clock
+from party_common.database import table_of
 from party_common.identifiers import DOS_SYSTEM, is_valid_nhs_number
 from party_common.inbox import Handler
 from party_common.messaging import SERVICEREQUEST_REQUEST, Message
@@ -31,7 +32,7 @@ def referral_resource(row: Referral) -> dict:
 
 def make_referral_handlers(trust: Trust) -> dict[str, Handler]:
     by_dos = {service_dos(s.id): s for s in trust.services.values()}
-    insert = Referral.__table__.insert()
+    insert = table_of(Referral).insert()
 
     async def servicerequest_request(session: AsyncSession, msg: Message) -> list[dict]:
         read = read_referral(msg)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from party_common.booking import REFERRAL_SYSTEM
 from party_common.fhir_json import FhirResponse
 from party_common.identifiers import NHS_NUMBER_SYSTEM
 from party_common.outcome import not_found
-from party_common.search import gather, offset_next, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
+from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
 from .deps import SessionDep, TrustDep, trust_base
@@ -20,7 +21,7 @@ from .search_specs import SERVICE_REQUEST
 from .trust_resources import resolver
 
 router = APIRouter()
-ServiceRequestQuery = query_param(SERVICE_REQUEST)
+ServiceRequestQuery = Annotated[SearchQuery, Depends(SERVICE_REQUEST.dependency)]
 
 
 @router.get("/{ods}/ServiceRequest", openapi_extra={"parameters": openapi_parameters(SERVICE_REQUEST)})

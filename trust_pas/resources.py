@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from party_common.booking import BookingFacts, appointment_resource, service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id
 from party_common.trust_catalogue import DAY_CODES
@@ -102,7 +104,8 @@ def slot(service: Service, k: int, busy: bool) -> dict:
     }
 
 
-def appointment(row: Appointment) -> dict:
+def appointment(row: Appointment | SimpleNamespace) -> dict:
+    """A booking's Appointment, from its row or from the values a Core insert wrote (as a namespace)."""
     return appointment_resource(BookingFacts(
         ubrn=row.ubrn, nhs_number=row.nhs_number, trust_ods=row.ods, gp_ods=row.gp_ods,
         service_id=row.service_id, slot_id=row.slot_id, start=row.start, end=row.end, status=row.status,

@@ -50,8 +50,8 @@ class SiteDesk:
         """Waits and/or raises as the message's site would; returns when the site takes the message."""
         if not self.behaviours:
             return
-        code = self.site_of(trust, bundle)
-        behaviour = self.behaviours.get(code or "")
+        code = self.site_of(trust, bundle) or ""
+        behaviour = self.behaviours.get(code)
         if behaviour is None:
             return
         if behaviour.delay_ms:

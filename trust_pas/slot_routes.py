@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import bindparam, select
 
+from party_common.database import table_of
 from party_common.fhir_json import FhirResponse
 from party_common.outcome import FhirError, Issue, invalid, not_found, operation_outcome
 from party_common.search import SearchQuery, gather, openapi_parameters, search_bundle
-from party_common.search.route_param import query_param
 
 from . import resources
 from .catalogue import Service, Trust
@@ -26,8 +28,8 @@ SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-
 # than sent to the database (SQLite caps a statement's parameters).
 MAX_IDS = 1000
 
-SlotQuery = query_param(SLOT)
-_CLAIMS = SlotClaim.__table__
+SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
+_CLAIMS = table_of(SlotClaim)
 _CLAIMED_AMONG = select(_CLAIMS.c.slot_id).where(_CLAIMS.c.slot_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -69,6 +71,7 @@ async def _one_service(q: SearchQuery, trust: Trust, service: Service, conn: Exe
     elif not only_one:
         total = hi - lo
     else:
+        assert found.claimed is not None, "counted: count_claims was given"
         total = found.claimed if busy else hi - lo - found.claimed
     slots = found.slots
     next_position = slots.pop()[0] if len(slots) > q.count else None

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, and_, bindparam, case, cast, func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from party_common.database import table_of
+
 from .catalogue import Service
 from .models import SlotClaim
 
@@ -30,7 +32,7 @@ Executor = AsyncSession | AsyncConnection
 
 # Built once: constructing a statement per search costs more than running it. On the table, not the
 # mapped class, so they run as plain Core statements (on a session or a connection alike).
-_CLAIMS = SlotClaim.__table__
+_CLAIMS = table_of(SlotClaim)
 _MINUTE = _CLAIMS.c.start_minute
 _SERVICE = _CLAIMS.c.service_id == bindparam("service_id")
 _IN_RANGE = (_SERVICE, _MINUTE >= bindparam("lo"), _MINUTE < bindparam("hi"))
@@ -52,8 +54,9 @@ _RUN_AND_TOTAL_COUNTS = select(
 async def claims_between(session: Executor, service: Service, lo: int, hi: int) -> int:
     """How many of the service's slots with ordinals in [lo, hi) are claimed: one COUNT on the index."""
     t = service.template
-    return await session.scalar(
+    count = await session.scalar(
         _CLAIM_COUNT, {"service_id": service.id, "lo": t.start_minute(lo), "hi": t.start_minute(hi)})
+    return count or 0  # COUNT always answers a row: scalar() is typed for queries that may find none
 
 
 @dataclass

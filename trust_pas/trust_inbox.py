@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from party_common.database import table_of
 from party_common.inbox import Inbox
 from party_common.messaging import Message
 
@@ -17,7 +18,7 @@ class TrustInbox(Inbox):
     def __init__(self, ods: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ods = ods
-        records = self.record_model.__table__
+        records = table_of(self.record_model)
         # Built once, run per message; a NULL header id matches nothing, as no header id should. The
         # trust is repeated in each alternative so that each is one index lookup: written once,
         # outside the OR, it is the term SQLite picks, and every message walked all of that trust's.

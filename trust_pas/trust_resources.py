@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
+from party_common.database import table_of
+
 from . import resources
 from .catalogue import Trust
 from .models import SlotClaim
 from .slot_search import Executor
 
-_CLAIMS = SlotClaim.__table__
+_CLAIMS = table_of(SlotClaim)
 _CLAIMED = select(_CLAIMS.c.slot_id).where(_CLAIMS.c.slot_id == bindparam("slot_id"))
 
 

@@ -21,7 +21,7 @@ from party_common.fault_rules import (
     DuplicateParams,
     ErrorParams,
     OutageParams,
-    Params,
+    Params as BaseParams,
     ReorderParams,
     TimeoutParams,
     UnknownAction,
@@ -46,9 +46,11 @@ class Attempt:
 
 class Action:
     name: ClassVar[str]
-    Params: ClassVar[type[Params]] = Params
+    # Each action names its Params model, and narrows `params` to it, which __init__ makes.
+    Params: ClassVar[type[BaseParams]] = BaseParams
+    params: BaseParams
 
-    def __init__(self, params: dict[str, Any] | Params):
+    def __init__(self, params: dict[str, Any] | BaseParams):
         self.params = self.Params.model_validate(params)
 
     def active(self, elapsed: float) -> bool:
@@ -108,6 +110,7 @@ class LoseAck(Action):
 class Delay(Action):
     name = "delay"
     Params = DelayParams
+    params: DelayParams
 
     def delay_seconds(self, rng: random.Random) -> float:
         p = self.params
@@ -125,6 +128,7 @@ class Delay(Action):
 class Duplicate(Action):
     name = "duplicate"
     Params = DuplicateParams
+    params: DuplicateParams
 
     async def apply(self, attempt):
         first = await attempt.send()
@@ -139,6 +143,7 @@ class Reorder(Action):
 
     name = "reorder"
     Params = ReorderParams
+    params: ReorderParams
 
     async def apply(self, attempt):
         attempt.hold()
@@ -164,6 +169,7 @@ class Error(Action):
 
     name = "error"
     Params = ErrorParams
+    params: ErrorParams
 
     async def apply(self, attempt):
         p = self.params
@@ -178,6 +184,7 @@ class Timeout(Action):
 
     name = "timeout"
     Params = TimeoutParams
+    params: TimeoutParams
 
     async def apply(self, attempt):
         await attempt.clock.sleep(self.params.after_ms / 1000)
@@ -190,6 +197,7 @@ class Outage(Action):
 
     name = "outage"
     Params = OutageParams
+    params: OutageParams
 
     def active(self, elapsed: float) -> bool:
         p = self.params

@@ -78,12 +78,12 @@ class FaultEngine:
     def add(self, rule: FaultRule) -> FaultRule:
         action = self._compile(rule)
         with self._lock:
-            if not rule.id:
-                rule = rule.model_copy(update={"id": f"r{next(self._ids)}"})
-            if any(r.id == rule.id for r in self.rules):
-                raise RuleError(f"a rule with id {rule.id!r} exists already")
+            rule_id = rule.id or f"r{next(self._ids)}"
+            rule = rule.model_copy(update={"id": rule_id})
+            if any(r.id == rule_id for r in self.rules):
+                raise RuleError(f"a rule with id {rule_id!r} exists already")
             self.rules.append(rule)
-            self._actions[rule.id] = action
+            self._actions[rule_id] = action
         return rule
 
     def replace(self, rule_id: str, rule: FaultRule) -> FaultRule:
@@ -156,7 +156,7 @@ class FaultEngine:
         """What happens to one message, known by `key` (see party_common.journal_entries.message_key); without one, messages
         on a link with the same event are told apart only by their order."""
         if self.script is not None and key is not None:
-            return self._replayed(key)
+            return self._replayed(self.script, key)
         if not self.rules:
             return PASS
         if key is None:
@@ -174,23 +174,24 @@ class FaultEngine:
                     continue
                 if rule.window and not rule.window.contains(elapsed):
                     continue
-                count = self._counts[rule.id] = self._counts.get(rule.id, 0) + 1
+                rule_id = _held_id(rule)
+                count = self._counts[rule_id] = self._counts.get(rule_id, 0) + 1
                 if chosen is not None or not self._fires(rule, key, occurrence, count):
                     continue
-                action = self._actions[rule.id]
+                action = self._actions[rule_id]
                 since = elapsed - (rule.window.start if rule.window else 0.0)
                 if action.active(since):
                     chosen = Decision(rule, action, elapsed)
         return chosen or Decision(None, None, elapsed)
 
-    def _replayed(self, key: Key) -> Decision:
+    def _replayed(self, script: DecisionScript, key: Key) -> Decision:
         with self._lock:
             elapsed = self.clock.monotonic() - self.started
-            rule_id = self.script.rule_for(key)
+            rule_id = script.rule_for(key)
             rule = next((r for r in self.rules if r.id == rule_id), None)
             if rule is None:  # not in the script, or its rule was removed since
                 return Decision(None, None, elapsed)
-            return Decision(rule, self._actions[rule.id], elapsed)
+            return Decision(rule, self._actions[_held_id(rule)], elapsed)
 
     def _fires(self, rule: FaultRule, key: Key, occurrence: int, count: int) -> bool:
         if rule.probability is not None:
@@ -205,3 +206,11 @@ class FaultEngine:
             i = (count - 1) % n
             return (i + 1) * k // n > i * k // n
         return True
+
+
+def _held_id(rule: FaultRule) -> str:
+    """The id of a rule the engine holds: `add` gives every rule one, so only a rule from elsewhere
+    (a bug) has none."""
+    if rule.id is None:
+        raise ValueError(f"fault rule {rule!r} has no id: rules are added through FaultEngine.add")
+    return rule.id

@@ -71,7 +71,7 @@ def gp_message(t: Target, service: str, slot: dict, *, event: str = BOOKING_REQU
     from `practice` (default the suite's, `--ods`)."""
     listed = t.scratch.get("service") or {}
     facts = booking_facts(slot=slot, service_id=service, ubrn=ubrn, trust_ods=None, gp_ods=practice or t.ods,
-                          nhs_number=t.nhs_number, status="booked" if event == BOOKING_REQUEST else "cancelled",
+                          nhs_number=t.patient, status="booked" if event == BOOKING_REQUEST else "cancelled",
                           service_dos_id=listed_dos(listed) if listed.get("id") == service else None)
     return from_practice(event, facts, bundle_id=bundle_id, header_id=header_id)
 

@@ -43,7 +43,7 @@ def confirming(t: Target, ubrn: str, event: str = BOOKING_REQUEST, code: str = "
     (default the same practice)."""
     slot = {"id": f"{SERVICE}-{uuid.uuid4().hex[:8]}", "start": "2027-03-01T09:00:00Z", "end": "2027-03-01T09:10:00Z"}
     facts = booking_facts(slot=slot, service_id=SERVICE, ubrn=ubrn, trust_ods=TRUST,
-                          gp_ods=booking_practice or t.ods, nhs_number=t.nhs_number,
+                          gp_ods=booking_practice or t.ods, nhs_number=t.patient,
                           status="booked" if event == BOOKING_REQUEST else "cancelled")
     return confirmation(event, facts, practice=t.ods, code=code, bundle_id=bundle_id, header_id=header_id)
 

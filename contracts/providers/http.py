@@ -9,7 +9,7 @@ from party_common.identifiers import UBRN_SYSTEM, canonical_system
 
 from ..expect import FHIR_JSON
 from ..messages import focus_of, slot_of  # noqa: F401  (the checks read answers with them)
-from ..checks import Target
+from ..checks import CheckFailed, Target
 
 
 async def post_message(t: Target, path: str, bundle: dict, content_type: str = FHIR_JSON) -> httpx.Response:
@@ -35,3 +35,11 @@ def entries(bundle: dict, resource_type: str) -> list[dict]:
 def ubrn_of(appointment: dict) -> str | None:
     return next((i.get("value") for i in appointment.get("identifier") or []
                  if canonical_system(i.get("system")) == UBRN_SYSTEM), None)
+
+
+def booked_ubrn(appointment: dict) -> str:
+    """The UBRN of a booking the check made: the check fails when the Appointment carries none."""
+    ubrn = ubrn_of(appointment)
+    if ubrn is None:
+        raise CheckFailed(f"the booking's Appointment carries no UBRN ({UBRN_SYSTEM})")
+    return ubrn

@@ -23,7 +23,7 @@ from ..messages import (BOOKING_CANCEL, BOOKING_REQUEST, booking_facts, fresh_ub
 from ..checks import CheckFailed, Target, check
 from ..traffic import CONTRACT_PRACTICE
 from . import inbox_checks
-from .http import entries, focus_of, get, post_message, ubrn_of
+from .http import booked_ubrn, entries, focus_of, get, post_message, ubrn_of
 
 # The referring practice the bookings name: the suites' own, which marks a booking made without a UBRN.
 PRACTICE = CONTRACT_PRACTICE
@@ -89,7 +89,7 @@ def booking(t: Target, service_id_: str, slot: dict, ubrn: str | None, event: st
     listed = t.scratch.get("service") or {}
     dos = listed_dos(listed) if listed.get("id") == service_id_ else None
     facts = booking_facts(slot=slot, service_id=service_id_, ubrn=ubrn, trust_ods=t.ods, gp_ods=PRACTICE,
-                          nhs_number=t.nhs_number, status="booked" if event == BOOKING_REQUEST else "cancelled",
+                          nhs_number=t.patient, status="booked" if event == BOOKING_REQUEST else "cancelled",
                           service_dos_id=dos, appointment_id=appointment_id)
     return to_pas(event, facts, bundle_id=bundle_id, header_id=header_id), facts
 
@@ -145,7 +145,7 @@ async def booking_claims_slot(t: Target) -> None:
 @check("pas", "booking-findable-by-ubrn", "Appointment?identifier=<UBRN system>|<UBRN> finds the one booking")
 async def booking_findable(t: Target) -> None:
     async with booked(t) as (request, _body, _slot):
-        ubrn = ubrn_of(focus_of(request))
+        ubrn = booked_ubrn(focus_of(request))
         found = await appointments_by_ubrn(t, ubrn)
         expect.that(len(found) == 1, f"Appointment search by UBRN {ubrn} found {len(found)}, expected 1")
         expect.that(found[0].get("status") == "booked", f"the Appointment is {found[0].get('status')!r}")
@@ -186,7 +186,7 @@ async def duplicate_same_answer(t: Target) -> None:
         expect.same_answer(first, again)
         expect.that(focus_of(again).get("id") == focus_of(first).get("id"),
                     "the repeat's Appointment differs from the first's: a second booking was made")
-        ubrn = ubrn_of(focus_of(request))
+        ubrn = booked_ubrn(focus_of(request))
         found = await appointments_by_ubrn(t, ubrn)
         expect.that(len(found) == 1, f"{len(found)} Appointments hold UBRN {ubrn} after a duplicate message")
 
@@ -250,7 +250,7 @@ async def unknown_ods(t: Target) -> None:
 async def invalid_nhs(t: Target) -> None:
     service, slot = await free_slot(t)
     request, _ = booking(t, service, slot, fresh_ubrn())
-    nhs = t.nhs_number
+    nhs = t.patient
     bad = nhs[:-1] + str((int(nhs[-1]) + 1) % 10)
     for ident in patient_of(request).get("identifier") or []:
         if canonical_system(ident.get("system")) == NHS_NUMBER_SYSTEM:

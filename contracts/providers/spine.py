@@ -39,7 +39,7 @@ def report(t: Target, ubrn: str, event: str = BOOKING_REQUEST, *, bundle_id: str
     slot = {"id": f"contract-service-{uuid.uuid4().hex[:8]}", "start": "2027-03-01T09:00:00Z",
             "end": "2027-03-01T09:10:00Z"}
     facts = booking_facts(slot=slot, service_id="contract-service", ubrn=ubrn, trust_ods=TRUST, gp_ods=PRACTICE,
-                          nhs_number=t.nhs_number, status="booked" if event == BOOKING_REQUEST else "cancelled")
+                          nhs_number=t.patient, status="booked" if event == BOOKING_REQUEST else "cancelled")
     return to_spine(event, facts, bundle_id=bundle_id, header_id=header_id)
 
 

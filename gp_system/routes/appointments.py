@@ -52,8 +52,8 @@ async def _by_start(session: AsyncSession, q: SearchQuery, conditions: tuple) ->
     found = [(at, r) for at, r in dated if window.holds(at)]
     for _, descending in reversed(q.sort):  # "date" is the one sort key
         # Bookings without a start go last either way; sorted() keeps booking order among equals.
-        timed = sorted((x for x in found if x[0] is not None), key=lambda x: x[0], reverse=descending)
-        found = timed + [x for x in found if x[0] is None]
+        timed = sorted(((at, r) for at, r in found if at is not None), key=lambda x: x[0], reverse=descending)
+        found = [*timed, *((at, r) for at, r in found if at is None)]
     page = [] if q.total_only else [r for _, r in found[q.offset:q.offset + q.count]]
     return page, len(found)
 

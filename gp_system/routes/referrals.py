@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import and_, bindparam, false, or_, select, true
 
 from party_common.booking import REFERRAL_SYSTEM, practice_org, service_dos
+from party_common.database import table_of
 from party_common.identifiers import dos_token
 from party_common.messaging import SERVICEREQUEST_REQUEST, read_message
 from party_common.referral import REFERRAL_STATE_EXT, referral_message
@@ -33,9 +34,9 @@ from ..views import referral_facts
 router = APIRouter()
 
 # Built once, on the tables rather than the mapped classes, so they run as plain Core statements.
-_PRACTICE_OF = (select(RegisteredPatient.__table__.c.gp_ods)
-                .where(RegisteredPatient.__table__.c.nhs_number == bindparam("nhs_number")))
-_INSERT_REFERRAL = Referral.__table__.insert()
+_PRACTICE_OF = (select(table_of(RegisteredPatient).c.gp_ods)
+                .where(table_of(RegisteredPatient).c.nhs_number == bindparam("nhs_number")))
+_INSERT_REFERRAL = table_of(Referral).insert()
 # Every referral is created active and nothing here changes that (what the trust said is the
 # referral-state extension), so a status search compares with this one value.
 REFERRAL_STATUS = "active"
@@ -174,7 +175,8 @@ async def refer(ods: PracticeDep, referral_id: str, request: Request, db: DbDep,
     trust = read_referral_message(read_message(answer)).facts.trust_ods
     async with db.writing() as session:
         row = await session.get(Referral, referral_id)
-        row.trust_ods = row.trust_ods or trust
+        if row is not None:  # else removed by a control reset meanwhile
+            row.trust_ods = row.trust_ods or trust
     return Response(raw, media_type=FHIR_JSON)
 
 

@@ -104,8 +104,8 @@ def write_junit(rec: Reconciliation, path: Path, extra_properties: dict | None =
             failure = ET.SubElement(case, "failure", type=",".join(d.kind for d in found),
                                     message="; ".join(f"{d.kind}: {d.detail}" for d in found))
             failure.text = orjson.dumps(rec.views(ubrn), option=orjson.OPT_INDENT_2).decode()
-    root = ET.Element("testsuites", name="testbed reconcile", tests=suite.get("tests"),
-                      failures=suite.get("failures"), errors="0")
+    root = ET.Element("testsuites", name="testbed reconcile", tests=suite.get("tests", "0"),
+                      failures=suite.get("failures", "0"), errors="0")
     root.append(suite)
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)

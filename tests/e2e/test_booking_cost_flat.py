@@ -13,7 +13,7 @@ thousand real bookings take.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import event

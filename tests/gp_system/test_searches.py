@@ -16,7 +16,7 @@ from party_common.population import PRACTICES
 from party_common.referral import REFERRAL_STATE_EXT
 
 from .conftest import GP, OTHER_PRACTICE, PRACTICE, service_request
-from .test_appointments import SLOTS, book_many
+from .test_appointments import book_many
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -12,7 +12,7 @@ from harness.arrivals import arrival_times
 from harness.runner import RunOptions, drive
 from harness.scenario import parse_scenario
 from party_common.http_client import RoutingTransport
-from tests.stack_inprocess import URLS, inprocess_stack, mount
+from tests.stack_inprocess import inprocess_stack, mount
 
 
 async def run_scenario(tmp_path, data: dict, name: str = "run") -> tuple[dict, list[dict], list[dict]]:

@@ -43,13 +43,14 @@ def _app() -> FastAPI:
     async def search(q: Annotated[SearchQuery, Depends(SPEC.dependency)]):
         window = q.window("date")
         ids = q.ids()
+        # The lambdas run inside token_match, while `a` is the one being judged.
         found = [a for a in APPOINTMENTS
                  if q.token_match("patient:identifier",
-                                  lambda t: any(t.matches_identifier(p["actor"].get("identifier"))
-                                                for p in a["participant"]))
-                 and q.token_match("status", lambda t: t.matches(None, a["status"]) or t.code == a["status"])
+                                  lambda t: any(t.matches_identifier(p["actor"].get("identifier"))  # noqa: B023
+                                                for p in a["participant"]))  # noqa: B023
+                 and q.token_match("status", lambda t: t.matches(None, a["status"]) or t.code == a["status"])  # noqa: B023
                  and window.holds(parse_instant(a["start"])) and (ids is None or a["id"] in ids)]
-        for key, desc in reversed(q.sort):
+        for _key, desc in reversed(q.sort):
             found.sort(key=lambda a: a["start"], reverse=desc)
         page = found[q.offset:q.offset + q.count]
 
