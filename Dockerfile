@@ -31,8 +31,8 @@ HEALTHCHECK --interval=5s --timeout=4s --start-period=60s --retries=3 \
   CMD ["/bin/bash", "/usr/local/lib/testbed/healthcheck.sh"]
 ENTRYPOINT ["/bin/sh", "/usr/local/lib/testbed/entrypoint.sh"]
 CMD ["broker"]
-# The dependencies and the project's build backend, in a layer that changes only with pyproject.toml
-# or the wheels.
+# The dependencies and the project's build backend, in a layer that changes only with pyproject.toml,
+# constraints.txt or the wheels.
 COPY pyproject.toml constraints.txt docker/wheels/ /wheels/
 RUN set -e; \
     case "$PIP_INSTALL_FROM" in \
