@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.e2e_throughput import free_ports  # noqa: E402
-from harness.embedded_stack import PARTIES, EmbeddedStack  # noqa: E402
-from harness.endpoints import StackUrls  # noqa: E402
-from harness.summary import percentile  # noqa: E402
+from harness.stack.embedded import PARTIES, EmbeddedStack  # noqa: E402
+from harness.stack.endpoints import StackUrls  # noqa: E402
+from harness.run.summary import percentile  # noqa: E402
 from party_common.http_client import add_trace_headers  # noqa: E402
 
 EXAMPLE = Path(os.environ.get("TESTBED_REFERENCE_DIR", REPO.parent / "shared" / "reference" / "bars-1.2.0")) / "process_message" / "POST-body.json"

@@ -93,10 +93,10 @@ from pathlib import Path
 import httpx
 sys.path.insert(0, os.getcwd())
 from bench.e2e_throughput import baseline, free_ports, sustained
-from harness.embedded_stack import EmbeddedStack
-from harness.endpoints import StackUrls
-from harness.summary import percentile
-from harness.workload import Workload, discover
+from harness.stack.embedded import EmbeddedStack
+from harness.stack.endpoints import StackUrls
+from harness.run.summary import percentile
+from harness.run.workload import Workload, discover
 try:   # a tree whose broker requires trace headers has the hook its own bench uses
     from party_common.http_client import add_trace_headers
     HOOKS = {"request": [add_trace_headers]}
@@ -160,7 +160,7 @@ WORKER_INPROCESS = r"""
 import asyncio, json, os, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
-from harness.workload import Workload, discover
+from harness.run.workload import Workload, discover
 from tests.stack_inprocess import inprocess_stack
 
 args = json.loads(sys.argv[1])

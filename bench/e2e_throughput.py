@@ -30,10 +30,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proc_stats import cpu_seconds  # noqa: E402
-from harness.embedded_stack import PARTIES, EmbeddedStack  # noqa: E402
-from harness.endpoints import StackUrls  # noqa: E402
-from harness.summary import percentile  # noqa: E402
-from harness.workload import Workload, discover  # noqa: E402
+from harness.stack.embedded import PARTIES, EmbeddedStack  # noqa: E402
+from harness.stack.endpoints import StackUrls  # noqa: E402
+from harness.run.summary import percentile  # noqa: E402
+from harness.run.workload import Workload, discover  # noqa: E402
 from party_common.http_client import add_trace_headers  # noqa: E402
 
 # The HTTP round trips one booking makes, in order (caller -> server):

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_throughput import free_ports, sustained  # noqa: E402
 from booking_broker.faults.engine import FaultEngine  # noqa: E402
-from harness.embedded_stack import EmbeddedStack  # noqa: E402
-from harness.endpoints import StackUrls  # noqa: E402
-from harness.workload import Workload, discover  # noqa: E402
+from harness.stack.embedded import EmbeddedStack  # noqa: E402
+from harness.stack.endpoints import StackUrls  # noqa: E402
+from harness.run.workload import Workload, discover  # noqa: E402
 from party_common.fault_rules import FaultRule  # noqa: E402
 from party_common.http_client import add_trace_headers  # noqa: E402
 

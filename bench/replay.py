@@ -25,10 +25,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from booking_broker.faults.engine import FaultEngine  # noqa: E402
-from harness.replay import free_local_urls, replay_run  # noqa: E402
-from harness.replay_compare import journal_differences  # noqa: E402
-from harness.runner import RunOptions, run  # noqa: E402
-from harness.scenario import parse_scenario  # noqa: E402
+from harness.replay.run import free_local_urls, replay_run  # noqa: E402
+from harness.replay.compare import journal_differences  # noqa: E402
+from harness.run.runner import RunOptions, run  # noqa: E402
+from harness.scenario.model import parse_scenario  # noqa: E402
 from party_common.fault_rules import FaultRule  # noqa: E402
 from party_common.journal_entries import decisions_from_journal, message_key, order_from_journal  # noqa: E402
 

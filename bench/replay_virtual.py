@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.replay import free_local_urls, replay_run  # noqa: E402
-from harness.runner import RunOptions, run  # noqa: E402
-from harness.scenario import parse_scenario  # noqa: E402
+from harness.replay.run import free_local_urls, replay_run  # noqa: E402
+from harness.run.runner import RunOptions, run  # noqa: E402
+from harness.scenario.model import parse_scenario  # noqa: E402
 
 FAULTS = [
     {"link": "broker->pas:*", "event": "booking-request", "action": "drop", "probability": 0.3},

@@ -1,7 +1,7 @@
 """Soak: the embedded stack books without pause for --minutes; memory and cost per booking must stay flat.
 
-The four parties run as real processes on loopback (harness/embedded_stack.py, as `testbed run`
-starts them), each with its SQLite file. Practices book as in `testbed run` (harness/workload.py),
+The four parties run as real processes on loopback (harness/stack/embedded.py, as `testbed run`
+starts them), each with its SQLite file. Practices book as in `testbed run` (harness/run/workload.py),
 `--concurrency` at a time, each booking asking for a slot of its own from the seed, until the time is
 up. Every `--sample-seconds` the script reads each party's resident memory and CPU time from /proc.
 
@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_throughput import free_ports  # noqa: E402
 from bench.proc_stats import cpu_seconds, rss_bytes  # noqa: E402
-from harness.embedded_stack import PARTIES, EmbeddedStack  # noqa: E402
-from harness.endpoints import StackUrls  # noqa: E402
-from harness.workload import Workload, discover  # noqa: E402
+from harness.stack.embedded import PARTIES, EmbeddedStack  # noqa: E402
+from harness.stack.endpoints import StackUrls  # noqa: E402
+from harness.run.workload import Workload, discover  # noqa: E402
 from party_common.http_client import add_trace_headers  # noqa: E402
 
 NAMES = [p.name for p in PARTIES]

@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_throughput import free_ports  # noqa: E402
-from harness.endpoints import StackUrls  # noqa: E402
-from harness.runner import RunOptions, run  # noqa: E402
-from harness.scenario import parse_scenario  # noqa: E402
+from harness.stack.endpoints import StackUrls  # noqa: E402
+from harness.run.runner import RunOptions, run  # noqa: E402
+from harness.scenario.model import parse_scenario  # noqa: E402
 
 
 def one_run(data: dict, root: Path) -> dict:

@@ -16,7 +16,7 @@ from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM
 from party_common.messaging import Message
 from party_common.outcome import FhirError
 
-from .directory import Directory, Service
+from booking_broker.directory import Directory, Service
 
 HEADER = "Bundle.entry[0].resource"
 _ODS = re.compile(r"^[A-Za-z0-9]{3,10}$")

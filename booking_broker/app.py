@@ -13,29 +13,20 @@ from party_common.http_client import party_client
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE
 
-from . import (
-    routes_directory,
-    routes_faults,
-    routes_journal,
-    routes_ledger,
-    routes_messages,
-    routes_referrals,
-    routes_replay,
-    routes_slots,
-    searches,
-)
-from .booking_flow import BookingFlow
-from .control_state import ControlState
-from .courier import Courier, LinkStats
-from .directory import Directory
-from .faults.engine import FaultEngine
-from .journal import Journal
-from .message_log import MessageLog
-from .metrics import BrokerMetrics
-from .models import Base
-from .outbox import Outbox
+from booking_broker import searches
+from booking_broker.routes import ROUTERS
+from booking_broker.booking_flow import BookingFlow
+from booking_broker.control_state import ControlState
+from booking_broker.courier import Courier, LinkStats
+from booking_broker.directory import Directory
+from booking_broker.faults.engine import FaultEngine
+from booking_broker.journal import Journal
+from booking_broker.message_log import MessageLog
+from booking_broker.metrics import BrokerMetrics
+from booking_broker.models import Base
+from booking_broker.outbox import Outbox
 from party_common.schema_upgrade import add_missing_columns
-from .settings import Settings
+from booking_broker.settings import Settings
 
 # Every event the broker's inbox takes from a practice (or a trust's own referral answer), it also
 # sends on: to the trust, back to the practice and, for bookings, to the spine's index.
@@ -103,7 +94,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
                            proxy=True, require_trace_headers=settings.require_trace_headers)
     app.state.settings = settings
     app.state.transport = transport   # what the broker's clients call through (a replay's courier too)
-    for module in (routes_directory, routes_slots, routes_messages, routes_ledger, routes_referrals, routes_faults,
-                   routes_replay, routes_journal):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -55,16 +55,16 @@ from party_common.messaging import (
 from party_common.outcome import FhirError
 from party_common.responses import response_bundle
 
-from .courier import Courier
-from .addressing import HEADER, sender_practice, target_service
-from .directory import Directory, Service
-from .models import LedgerEntry, OutboxMessage, ProcessedMessage
-from .outbox import Outbox, outbox_row
-from .outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
-from .referral_flow import ReferralFlow
-from .retries import clocked_retrying, keep_result, stop_after
-from .settings import Settings
-from .slot_search import first_free_slot
+from booking_broker.courier import Courier
+from booking_broker.addressing import HEADER, sender_practice, target_service
+from booking_broker.directory import Directory, Service
+from booking_broker.models import LedgerEntry, OutboxMessage, ProcessedMessage
+from booking_broker.outbox import Outbox, outbox_row
+from booking_broker.outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
+from booking_broker.referral_flow import ReferralFlow
+from booking_broker.retries import clocked_retrying, keep_result, stop_after
+from booking_broker.settings import Settings
+from booking_broker.slot_search import first_free_slot
 
 log = structlog.get_logger("booking")
 

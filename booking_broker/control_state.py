@@ -19,9 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from party_common.database import Database
 from party_common.fault_rules import FaultRule
 
-from .faults.engine import FaultEngine
-from .models import Base
-from .settings import DeliveryModeName
+from booking_broker.faults.engine import FaultEngine
+from booking_broker.models import Base
+from booking_broker.settings import DeliveryModeName
 
 FAULTS, DELIVERY = "faults", "delivery"
 

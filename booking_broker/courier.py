@@ -19,12 +19,12 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 from party_common.journal_entries import Key, message_key
 
-from .faults.actions import Attempt
-from .faults.engine import PASS, FaultEngine
-from .journal import Journal
-from .message_log import MessageLog
-from .metrics import BrokerMetrics
-from .outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
+from booking_broker.faults.actions import Attempt
+from booking_broker.faults.engine import PASS, FaultEngine
+from booking_broker.journal import Journal
+from booking_broker.message_log import MessageLog
+from booking_broker.metrics import BrokerMetrics
+from booking_broker.outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
 
 log = structlog.get_logger("courier")
 

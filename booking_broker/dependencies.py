@@ -6,13 +6,13 @@ from fastapi import Depends, Request
 
 from party_common.database import Database
 
-from .booking_flow import BookingFlow
-from .courier import Courier, LinkStats
-from .directory import Directory
-from .faults.engine import FaultEngine
-from .journal import Journal
-from .metrics import BrokerMetrics
-from .outbox import Outbox
+from booking_broker.booking_flow import BookingFlow
+from booking_broker.courier import Courier, LinkStats
+from booking_broker.directory import Directory
+from booking_broker.faults.engine import FaultEngine
+from booking_broker.journal import Journal
+from booking_broker.metrics import BrokerMetrics
+from booking_broker.outbox import Outbox
 
 
 def _state(name: str):

@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select
 from party_common.clock import SYSTEM_CLOCK, Clock
 from party_common.database import Database, table_of
 
-from .models import JournalEntry
+from booking_broker.models import JournalEntry
 
 
 class Journal:

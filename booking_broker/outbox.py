@@ -21,11 +21,11 @@ from tenacity import retry_if_result
 from party_common.clock import Clock, this_task
 from party_common.database import Database
 
-from .courier import Courier
-from .metrics import BrokerMetrics
-from .models import OutboxMessage
-from .outcomes import DELIVERED, RETRYABLE, Delivery
-from .retries import clocked_retrying, keep_result
+from booking_broker.courier import Courier
+from booking_broker.metrics import BrokerMetrics
+from booking_broker.models import OutboxMessage
+from booking_broker.outcomes import DELIVERED, RETRYABLE, Delivery
+from booking_broker.retries import clocked_retrying, keep_result
 
 log = structlog.get_logger("outbox")
 

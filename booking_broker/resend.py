@@ -22,11 +22,11 @@ from party_common.database import Database
 from party_common.fault_rules import FaultRule
 from party_common.http_client import party_client
 
-from .courier import ORIGIN, Courier, LinkStats
-from .faults.engine import FaultEngine
-from .journal import Journal
-from .metrics import BrokerMetrics
-from .models import Base
+from booking_broker.courier import ORIGIN, Courier, LinkStats
+from booking_broker.faults.engine import FaultEngine
+from booking_broker.journal import Journal
+from booking_broker.metrics import BrokerMetrics
+from booking_broker.models import Base
 
 
 @dataclass

@@ -21,11 +21,11 @@ from party_common.outcome import FhirError, Issue, invalid, operation_outcome
 from party_common.search import SearchQuery, gather, parse_instant
 from party_common.search.paging import PAGE
 
-from .courier import Courier
-from .directory import Directory, Service
-from .outcomes import REJECTED
-from .slot_targets import Targets, slot_targets
-from .trust_reads import read_at_trust
+from booking_broker.courier import Courier
+from booking_broker.directory import Directory, Service
+from booking_broker.outcomes import REJECTED
+from booking_broker.slot_targets import Targets, slot_targets
+from booking_broker.trust_reads import read_at_trust
 
 SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
 PAS_PAGE = 100       # the most slots a PAS is asked for at once (ours serves no more)

@@ -17,8 +17,8 @@ from party_common.identifiers import DOS_SYSTEM, SPECIALTY_SYSTEM, canonical_sys
 from party_common.search import SearchQuery, Token
 from party_common.search.tokens import ANY, NONE, reference_id, split_values
 
-from .directory import Directory, Service
-from .trust_reads import is_fhir_id
+from booking_broker.directory import Directory, Service
+from booking_broker.trust_reads import is_fhir_id
 
 BY_SERVICE = ("Schedule.actor:HealthcareService", "service")
 

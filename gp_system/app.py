@@ -16,14 +16,14 @@ from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST, SERVICEREQUEST_RESPONSE
 
-from .confirmations import apply_confirmation
-from .referral_responses import apply_referral_response
-from .deps import PRACTICE_NAMES
-from . import searches
-from .models import Base, ProcessedMessage
-from .routes import appointments, bookings, inbox, practices, referrals
-from .seed import seed_registrations
-from .settings import Settings
+from gp_system.confirmations import apply_confirmation
+from gp_system.referral_responses import apply_referral_response
+from gp_system.dependencies import PRACTICE_NAMES
+from gp_system import searches
+from gp_system.models import Base, ProcessedMessage
+from gp_system.routes import ROUTERS
+from gp_system.seed import seed_registrations
+from gp_system.settings import Settings
 
 PARTY = "gp_system"
 
@@ -91,6 +91,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     app.state.settings = settings
     app.state.capability = capability
     app.state.practice_capabilities = {ods: practice_capability(settings, ods) for ods in PRACTICE_NAMES}
-    for module in (practices, referrals, bookings, appointments, inbox):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

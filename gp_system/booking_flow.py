@@ -22,7 +22,7 @@ from party_common.database import Database, table_of
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, read_message
 from party_common.outcome import FhirError, business_rule, conflict, invalid, not_found
 
-from gp_system.deps import PRACTICE_NAMES
+from gp_system.dependencies import PRACTICE_NAMES
 from gp_system.models import BOOKED, CANCEL_REQUESTED, CANCELLED, ENDED, FAILED, REQUESTED, Booking, Referral
 from gp_system.outbound import FreeSlot, first_free_slot, no_free_slot, send_to_broker, transient
 from gp_system.settings import Settings

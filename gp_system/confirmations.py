@@ -21,8 +21,8 @@ from party_common.database import table_of
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, RESPONSE_CODES, Message
 from party_common.outcome import FhirError, business_rule, conflict
 
-from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, ENDED, FAILED, REQUESTED, Booking
-from .views import appointment
+from gp_system.models import BOOKED, CANCEL_REQUESTED, CANCELLED, ENDED, FAILED, REQUESTED, Booking
+from gp_system.views import appointment
 
 RESPONSE = "Bundle.entry[0].resource.response"
 

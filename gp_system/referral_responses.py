@@ -9,8 +9,8 @@ from party_common.messaging import Message
 from party_common.outcome import business_rule
 from party_common.referral import ACCEPTED, read_referral
 
-from .models import Referral
-from .views import referral_view
+from gp_system.models import Referral
+from gp_system.views import referral_view
 
 ACCEPTED_STATE, REJECTED_STATE, SENT_STATE = "accepted", "rejected", "sent"
 

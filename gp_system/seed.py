@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from party_common.database import Database
 from party_common.population import synthetic_population
 
-from .models import RegisteredPatient
+from gp_system.models import RegisteredPatient
 
 log = structlog.get_logger("seed")
 

@@ -10,8 +10,8 @@ from party_common.booking import BookingFacts, appointment_resource
 from party_common.identifiers import DOS_SYSTEM, NHS_NUMBER_SYSTEM, ODS_SYSTEM, dos_id
 from party_common.referral import REFERRAL_STATE_EXT, ReferralFacts, service_request_resource
 
-from .deps import PRACTICE_NAMES
-from .models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, Referral, RegisteredPatient
+from gp_system.dependencies import PRACTICE_NAMES
+from gp_system.models import BOOKED, CANCEL_REQUESTED, CANCELLED, FAILED, REQUESTED, Booking, Referral, RegisteredPatient
 
 # Appointment.status has no "asked but not answered" or "failed": proposed and entered-in-error
 # are the nearest the practice's view can say.

@@ -12,17 +12,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import clock_routes
-from .allowed_methods import allowed_methods
-from .body_limit import BodyLimitMiddleware
-from .capability import capability_statement  # noqa: F401  (the parties and tests import it from here)
-from .clock import Clock, using_clock
-from .correlation import CorrelationMiddleware
-from .http_client import PARTY_CALL_HEADER
-from .fhir_json import FhirResponse, loc_to_expression
-from .negotiation import AcceptMiddleware
-from .openapi_doc import fhir_openapi
-from .outcome import PROXY, RECEIVER, SENDER, FhirError, Issue, bars_code_for, operation_outcome
+from party_common import clock_routes
+from party_common.allowed_methods import allowed_methods
+from party_common.body_limit import BodyLimitMiddleware
+from party_common.capability import capability_statement  # noqa: F401  (the parties and tests import it from here)
+from party_common.clock import Clock, using_clock
+from party_common.correlation import CorrelationMiddleware
+from party_common.http_client import PARTY_CALL_HEADER
+from party_common.fhir_json import FhirResponse, loc_to_expression
+from party_common.negotiation import AcceptMiddleware
+from party_common.openapi_doc import fhir_openapi
+from party_common.outcome import PROXY, RECEIVER, SENDER, FhirError, Issue, bars_code_for, operation_outcome
 
 log = structlog.get_logger("errors")
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import orjson
 
-from .identifiers import ODS_SYSTEM, canonical_system
-from .outcome import FhirError
+from party_common.identifiers import ODS_SYSTEM, canonical_system
+from party_common.outcome import FhirError
 
 TARGET_IDENTIFIER = "NHSD-Target-Identifier"
 END_USER_ORGANISATION = "NHSD-End-User-Organisation"

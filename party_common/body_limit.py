@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 
-from .fhir_json import FhirResponse
-from .outcome import Issue, operation_outcome
+from party_common.fhir_json import FhirResponse
+from party_common.outcome import Issue, operation_outcome
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, overload
 
-from .identifiers import (
+from party_common.identifiers import (
     DOS_SYSTEM,
     NHS_NUMBER_SYSTEM,
     ODS_SYSTEM,
@@ -24,8 +24,8 @@ from .identifiers import (
     dos_token,
     identifier_value,
 )
-from .messaging import BOOKING_CANCEL, Message, MessageBuilder, Org, profiled
-from .outcome import FhirError
+from party_common.messaging import BOOKING_CANCEL, Message, MessageBuilder, Org, profiled
+from party_common.outcome import FhirError
 
 EXTENSION_BASE = "https://fhir.nhs-interop-testbed.invalid/StructureDefinition/"
 PERFORMER_EXT = EXTENSION_BASE + "performer-ods"

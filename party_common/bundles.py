@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from pydantic import AfterValidator
 
-from .messaging import now_iso
+from party_common.messaging import now_iso
 
 # The largest row offset the databases take (SQLite's and PostgreSQL's OFFSET are signed 64-bit
 # integers); past it the query fails in the driver, so a search refuses it as a bad parameter.

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from .messaging import SOFTWARE, VERSION, definition
+from party_common.messaging import SOFTWARE, VERSION, definition
 
 MESSAGE_TRANSPORT = "http://terminology.hl7.org/CodeSystem/message-transport"
 FORMATS = ["application/fhir+json", "json"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .search import SearchSpec, capability_resource
+from party_common.search import SearchSpec, capability_resource
 
 
 def declare_searches(statement: dict, specs: list[SearchSpec]) -> dict:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from .clock import Clock, ClockError, VirtualClock
-from .control_auth import require_control_token
-from .fhir_json import read_json_body
-from .outcome import FhirError, invalid
+from party_common.clock import Clock, ClockError, VirtualClock
+from party_common.control_auth import require_control_token
+from party_common.fhir_json import read_json_body
+from party_common.outcome import FhirError, invalid
 
 
 def _clock(request: Request) -> Clock:

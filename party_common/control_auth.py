@@ -15,7 +15,7 @@ import os
 import httpx
 from fastapi import Request
 
-from .outcome import FhirError
+from party_common.outcome import FhirError
 
 CONTROL_TOKEN_ENV = "TESTBED_CONTROL_TOKEN"
 _READS = {"GET", "HEAD", "OPTIONS"}

@@ -9,14 +9,14 @@ handler answer, as an OperationOutcome.
 
 from __future__ import annotations
 
-from .fhir_json import FHIR_JSON
+from party_common.fhir_json import FHIR_JSON
 
 _JSON_OBJECT = {"type": "object"}
 # /faults/reset reads a `seed` from an object and takes any other JSON as no seed.
 _RESET = {"properties": {"seed": {"type": ["integer", "null"]}}}
 
 # "METHOD path" -> (the body it reads: "required", "optional" or None, and its schema; the statuses its
-# handler raises). Read from the handlers: party_common/clock_routes.py, booking_broker/routes_faults.py.
+# handler raises). Read from the handlers: party_common/clock_routes.py, booking_broker/routes/faults.py.
 ROUTES: dict[str, tuple[str | None, dict | None, tuple[int, ...]]] = {
     "POST /clock/advance": ("required", _JSON_OBJECT, (409,)),
     "POST /faults": ("required", _JSON_OBJECT, (422,)),

@@ -18,8 +18,8 @@ import uuid
 
 import structlog
 
-from .fhir_json import FhirResponse, is_fhir_path
-from .outcome import SENDER, Issue, bars_code_for, operation_outcome, with_bars_code
+from party_common.fhir_json import FhirResponse, is_fhir_path
+from party_common.outcome import SENDER, Issue, bars_code_for, operation_outcome, with_bars_code
 
 REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_ID_HEADER = "X-Correlation-ID"

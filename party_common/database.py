@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from .sqlite_inline import inline_connector
+from party_common.sqlite_inline import inline_connector
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 

@@ -12,10 +12,10 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from .fhir_shape import misplaced_value, null_property
-from .messaging import Message, read_message
-from .outcome import FhirError, Issue
-from .parse_offload import parse_sized
+from party_common.fhir_shape import misplaced_value, null_property
+from party_common.messaging import Message, read_message
+from party_common.outcome import FhirError, Issue
+from party_common.parse_offload import parse_sized
 
 FHIR_JSON = "application/fhir+json"
 _ACCEPTED_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")

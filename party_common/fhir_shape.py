@@ -26,7 +26,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel
 from fhir.resources.R4B.resource import Resource
 
-from .outcome import Issue
+from party_common.outcome import Issue
 
 
 def unwrap(annotation) -> tuple[bool, typing.Any]:

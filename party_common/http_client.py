@@ -9,9 +9,9 @@ import httpx
 import orjson
 import yarl
 
-from .clock import VIRTUAL, Clock
-from .correlation import outbound_headers
-from .fhir_json import FHIR_JSON
+from party_common.clock import VIRTUAL, Clock
+from party_common.correlation import outbound_headers
+from party_common.fhir_json import FHIR_JSON
 
 # Below uvicorn's 5 s keep-alive, so an idle connection is dropped here before the server drops it
 # under a request.

@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .responses import response_bundle
-from .clock import party_clock
-from .database import Database, table_of
-from .messaging import Message, Org, read_message
-from .outcome import FhirError
+from party_common.responses import response_bundle
+from party_common.clock import party_clock
+from party_common.database import Database, table_of
+from party_common.messaging import Message, Org, read_message
+from party_common.outcome import FhirError
 
 log = structlog.get_logger("inbox")
 

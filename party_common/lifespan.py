@@ -9,10 +9,10 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.orm import DeclarativeBase
 
-from .database import Database
-from .http_client import party_client
-from .schema_upgrade import add_missing_columns
-from .settings import PartySettings
+from party_common.database import Database
+from party_common.http_client import party_client
+from party_common.schema_upgrade import add_missing_columns
+from party_common.settings import PartySettings
 
 
 @asynccontextmanager

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from .clock import party_clock
-from .identifiers import (
+from party_common.clock import party_clock
+from party_common.identifiers import (
     DOS_SYSTEM,
     MESSAGE_EVENT_SYSTEM,
     MESSAGE_REASON_SYSTEM,
@@ -30,7 +30,7 @@ from .identifiers import (
     canonical_system,
     dos_token,
 )
-from .outcome import FhirError
+from party_common.outcome import FhirError
 
 BOOKING_REQUEST = "booking-request"
 BOOKING_CANCEL = "booking-cancel"

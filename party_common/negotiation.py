@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import mimeparse
 
-from .fhir_json import FhirResponse, is_fhir_path
-from .outcome import RECEIVER, FhirError
+from party_common.fhir_json import FhirResponse, is_fhir_path
+from party_common.outcome import RECEIVER, FhirError
 
 _SERVED = ["application/fhir+json", "application/json"]
 _SERVED_EXPORT = [*_SERVED, "application/fhir+ndjson", "application/ndjson", "application/x-ndjson"]

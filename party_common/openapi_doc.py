@@ -22,10 +22,10 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import BaseModel
 
-from .control_doc import control_route
-from .fhir_json import FHIR_JSON, is_fhir_path
-from .fhir_shape import element_model, unwrap
-from .ndjson import NDJSON
+from party_common.control_doc import control_route
+from party_common.fhir_json import FHIR_JSON, is_fhir_path
+from party_common.fhir_shape import element_model, unwrap
+from party_common.ndjson import NDJSON
 
 REF = "#/components/schemas/"
 

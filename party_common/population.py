@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .identifiers import nhs_number_from_index
+from party_common.identifiers import nhs_number_from_index
 
 PRACTICES: list[tuple[str, str]] = [
     ("Y90001", "Riverside Medical Practice"),

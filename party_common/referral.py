@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .booking import REFERRAL_SYSTEM, add_patient, add_service, copied_as, practice_org, trust_org
-from .identifiers import (
+from party_common.booking import REFERRAL_SYSTEM, add_patient, add_service, copied_as, practice_org, trust_org
+from party_common.identifiers import (
     DOS_SYSTEM,
     NHS_NUMBER_SYSTEM,
     ODS_SYSTEM,
@@ -18,8 +18,8 @@ from .identifiers import (
     canonical_system,
     identifier_value,
 )
-from .messaging import Message, MessageBuilder, Org, profiled
-from .outcome import FhirError
+from party_common.messaging import Message, MessageBuilder, Org, profiled
+from party_common.outcome import FhirError
 
 # What a trust says of a referral (ServiceRequest.status): received and being acted on, or refused.
 ACCEPTED, REVOKED = "active", "revoked"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-from .booking import booking_entries, practice_org, read_appointment, trust_org
-from .messaging import RESPONSE_CODES, Message, MessageBuilder, Org
-from .referral import read_service_request, referral_entries
+from party_common.booking import booking_entries, practice_org, read_appointment, trust_org
+from party_common.messaging import RESPONSE_CODES, Message, MessageBuilder, Org
+from party_common.referral import read_service_request, referral_entries
 
 
 def response_bundle(request: Message, code: str, resources: list[dict], *, responder: Org | None = None,

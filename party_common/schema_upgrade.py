@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from .database import Database
+from party_common.database import Database
 
 
 def _add_missing(conn: Connection, metadata) -> list[str]:

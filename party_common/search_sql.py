@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .identifiers import canonical_system
-from .search import SearchQuery, offset_next, search_bundle
-from .search.dates import EPOCH
-from .search.tokens import ANY, NONE, Token, split_values
+from party_common.identifiers import canonical_system
+from party_common.search import SearchQuery, offset_next, search_bundle
+from party_common.search.dates import EPOCH
+from party_common.search.tokens import ANY, NONE, Token, split_values
 
 
 def _token_holds(token: Token, system: str, column) -> ColumnElement:

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .body_limit import DEFAULT_MAX_BODY_BYTES
-from .clock import DEFAULT_EPOCH, Clock, make_clock
-from .control_auth import CONTROL_TOKEN_ENV
-from .parse_offload import DEFAULT_PARSE_THREAD_BYTES, DEFAULT_PARSE_THREADS
+from party_common.body_limit import DEFAULT_MAX_BODY_BYTES
+from party_common.clock import DEFAULT_EPOCH, Clock, make_clock
+from party_common.control_auth import CONTROL_TOKEN_ENV
+from party_common.parse_offload import DEFAULT_PARSE_THREAD_BYTES, DEFAULT_PARSE_THREADS
 
 
 def _utc(value: datetime) -> datetime:

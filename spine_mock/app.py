@@ -13,11 +13,12 @@ from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST
 
-from . import appointments, demographics, messages, searches, ubrn
-from .booking_index import booking_index_inbox
-from .models import Base
-from .seeding import seed_patients
-from .settings import Settings
+from spine_mock import searches
+from spine_mock.routes import ROUTERS
+from spine_mock.booking_index import booking_index_inbox
+from spine_mock.models import Base
+from spine_mock.seed import seed_patients
+from spine_mock.settings import Settings
 
 PARTY = "spine_mock"
 
@@ -49,8 +50,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
             yield
 
     app = create_party_app(PARTY, spine_capability(settings.endpoint), lifespan=lifespan, clock=settings.make_clock())
-    app.include_router(demographics.router)
-    app.include_router(ubrn.router)
-    app.include_router(messages.router)
-    app.include_router(appointments.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

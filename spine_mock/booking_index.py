@@ -16,7 +16,7 @@ from party_common.inbox import Handler, Inbox
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import business_rule
 
-from .models import BookingIndexEntry, ProcessedMessage
+from spine_mock.models import BookingIndexEntry, ProcessedMessage
 
 _UBRN = re.compile(r"\d{12}")
 # Statements go on the table, not the mapped class: Core statements skip the ORM's machinery.

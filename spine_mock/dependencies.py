@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from party_common.database import Database
 from party_common.inbox import Inbox
 
-from .settings import Settings
+from spine_mock.settings import Settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -11,7 +11,7 @@ from booking_broker.app import create_app as broker_app
 from booking_broker.settings import Settings as BrokerSettings
 from gp_system.app import create_app as gp_app
 from gp_system.settings import Settings as GpSettings
-from harness.endpoints import StackUrls
+from harness.stack.endpoints import StackUrls
 from party_common.fhir_json import FHIR_JSON
 from party_common.http_client import RoutingTransport
 from spine_mock.app import create_app as spine_app

@@ -12,16 +12,16 @@ from party_common.booking import trust_org
 from party_common.lifespan import party_resources
 from party_common.logging_setup import configure_logging
 
-from . import appointment_routes, directory_routes, message_routes, referral_routes, slot_routes
-from .booking_handlers import make_handlers
-from .referral_handlers import make_referral_handlers
-from .capability import root_capability, trust_capability
-from .catalogue import build_catalogue
-from .models import Base, ProcessedMessage
-from .settings import Settings
-from .site_behaviour import SiteDesk
-from .slot_search import SlotFinder
-from .trust_inbox import TrustInbox
+from trust_pas.routes import ROUTERS
+from trust_pas.booking_flow import make_handlers
+from trust_pas.referral_flow import make_referral_handlers
+from trust_pas.capability import root_capability, trust_capability
+from trust_pas.catalogue import build_catalogue
+from trust_pas.models import Base, ProcessedMessage
+from trust_pas.settings import Settings
+from trust_pas.site_behaviour import SiteDesk
+from trust_pas.slot_search import SlotFinder
+from trust_pas.trust_inbox import TrustInbox
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
@@ -53,6 +53,6 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     app = create_party_app("trust_pas", root_capability(catalogue.trusts, settings.base_url), lifespan=lifespan,
                            health=health, clock=settings.make_clock())
-    for module in (directory_routes, slot_routes, message_routes, appointment_routes, referral_routes):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -8,8 +8,8 @@ from party_common.app_factory import capability_statement
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST
 from party_common.search import capability_resource
 
-from .catalogue import Trust
-from .search_specs import (
+from trust_pas.catalogue import Trust
+from trust_pas.searches import (
     APPOINTMENT,
     HEALTHCARE_SERVICE,
     LOCATION,

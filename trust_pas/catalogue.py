@@ -12,7 +12,7 @@ from functools import cached_property
 from party_common.booking import service_dos
 from party_common.trust_catalogue import DEFAULT_TRUSTS, SPECIALTY_NAMES, SessionSpec, TrustSpec
 
-from .schedule import ClinicSession, WeeklyTemplate, minute_to_stamp, stamp_to_minute
+from trust_pas.schedule import ClinicSession, WeeklyTemplate, minute_to_stamp, stamp_to_minute
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 
 from party_common.search import SearchQuery, gather, offset_next, search_bundle
 
-from .catalogue import Trust
-from .trust_resources import resolver
+from trust_pas.catalogue import Trust
+from trust_pas.trust_resources import resolver
 
 
 def references_match(q: SearchQuery, name: str, ids: Iterable[str]) -> bool:

@@ -8,9 +8,9 @@ from party_common.booking import BookingFacts, appointment_resource, service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id
 from party_common.trust_catalogue import DAY_CODES
 
-from .catalogue import Service, Site, Trust
-from .models import Appointment
-from .schedule import MINUTES_PER_DAY, minute_to_iso
+from trust_pas.catalogue import Service, Site, Trust
+from trust_pas.models import Appointment
+from trust_pas.schedule import MINUTES_PER_DAY, minute_to_iso
 
 
 def _ods_reference(ods: str) -> dict:

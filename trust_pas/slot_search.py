@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from party_common.database import table_of
 
-from .catalogue import Service
-from .models import SlotClaim
+from trust_pas.catalogue import Service
+from trust_pas.models import SlotClaim
 
 FIRST_WINDOW = 32
 

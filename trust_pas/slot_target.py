@@ -19,8 +19,8 @@ from party_common.outcome import FhirError, invalid
 from party_common.search import SearchQuery, Token
 from party_common.search.tokens import ANY, NONE
 
-from .catalogue import Service, Trust
-from .search_specs import SERVICE_TOKEN
+from trust_pas.catalogue import Service, Trust
+from trust_pas.searches import SERVICE_TOKEN
 
 SERVICE_PARAMS = (SERVICE_TOKEN, "service", "schedule")
 _PREFIX = "HealthcareService/"

@@ -7,10 +7,10 @@ from sqlalchemy import bindparam, select
 
 from party_common.database import table_of
 
-from . import resources
-from .catalogue import Trust
-from .models import SlotClaim
-from .slot_search import Executor
+from trust_pas import resources
+from trust_pas.catalogue import Trust
+from trust_pas.models import SlotClaim
+from trust_pas.slot_search import Executor
 
 _CLAIMS = table_of(SlotClaim)
 _CLAIMED = select(_CLAIMS.c.slot_id).where(_CLAIMS.c.slot_id == bindparam("slot_id"))

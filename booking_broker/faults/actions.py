@@ -29,7 +29,7 @@ from party_common.fault_rules import (
 )
 from party_common.outcome import FhirError
 
-from ..outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
+from booking_broker.outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
 
 
 @dataclass

@@ -15,10 +15,10 @@ from party_common.outcome import not_found
 from party_common.search import SearchQuery, offset_next, openapi_parameters, parse_instant, search_bundle
 from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
-from ..deps import PracticeDep, SessionDep, practice_base
-from ..models import Booking
-from ..searches import APPOINTMENTS
-from ..views import appointment, shown_status_column
+from gp_system.dependencies import PracticeDep, SessionDep, practice_base
+from gp_system.models import Booking
+from gp_system.searches import APPOINTMENTS
+from gp_system.views import appointment, shown_status_column
 
 router = APIRouter()
 

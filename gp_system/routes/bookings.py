@@ -12,7 +12,7 @@ from party_common.outcome import invalid
 
 from gp_system import booking_flow
 from gp_system.booking_flow import BookRequest
-from gp_system.deps import ClientDep, DbDep, PracticeDep, SettingsDep
+from gp_system.dependencies import ClientDep, DbDep, PracticeDep, SettingsDep
 
 router = APIRouter()
 

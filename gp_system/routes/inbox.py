@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from party_common.fhir_json import FHIR_JSON, read_message_body
 
-from ..deps import PracticeDep
+from gp_system.dependencies import PracticeDep
 
 router = APIRouter()
 

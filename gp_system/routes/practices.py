@@ -13,10 +13,10 @@ from party_common.outcome import not_found
 from party_common.search import SearchQuery, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import identifier_condition, ids_condition, sql_searchset
 
-from ..deps import PRACTICE_NAMES, PracticeDep, SessionDep, practice_base
-from ..models import RegisteredPatient
-from ..searches import PATIENTS, PRACTICES
-from ..views import organization, patient
+from gp_system.dependencies import PRACTICE_NAMES, PracticeDep, SessionDep, practice_base
+from gp_system.models import RegisteredPatient
+from gp_system.searches import PATIENTS, PRACTICES
+from gp_system.views import organization, patient
 
 router = APIRouter()
 

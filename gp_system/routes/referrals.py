@@ -24,12 +24,12 @@ from party_common.outcome import FhirError, business_rule, invalid, not_found
 from party_common.search import SearchQuery, Token, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import identifier_condition, ids_condition, sql_page
 
-from ..deps import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep, practice_base
-from ..models import Referral, RegisteredPatient
-from ..outbound import send_to_broker, spine_knows_patient
-from ..referral_responses import ACCEPTED_STATE, REJECTED_STATE, SENT_STATE
-from ..searches import REFERRALS
-from ..views import referral_facts
+from gp_system.dependencies import PRACTICE_NAMES, ClientDep, DbDep, PracticeDep, SessionDep, SettingsDep, practice_base
+from gp_system.models import Referral, RegisteredPatient
+from gp_system.outbound import send_to_broker, spine_knows_patient
+from gp_system.referral_responses import ACCEPTED_STATE, REJECTED_STATE, SENT_STATE
+from gp_system.searches import REFERRALS
+from gp_system.views import referral_facts
 
 router = APIRouter()
 

@@ -15,10 +15,10 @@ import httpx
 from party_common.booking import REFERRAL_SYSTEM
 from party_common.referral import REFERRAL_STATE_EXT
 
-from .kinds import (DUPLICATE_REFERRAL_AT_PAS, REFERRAL_MISSING_AT_BROKER, REFERRAL_MISSING_AT_PAS,
+from harness.reconcile.kinds import (DUPLICATE_REFERRAL_AT_PAS, REFERRAL_MISSING_AT_BROKER, REFERRAL_MISSING_AT_PAS,
                     REFERRAL_UNANSWERED_AT_GP)
-from .rules import Discrepancy
-from .sources import PartyUnreachable, _next, organizations
+from harness.reconcile.rules import Discrepancy
+from harness.reconcile.sources import PartyUnreachable, _next, organizations
 
 PAGE = 500
 

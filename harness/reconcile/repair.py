@@ -19,12 +19,12 @@ import httpx
 
 from party_common.fhir_json import FHIR_JSON
 
-from .kinds import (DUPLICATE_AT_PAS, LIVE, MISSING_AT_BROKER, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE,
+from harness.reconcile.kinds import (DUPLICATE_AT_PAS, LIVE, MISSING_AT_BROKER, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE,
                     REFUSED, SLOT_MISMATCH, STATUS_MISMATCH)
-from .records import STATUS
-from .report import Reconciliation
-from .rules import Discrepancy
-from .sources import PartyUnreachable
+from harness.reconcile.records import STATUS
+from harness.reconcile.report import Reconciliation
+from harness.reconcile.rules import Discrepancy
+from harness.reconcile.sources import PartyUnreachable
 
 RETRYABLE = {"timeout", "failed", "unreachable", "held"}
 

@@ -10,9 +10,9 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
-from .kinds import DESCRIPTIONS, KINDS
-from .records import TRUST, PartyRecords, record_view
-from .rules import Discrepancy
+from harness.reconcile.kinds import DESCRIPTIONS, KINDS
+from harness.reconcile.records import TRUST, PartyRecords, record_view
+from harness.reconcile.rules import Discrepancy
 
 
 @dataclass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from contracts.traffic import is_contract_booking
 
-from .kinds import (DUPLICATE_AT_PAS, LIVE, MISSING_AT_BROKER, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE,
+from harness.reconcile.kinds import (DUPLICATE_AT_PAS, LIVE, MISSING_AT_BROKER, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE,
                     REFUSED, SLOT_MISMATCH, STATUS_MISMATCH, UNANSWERED)
-from .records import END, PRACTICE, SLOT, START, STATUS, TRUST, PartyRecords, Record, gc_paused
+from harness.reconcile.records import END, PRACTICE, SLOT, START, STATUS, TRUST, PartyRecords, Record, gc_paused
 
 
 @dataclass(slots=True)

@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .kinds import DUPLICATE_AT_PAS, LIVE, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE, REFUSED, STATUS_MISMATCH
-from .rules import Discrepancy
+from harness.reconcile.kinds import DUPLICATE_AT_PAS, LIVE, MISSING_AT_GP, MISSING_AT_PAS, MISSING_AT_SPINE, REFUSED, STATUS_MISMATCH
+from harness.reconcile.rules import Discrepancy
 
 BOOKING_EVENTS = ("booking-request", "booking-cancel")
 LOSS = "loss"

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from harness.endpoints import StackUrls
+from harness.stack.endpoints import StackUrls
 
-from .records import PartyRecords
-from .referrals import reconcile_referrals
-from .repair import repair
-from .report import Reconciliation
-from .rules import Outcome, reconcile_records
-from .score import score_reconciliation
-from .sources import read_stack, wait_settled
+from harness.reconcile.records import PartyRecords
+from harness.reconcile.referrals import reconcile_referrals
+from harness.reconcile.repair import repair
+from harness.reconcile.report import Reconciliation
+from harness.reconcile.rules import Outcome, reconcile_records
+from harness.reconcile.score import score_reconciliation
+from harness.reconcile.sources import read_stack, wait_settled
 
 
 async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: Iterable[str] | None = None,
@@ -53,7 +53,7 @@ def reconcile_captured(sources: dict[str, PartyRecords], *, attempted: int | Non
 
 def judged(rec: Reconciliation, journal: list[dict], dedupe: bool) -> dict:
     """The score against a journal and its link rates: what a journal adds to a reconciliation's report."""
-    from harness.error_rates import link_rates
+    from harness.run.error_rates import link_rates
 
     return {"score": score_reconciliation(rec, journal, dedupe), "links": link_rates(journal)}
 

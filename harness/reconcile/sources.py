@@ -10,11 +10,11 @@ import time
 
 import httpx
 
-from harness.endpoints import StackUrls
+from harness.stack.endpoints import StackUrls
 from party_common.identifiers import ODS_SYSTEM
 
-from ..cli_errors import UnreachableError
-from .records import LineSplitter, PartyRecords, Strings, gc_paused
+from harness.cli.errors import UnreachableError
+from harness.reconcile.records import LineSplitter, PartyRecords, Strings, gc_paused
 
 NDJSON = "application/fhir+ndjson"
 PAGE = 1000

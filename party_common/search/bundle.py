@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from ..messaging import now_iso
-from .spec import SearchQuery
+from party_common.messaging import now_iso
+from party_common.search.spec import SearchQuery
 
 
 def _link(base: str, path: str, params: list[tuple[str, str]]) -> str:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..outcome import invalid
+from party_common.outcome import invalid
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DATE = re.compile(

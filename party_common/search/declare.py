@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .paging import PAGE
-from .spec import SearchSpec
+from party_common.search.paging import PAGE
+from party_common.search.spec import SearchSpec
 
 _SCHEMAS = {
     "token": {"type": "string", "pattern": r"^\S.*$"},

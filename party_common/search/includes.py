@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from .spec import Include
+from party_common.search.spec import Include
 
 # Reads one resource by type and id; None when the party cannot (the include is then left out).
 Resolver = Callable[[str, str], Awaitable[dict | None]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import struct
 
-from ..outcome import invalid
+from party_common.outcome import invalid
 
 PAGE = "_page"
 _MARK = "p"

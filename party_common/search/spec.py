@@ -21,10 +21,10 @@ from typing import Literal
 
 from starlette.requests import Request
 
-from ..outcome import FhirError, Issue, invalid
-from .dates import TimeWindow, time_window
-from .paging import PAGE, page_token, read_page_token
-from .tokens import Token, reference_id, split_values
+from party_common.outcome import FhirError, Issue, invalid
+from party_common.search.dates import TimeWindow, time_window
+from party_common.search.paging import PAGE, page_token, read_page_token
+from party_common.search.tokens import Token, reference_id, split_values
 
 ParamType = Literal["token", "date", "reference", "string", "number", "uri"]
 MAX_OFFSET = 2**63 - 1

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..identifiers import canonical_system
-from ..outcome import invalid
+from party_common.identifiers import canonical_system
+from party_common.outcome import invalid
 
 # A comma ORs values; `\,` is a comma inside a value.
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")

@@ -10,7 +10,7 @@ import asyncio
 import random
 import uuid
 
-from harness.runner import read_journal
+from harness.run.runner import read_journal
 from party_common.booking import BookingFacts, practice_message
 from party_common.identifiers import UBRN_SYSTEM
 

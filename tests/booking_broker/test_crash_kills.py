@@ -34,12 +34,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from harness.embedded_stack import EmbeddedStack
-from harness.endpoints import StackUrls
-from harness.error_rates import read_journal
+from harness.stack.embedded import EmbeddedStack
+from harness.stack.endpoints import StackUrls
+from harness.run.error_rates import read_journal
 from harness.reconcile import ReconcileJob, run_job
 from harness.reconcile.sources import wait_settled
-from harness.workload import (
+from harness.run.workload import (
     HEADERS,
     Workload,
     _ubrn_of,

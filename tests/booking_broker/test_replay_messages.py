@@ -68,8 +68,8 @@ async def test_it_needs_the_control_token_when_the_stack_has_one(tmp_path):
 async def test_the_harness_asks_for_it_through_the_transport_seam_and_a_refusal_is_one_line(tmp_path):
     import pytest
 
-    from harness.embedded_stack import StackError
-    from harness.replay_booking import resend_through
+    from harness.stack.embedded import StackError
+    from harness.replay.booking import resend_through
     from party_common.http_client import RoutingTransport
 
     routes = RoutingTransport()

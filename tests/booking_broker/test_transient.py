@@ -81,7 +81,7 @@ async def test_a_service_no_trust_offers_is_still_a_refusal_when_every_trust_ans
 async def test_a_practice_whose_slot_search_lost_its_trusts_hears_503_not_no_free_slot(tmp_path):
     """The GP system's `$book` asks the broker for the first free slot; when the broker could not
     search a trust, an empty page is not "no free slot" but an answer not known yet."""
-    from harness.workload import referral_request
+    from harness.run.workload import referral_request
 
     async with inprocess_stack(tmp_path, population_size=50) as (urls, client, _apps):
         practice, nhs = await _practice_and_patient(client, urls)

@@ -249,7 +249,7 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     concurrency = scenario["workload"]["concurrency"]
     allocated_before = _ubrns_allocated(stack)
     run = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "--scenario", str(SCENARIO), "--json",
+        [sys.executable, "-m", "harness.cli.main", "run", "--scenario", str(SCENARIO), "--json",
          "--runs-dir", str(tmp_path / "runs"), *stack.port_args()],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stack.env)
     try:
@@ -305,7 +305,7 @@ def test_stack_in_containers_survives_the_spine_vanishing_and_a_pas_restart(stac
     assert after_restart == before
 
     # The run's folder, reconciled again from what it captured: the run's own answer.
-    rec = _run([sys.executable, "-m", "harness.cli", "reconcile", "--json", "--run", summary["run"]["folder"]],
+    rec = _run([sys.executable, "-m", "harness.cli.main", "reconcile", "--json", "--run", summary["run"]["folder"]],
                timeout=300, check=False, env=stack.env)
     assert rec.returncode == 0, f"testbed reconcile exited {rec.returncode}: {rec.stderr[-2000:]}"
     doc = json.loads(rec.stdout)

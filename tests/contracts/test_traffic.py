@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from contracts.rules import violations
-from harness.workload import Workload, discover
+from harness.run.workload import Workload, discover
 from tests import stack_inprocess
 from tests.stack_inprocess import inprocess_stack
 

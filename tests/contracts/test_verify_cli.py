@@ -21,15 +21,15 @@ from .breakers import BREAKERS, Broken
 
 from contracts import pacts
 from contracts.suite import PROVIDERS, Target, checks_for, run_suite
-from harness.embedded_stack import EmbeddedStack
-from harness.endpoints import StackUrls
+from harness.stack.embedded import EmbeddedStack
+from harness.stack.endpoints import StackUrls
 from tests.e2e.test_sockets import _free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _testbed(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True, text=True,
                           timeout=300, cwd=REPO)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
-from harness.workload import Workload, discover
+from harness.run.workload import Workload, discover
 from tests.stack_inprocess import inprocess_stack
 
 STEP = 10          # instructions between progress-handler calls

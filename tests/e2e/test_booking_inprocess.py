@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from party_common.booking import BookingFacts, practice_message
 from party_common.identifiers import UBRN_SYSTEM
-from harness.workload import Workload, discover
+from harness.run.workload import Workload, discover
 from tests.stack_inprocess import inprocess_stack
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -1,6 +1,6 @@
 """Every message a real run puts on the wire is a BaRS message Bundle as the spec publishes it.
 
-One small run through `testbed run`'s own path (harness.runner on an embedded stack over loopback
+One small run through `testbed run`'s own path (harness.run.runner on an embedded stack over loopback
 sockets, reliable delivery, cancellations and rebookings, faults that make the broker retry, copy and
 refuse), then every message body recorded in the run folder's `messages.jsonl` is checked:
 
@@ -24,10 +24,10 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from harness.replay import free_local_urls
-from harness.run_record import read_jsonl
-from harness.runner import RunOptions, run
-from harness.scenario import parse_scenario
+from harness.replay.run import free_local_urls
+from harness.run.record import read_jsonl
+from harness.run.runner import RunOptions, run
+from harness.scenario.model import parse_scenario
 from tests.e2e.bars_examples import MessageSchema
 
 pytestmark = pytest.mark.timeout(300)

@@ -39,7 +39,7 @@ def _port_args(ports: list[int]) -> list[str]:
 
 
 def _testbed(*args: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", *args]
+    return [sys.executable, "-m", "harness.cli.main", *args]
 
 
 @contextmanager

@@ -49,7 +49,7 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _testbed(*args: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", *args]
+    return [sys.executable, "-m", "harness.cli.main", *args]
 
 
 @pytest.fixture(scope="package")

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.embedded_stack import EmbeddedStack
-from harness.endpoints import StackUrls
+from harness.stack.embedded import EmbeddedStack
+from harness.stack.endpoints import StackUrls
 from tests.e2e.test_sockets import _free_ports
 
 # Schemathesis's fuzzing examples per operation (test_body_mutation.py reads FUZZ_MUTATIONS); CI runs

@@ -8,8 +8,8 @@ import time
 
 import httpx
 
-from harness.clock_driver import ClockDriver, harness_activity
-from harness.endpoints import StackUrls
+from harness.run.clock_driver import ClockDriver, harness_activity
+from harness.stack.endpoints import StackUrls
 from party_common.app_factory import create_party_app
 from party_common.clock import Clock, VirtualClock
 from party_common.http_client import party_client

@@ -30,10 +30,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.replay import free_local_urls, replay_run
-from harness.run_record import read_jsonl
-from harness.runner import RunOptions, run
-from harness.scenario import load_scenario
+from harness.replay.run import free_local_urls, replay_run
+from harness.run.record import read_jsonl
+from harness.run.runner import RunOptions, run
+from harness.scenario.model import load_scenario
 from tests.harness.test_virtual_clock import JOURNALS_THE_SAME, run_scenario
 
 pytestmark = pytest.mark.slow

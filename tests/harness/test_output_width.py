@@ -1,5 +1,5 @@
 """Tables in piped output (a CI log, a file) keep each row on one line instead of folding at 80
-columns; a COLUMNS the user set is respected. Set once for every command (harness/output_width.py)."""
+columns; a COLUMNS the user set is respected. Set once for every command (harness/cli/output.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.output_width import PIPED_COLUMNS, PIPED_HELP_COLUMNS, widen_piped_output
-from harness.run_folder import write_json, write_jsonl
+from harness.cli.output import PIPED_COLUMNS, PIPED_HELP_COLUMNS, widen_piped_output
+from harness.run.folder import write_json, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def _lossy_run_folder(folder: Path, n: int = 6) -> list[str]:
 
 def _reconcile_piped(folder: Path, **env: str) -> list[str]:
     environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "reconcile", "--run", str(folder)],
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "reconcile", "--run", str(folder)],
                           capture_output=True, text=True, timeout=120, cwd=REPO, env={**environ, **env})
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -74,7 +74,7 @@ def test_a_piped_table_keeps_each_row_on_one_line(tmp_path: Path):
 
 def test_piped_help_stays_a_readable_width():
     environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH")}
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "reconcile", "--help"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "reconcile", "--help"], capture_output=True,
                           text=True, timeout=60, cwd=REPO, env=environ)
     assert done.returncode == 0 and "--run" in done.stdout
     assert 80 < max(len(line) for line in done.stdout.splitlines()) <= PIPED_HELP_COLUMNS

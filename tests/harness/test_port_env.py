@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _reconcile(*args: str, **env: str) -> str:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_") or not k.endswith("_PORT")}
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "reconcile", "--settle", "0", *args],
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "reconcile", "--settle", "0", *args],
                           capture_output=True, text=True, timeout=60, cwd=REPO, env={**environ, **env})
     assert done.returncode == 3, done.stderr   # nothing listens there: which port it tried is the point
     return done.stderr

@@ -6,8 +6,8 @@ import httpx
 import orjson
 import pytest
 
-from harness.runner import RunIncomplete, RunOptions, drive
-from harness.scenario import parse_scenario
+from harness.run.runner import RunIncomplete, RunOptions, drive
+from harness.scenario.model import parse_scenario
 from party_common.http_client import RoutingTransport
 from tests.stack_inprocess import inprocess_stack, mount
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from harness.arrivals import arrival_times
-from harness.runner import RunOptions, drive
-from harness.scenario import parse_scenario
+from harness.run.arrivals import arrival_times
+from harness.run.runner import RunOptions, drive
+from harness.scenario.model import parse_scenario
 from party_common.http_client import RoutingTransport
 from tests.stack_inprocess import inprocess_stack, mount
 

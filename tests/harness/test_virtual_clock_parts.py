@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from harness.arrivals import ArrivalSpec, arrival_times
-from harness.clock_driver import ClockDriver
-from harness.embedded_stack import StackError
-from harness.pacing import paced_by_system_clock
-from harness.runner import RunOptions, clock_env, drive
-from harness.scenario import ScenarioError, parse_scenario
-from harness.workload import Workload, discover
+from harness.run.arrivals import ArrivalSpec, arrival_times
+from harness.run.clock_driver import ClockDriver
+from harness.stack.embedded import StackError
+from harness.run.pacing import paced_by_system_clock
+from harness.run.runner import RunOptions, clock_env, drive
+from harness.scenario.model import ScenarioError, parse_scenario
+from harness.run.workload import Workload, discover
 from party_common.http_client import RoutingTransport
 from tests.stack_inprocess import inprocess_stack, mount
 

@@ -23,7 +23,7 @@ def test_a_scenario_on_the_virtual_clock_runs_its_simulated_hour_in_seconds(tmp_
         "faults:\n"
         "  - {link: 'broker->pas:*', event: booking-request, action: delay, ms: 600000}\n")
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--scenario", str(scenario), "--json",
+        [sys.executable, "-m", "harness.cli.main", "run", "--scenario", str(scenario), "--json",
          "--runs-dir", str(tmp_path / "runs"), *_port_args(_free_ports(4))],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from harness.error_rates import read_journal
+from harness.run.error_rates import read_journal
 from harness.reconcile import ReconcileJob, run_job
 from party_common.booking import BookingFacts, booking_message, practice_org, read_appointment, service_dos, trust_org
 from party_common.identifiers import UBRN_SYSTEM, dos_token

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 
 from harness.reconcile import render, write_junit
-from harness.reconcile_cli import check_misses
-from harness.error_rates import link_rates
+from harness.cli.reconcile import check_misses
+from harness.run.error_rates import link_rates
 from tests.booking_broker import direct_driver as dd
 from tests.reconcile.helpers import by_kind, configure, faulted, reconcile
 from tests.stack_inprocess import inprocess_stack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scenario import ScenarioError, parse_scenario
+from harness.scenario.model import ScenarioError, parse_scenario
 
 
 def test_a_full_expect_block_parses():

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.replay import free_local_urls
-from harness.runner import RunOptions, run
-from harness.scenario_library import library
+from harness.replay.run import free_local_urls
+from harness.run.runner import RunOptions, run
+from harness.scenario.library import library
 
 pytestmark = pytest.mark.slow
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -48,7 +48,7 @@ def test_the_readme_example_booking_is_lost_in_the_run_the_readme_shows(tmp_path
     assert lost[ubrn]["kind"] == "missing_at_pas"
 
     # `testbed trace UBRN RUN_FOLDER` (the README's next command) shows the drop and the trust's empty view.
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "trace", ubrn, str(folder), "--json"],
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "trace", ubrn, str(folder), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     trace = json.loads(done.stdout)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.reconcile import render
 from harness.reconcile.records import SLOT, START, STATUS
-from harness.reconcile_cli import check_misses
+from harness.cli.reconcile import check_misses
 from tests.booking_broker import direct_driver as dd
 from tests.reconcile.helpers import FHIR, by_kind, configure, ledger_facts, reconcile
 from tests.stack_inprocess import inprocess_stack

@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from harness.error_rates import Bound, delivery_failed, expectation_misses, link_bound_misses, link_rates
+from harness.run.error_rates import Bound, delivery_failed, expectation_misses, link_bound_misses, link_rates
 from harness.reconcile.rules import Discrepancy
 from harness.reconcile.score import found, injected, score
-from harness.scenario import DiscrepancyBounds, parse_scenario
+from harness.scenario.model import DiscrepancyBounds, parse_scenario
 from harness.reconcile import KINDS
 
 _seq = itertools.count(1)
@@ -139,7 +139,7 @@ def test_the_expect_block_names_every_kind():
 
 
 def test_bounds_compare_the_exact_ratio_not_its_rounding():
-    from harness.error_rates import end_to_end_miss
+    from harness.run.error_rates import end_to_end_miss
 
     summary = {"error_rate": round(1 / 60, 6), "disagreeing": 1, "attempted": 60}
     assert end_to_end_miss(summary, Bound(max=1 / 60)) is None

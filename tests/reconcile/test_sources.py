@@ -6,7 +6,7 @@ import httpx
 import orjson
 import pytest
 
-from harness.endpoints import StackUrls
+from harness.stack.endpoints import StackUrls
 from harness.reconcile.sources import PartyUnreachable, read_stack
 from party_common.booking import BookingFacts, appointment_resource
 from party_common.bundles import searchset

@@ -13,18 +13,18 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.replay import free_local_urls
-from harness.replay_booking import replay_booking
-from harness.run_record import load_run, read_jsonl
-from harness.runner import RunOptions, run
-from harness.scenario import load_scenario
-from harness.trace import trace_booking
+from harness.replay.run import free_local_urls
+from harness.replay.booking import replay_booking
+from harness.run.record import load_run, read_jsonl
+from harness.run.runner import RunOptions, run
+from harness.scenario.model import load_scenario
+from harness.replay.trace import trace_booking
 
 SCENARIO = Path(__file__).with_name("faulty.yaml")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=240)
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True, text=True, timeout=240)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_one_booking_replayed_on_a_fresh_stack_repeats_its_hops(recorded, lost):
 
 def test_one_booking_delivered_to_given_services_differs_where_the_fault_was(recorded, lost):
     urls = free_local_urls()
-    from harness.embedded_stack import EmbeddedStack
+    from harness.stack.embedded import EmbeddedStack
 
     with EmbeddedStack(urls, data_dir=recorded.parent / "own-data", log_dir=recorded.parent / "own-logs"):
         done = cli("replay", str(recorded), "--ubrn", lost, "--deliver-all", "--json",
@@ -126,7 +126,7 @@ def test_one_booking_delivered_to_given_services_differs_where_the_fault_was(rec
 
 
 def test_a_reliable_run_with_retries_and_reordering_replays_identically(tmp_path):
-    from harness.replay import replay_run
+    from harness.replay.run import replay_run
 
     _, folder = run(RunOptions(scenario=load_scenario(SCENARIO.with_name("reliable.yaml")), urls=free_local_urls(),
                                runs_dir=tmp_path))
@@ -137,7 +137,7 @@ def test_a_reliable_run_with_retries_and_reordering_replays_identically(tmp_path
 
 
 def test_a_virtual_clock_run_whose_delays_fill_the_concurrency_replays_identically(tmp_path):
-    from harness.replay import replay_run
+    from harness.replay.run import replay_run
 
     summary, folder = run(RunOptions(scenario=load_scenario(SCENARIO.with_name("virtual.yaml")),
                                      urls=free_local_urls(), runs_dir=tmp_path))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from harness.run_folder import write_json, write_jsonl
-from harness.scenario import Scenario
+from harness.run.folder import write_json, write_jsonl
+from harness.scenario.model import Scenario
 
 HOSTILE_LINK = "broker->pas:<script>alert(1)</script>"
 

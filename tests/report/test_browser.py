@@ -42,7 +42,7 @@ def faulty_run(tmp_path_factory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("report-run")
     (tmp / "scenario.yaml").write_text(SCENARIO)
     ports = _free_ports(4)
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--scenario", str(tmp / "scenario.yaml"),
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "--scenario", str(tmp / "scenario.yaml"),
                            "--json", "--runs-dir", str(tmp / "runs"), *_port_args(ports)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

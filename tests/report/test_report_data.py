@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.error_rates import link_rates
-from harness.trace import Tracer
-from harness.report_data import (MAX_BUCKETS, MIN_BUCKETS, ReportError, bucket_count, build_report,
+from harness.run.error_rates import link_rates
+from harness.replay.trace import Tracer
+from harness.report.data import (MAX_BUCKETS, MIN_BUCKETS, ReportError, bucket_count, build_report,
                                  error_rate_series, lost_bookings, smoothed)
 
 from .synthetic_run import discrepancy, entry, write_run

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from harness.report_html import write_report
+from harness.report.html import write_report
 
 from .dom import parse
 from .synthetic_run import HOSTILE_LINK, discrepancy, entry, write_run
@@ -59,7 +59,7 @@ def test_every_lost_booking_links_to_its_trace_and_every_link_has_a_line(tmp_pat
 
 
 def _testbed(*args):
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_testbed_report_writes_both_files_and_prints_the_page(tmp_path):
@@ -89,7 +89,7 @@ def test_a_clean_run_says_nothing_was_lost(tmp_path):
 
 
 def test_numbers_are_written_for_people():
-    from harness.report_html import fmt_ms, fmt_num
+    from harness.report.html import fmt_ms, fmt_num
 
     assert [fmt_num(v) for v in (1420.0, 12345.6, 304.4, 30.44, 1.5, 0.57, 0.000123, 0.0, 7, 1_000_000)] == [
         "1,420", "12,346", "304", "30.4", "1.5", "0.57", "0.000123", "0", "7", "1,000,000"]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.followups import FollowUps, chosen
-from harness.runner import receiver_env
-from harness.scenario import ScenarioError, parse_scenario
-from harness.workload import Workload, discover
+from harness.run.followups import FollowUps, chosen
+from harness.run.runner import receiver_env
+from harness.scenario.model import ScenarioError, parse_scenario
+from harness.run.workload import Workload, discover
 from party_common.identifiers import UBRN_SYSTEM
 from tests.stack_inprocess import inprocess_stack
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import ScenarioError
-from harness.scenario_library import library, library_dir, resolve
+from harness.scenario.model import ScenarioError
+from harness.scenario.library import library, library_dir, resolve
 
 REPO = Path(__file__).resolve().parents[2]
 FAILURES = ["choose-and-book-2006", "spine-vanishes", "lost-acks-duplicates", "tactical-pas", "merged-trust"]
@@ -19,7 +19,7 @@ NAMES = FAILURES + [f"{n}-reliable" for n in FAILURES]
 
 
 def _testbed(*args: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True, text=True,
                           timeout=60, cwd=REPO, env=env or None)
 
 

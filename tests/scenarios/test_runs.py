@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.arrivals import arrival_times
-from harness.replay import free_local_urls
-from harness.runner import RunOptions, run
-from harness.scenario_library import library
+from harness.run.arrivals import arrival_times
+from harness.replay.run import free_local_urls
+from harness.run.runner import RunOptions, run
+from harness.scenario.library import library
 from tests.e2e.test_sockets import _free_ports, _port_args
 
 from .test_library import NAMES
@@ -94,7 +94,7 @@ def test_library_scenario_meets_its_expectations(name, tmp_path):
 
 def test_a_library_scenario_runs_by_name_from_the_command_line(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--scenario", "merged-trust-reliable", "--json",
+        [sys.executable, "-m", "harness.cli.main", "run", "--scenario", "merged-trust-reliable", "--json",
          "--runs-dir", str(tmp_path / "runs"), *_port_args(_free_ports(4))],
         capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,7 @@ from party_common.database import Database
 from party_common.identifiers import NHS_NUMBER_SYSTEM
 from spine_mock.app import create_app
 from spine_mock.models import Base, Patient
-from spine_mock.seeding import seed_patients
+from spine_mock.seed import seed_patients
 from tests.inprocess import client_for
 
 from .conftest import POPULATION, SEED, UNKNOWN_NHS, first_issue, spine_settings

@@ -1,0 +1,37 @@
+"""The options several `testbed` commands share, declared once: where the stack's parties are."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+
+from harness.cli.errors import USAGE, fail
+from harness.stack.endpoints import StackUrls
+
+HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
+# The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
+# ports is found by every command (and from the harness container) without repeating them.
+BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", envvar="TESTBED_BROKER_PORT")]
+SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
+PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
+GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
+BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
+SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
+PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]
+GpUrl = Annotated[str | None, typer.Option(help="Base URL of the GP system hosting the practices (/{ODS}).")]
+
+
+def local_urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:
+    return StackUrls.local(host, {"broker": broker, "spine": spine, "pas": pas, "gp": gp})
+
+
+def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]) -> StackUrls:
+    """The parties on `host` at `ports`, but for those given by URL (a real system in place of ours)."""
+    urls = StackUrls.local(host, ports)
+    given = {k: v.rstrip("/") for k, v in explicit.items() if v}
+    for name, url in given.items():
+        if not url.startswith(("http://", "https://")):
+            fail(f"--{name}-url must be an http(s) URL, got {url!r}", USAGE)
+    return replace(urls, **given)

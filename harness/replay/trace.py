@@ -1,0 +1,112 @@
+"""One booking's path through a recorded run: every hop, its fault decision and outcome, each party's view.
+
+A booking's hops are the journal entries that name its UBRN, and those caused by the practice's
+messages for it (found by request id: the UBRN is not known when it is being allocated).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from harness.run.record import RunFolderError, RunRecord, load_run
+from harness.run.workload import MAX_BOOK_ATTEMPTS, request_id
+
+HOP_FIELDS = ("seq", "elapsed_s", "link", "event", "message_id", "bundle_id", "origin_id", "attempt", "purpose",
+              "decision", "rule_id", "outcome", "status", "delivered", "latency_ms", "at")
+
+
+class TraceError(RunFolderError):
+    """No such booking in the run folder."""
+
+
+def rules_by_id(scenario: dict) -> dict[str, dict]:
+    """The scenario's fault rules under the ids the broker gave them (r1, r2... for those without one)."""
+    out, auto = {}, 0
+    for rule in scenario.get("faults") or []:
+        rule_id = rule.get("id")
+        if not rule_id:
+            auto += 1
+            rule_id = f"r{auto}"
+        out[rule_id] = rule
+    return out
+
+
+def _rule_text(rule: dict | None) -> str | None:
+    if rule is None:
+        return None
+    plan = next((f"{k}={rule[k]}" for k in ("probability", "nth", "every") if rule.get(k) is not None), "always")
+    return f"{rule.get('action')} on {rule.get('link')} {rule.get('event') or '*'} ({plan})"
+
+
+def booking_requests(seed: int, id_salt: str, booking: dict | None) -> set[str]:
+    """The request ids the practice used for this booking's `$book` attempts."""
+    if booking is None or "index" not in booking:
+        return set()
+    attempts = max(1, min(int(booking.get("attempts") or 1), MAX_BOOK_ATTEMPTS))
+    return {request_id(seed, id_salt, booking["index"], a) for a in range(1, attempts + 1)}
+
+
+class Tracer:
+    """Traces the bookings of one run; reads and indexes its files once, since a report traces hundreds."""
+
+    def __init__(self, *, scenario: dict, id_salt: str, journal: list[dict], bookings: list[dict],
+                 views: dict[str, dict], discrepancies: list[dict], folder: Path | None = None):
+        self.folder = folder
+        self.seed = scenario.get("seed", 0)
+        self.id_salt = id_salt
+        self.rules = rules_by_id(scenario)
+        self.bookings = {b["ubrn"]: b for b in bookings if b.get("ubrn")}
+        self.views = views
+        self.by_ubrn: dict[str, list[dict]] = defaultdict(list)
+        self.by_origin: dict[str, list[dict]] = defaultdict(list)
+        for e in journal:
+            if e.get("ubrn"):
+                self.by_ubrn[e["ubrn"]].append(e)
+            for key in {e.get("origin_id"), e.get("bundle_id")}:
+                if key is not None:
+                    self.by_origin[key].append(e)
+        self.discrepancies: dict[str | None, list[dict]] = defaultdict(list)
+        for d in discrepancies:
+            self.discrepancies[d.get("ubrn")].append(d)
+
+    @classmethod
+    def of_record(cls, record: RunRecord) -> "Tracer":
+        return cls(scenario=record.scenario, id_salt=record.id_salt, journal=record.journal(),
+                   bookings=record.bookings(), views=record.views(),
+                   discrepancies=record.reconciliation().get("discrepancies", []), folder=record.folder)
+
+    def hops(self, ubrn: str) -> list[dict]:
+        # The practice's request may have gone unanswered (so it has no UBRN on record): the messages
+        # that name the UBRN also name the request that caused them.
+        booking = self.bookings.get(ubrn)
+        named = self.by_ubrn.get(ubrn, [])
+        origins = booking_requests(self.seed, self.id_salt, booking) | {e["origin_id"] for e in named if e.get("origin_id")}
+        found = {id(e): e for e in named}
+        for origin in origins:
+            found.update((id(e), e) for e in self.by_origin.get(origin, []))
+        return sorted(found.values(), key=lambda e: e.get("seq") or 0)
+
+    def trace(self, ubrn: str) -> dict:
+        """Everything the run knows of one booking; raises TraceError when it knows nothing."""
+        booking = self.bookings.get(ubrn)
+        hops = self.hops(ubrn)
+        views = self.views.get(ubrn)
+        if not hops and views is None and booking is None:
+            raise TraceError(f"no booking with UBRN {ubrn} in {self.folder or 'this run'}")
+        return {
+            "ubrn": ubrn,
+            "folder": str(self.folder) if self.folder else None,
+            "booking": booking,
+            "hops": [{**{k: e.get(k) for k in HOP_FIELDS},
+                      "rule": _rule_text(self.rules.get(e["rule_id"]) if e.get("rule_id") else None)}
+                     for e in hops],
+            "views": {party: (views or {}).get(party) for party in ("broker", "pas", "spine", "gp")},
+            "discrepancies": [{k: d.get(k) for k in ("kind", "party", "detail")}
+                              for d in self.discrepancies.get(ubrn, [])],
+        }
+
+
+def trace_booking(folder: Path, ubrn: str) -> dict:
+    """Everything the run folder knows of one booking; raises TraceError / RunFolderError (one line)."""
+    return Tracer.of_record(load_run(folder)).trace(ubrn)

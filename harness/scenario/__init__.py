@@ -1,0 +1,1 @@
+"""Scenario files: their model and the library shipped under `scenarios/`."""

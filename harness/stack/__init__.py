@@ -1,0 +1,1 @@
+"""Where the parties are: the embedded stack of local processes and the URLs of a stack elsewhere."""
