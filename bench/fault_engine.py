@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_throughput import free_ports, sustained  # noqa: E402
-from booking_broker.faults.engine import FaultEngine  # noqa: E402
+from party_common.links.faults.engine import FaultEngine  # noqa: E402
 from harness.stack.embedded import EmbeddedStack  # noqa: E402
 from harness.stack.endpoints import StackUrls  # noqa: E402
 from harness.run.workload import Workload, discover  # noqa: E402

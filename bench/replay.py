@@ -24,7 +24,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from booking_broker.faults.engine import FaultEngine  # noqa: E402
+from party_common.links.faults.engine import FaultEngine  # noqa: E402
 from harness.replay.run import free_local_urls, replay_run  # noqa: E402
 from harness.replay.compare import journal_differences  # noqa: E402
 from harness.run.runner import RunOptions, run  # noqa: E402

@@ -17,13 +17,13 @@ from booking_broker import searches
 from booking_broker.routes import ROUTERS
 from booking_broker.booking_flow import BookingFlow
 from booking_broker.control_state import ControlState
-from booking_broker.courier import Courier, LinkStats
+from party_common.links.courier import Courier, LinkStats
 from booking_broker.directory import Directory
-from booking_broker.faults.engine import FaultEngine
-from booking_broker.journal import Journal
-from booking_broker.message_log import MessageLog
+from party_common.links.faults.engine import FaultEngine
+from party_common.links.journal import Journal
+from party_common.links.message_log import MessageLog
 from booking_broker.metrics import BrokerMetrics
-from booking_broker.models import Base
+from booking_broker.models import Base, JournalEntry
 from booking_broker.outbox import Outbox
 from party_common.schema_upgrade import add_missing_columns
 from booking_broker.settings import Settings
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
         await add_missing_columns(db)
         client = party_client(transport, settings.http_timeout, clock)
         stats, metrics = LinkStats(), BrokerMetrics()
-        journal = Journal(db, clock)
+        journal = Journal(db, JournalEntry, clock)
         await journal.start()
         courier = Courier(client, stats, engine, journal, metrics, faults_enabled=settings.fault_engine,
                           messages=MessageLog(settings.message_log_bytes))

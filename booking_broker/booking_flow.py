@@ -55,12 +55,12 @@ from party_common.messaging import (
 from party_common.outcome import FhirError
 from party_common.responses import response_bundle
 
-from booking_broker.courier import Courier
+from party_common.links.courier import Courier
 from booking_broker.addressing import HEADER, sender_practice, target_service
 from booking_broker.directory import Directory, Service
 from booking_broker.models import LedgerEntry, OutboxMessage, ProcessedMessage
 from booking_broker.outbox import Outbox, outbox_row
-from booking_broker.outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
+from party_common.links.outcomes import DELIVERED, REJECTED, RETRYABLE, Delivery
 from booking_broker.referral_flow import ReferralFlow
 from booking_broker.retries import clocked_retrying, keep_result, stop_after
 from booking_broker.settings import Settings

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from party_common.database import Database
 from party_common.fault_rules import FaultRule
 
-from booking_broker.faults.engine import FaultEngine
+from party_common.links.faults.engine import FaultEngine
 from booking_broker.models import Base
 from booking_broker.settings import DeliveryModeName
 

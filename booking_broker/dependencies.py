@@ -7,10 +7,10 @@ from fastapi import Depends, Request
 from party_common.database import Database
 
 from booking_broker.booking_flow import BookingFlow
-from booking_broker.courier import Courier, LinkStats
+from party_common.links.courier import Courier, LinkStats
 from booking_broker.directory import Directory
-from booking_broker.faults.engine import FaultEngine
-from booking_broker.journal import Journal
+from party_common.links.faults.engine import FaultEngine
+from party_common.links.journal import Journal
 from booking_broker.metrics import BrokerMetrics
 from booking_broker.outbox import Outbox
 

@@ -12,7 +12,7 @@ from party_common.booking import service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id, identifier_value
 from party_common.outcome import FhirError
 
-from booking_broker.courier import ORIGIN, Courier
+from party_common.links.courier import ORIGIN, Courier
 from booking_broker.settings import Settings
 
 log = structlog.get_logger("directory")

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from party_common.inbox import ProcessedMessageMixin
+from party_common.links.journal import JournalEntryMixin
 
 
 class Base(DeclarativeBase):
@@ -60,29 +61,8 @@ class ProcessedMessage(ProcessedMessageMixin, Base):
     __tablename__ = "processed_messages"
 
 
-class JournalEntry(Base):
-    """One attempt on one link: what was sent, what the fault engine decided, what became of it."""
-
-    __tablename__ = "journal"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    elapsed_s: Mapped[float] = mapped_column(Float)
-    link: Mapped[str] = mapped_column(String(64), index=True)
-    event: Mapped[str] = mapped_column(String(64))
-    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    ubrn: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
-    decision: Mapped[str] = mapped_column(String(32))
-    rule_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))
-    delivered: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    latency_ms: Mapped[float] = mapped_column(Float)
-    attempt: Mapped[int] = mapped_column(Integer, default=1)
-    purpose: Mapped[str] = mapped_column(String(16), default="delivery")   # delivery | repair
-    # The practice's message (Bundle.id) whose processing sent this one, when it was sent in line.
-    origin_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+class JournalEntry(JournalEntryMixin, Base):
+    pass
 
 
 class OutboxMessage(Base):

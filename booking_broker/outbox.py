@@ -21,10 +21,10 @@ from tenacity import retry_if_result
 from party_common.clock import Clock, this_task
 from party_common.database import Database
 
-from booking_broker.courier import Courier
+from party_common.links.courier import Courier
 from booking_broker.metrics import BrokerMetrics
 from booking_broker.models import OutboxMessage
-from booking_broker.outcomes import DELIVERED, RETRYABLE, Delivery
+from party_common.links.outcomes import DELIVERED, RETRYABLE, Delivery
 from booking_broker.retries import clocked_retrying, keep_result
 
 log = structlog.get_logger("outbox")

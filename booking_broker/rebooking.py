@@ -20,7 +20,7 @@ from party_common.outcome import FhirError
 
 from booking_broker.booking_flow import BookingFlow, derived_id, ledger_entry, ledger_facts
 from booking_broker.models import LedgerEntry
-from booking_broker.outcomes import REJECTED, Delivery
+from party_common.links.outcomes import REJECTED, Delivery
 from booking_broker.slot_search import free_slots
 
 # How many of the trust's free slots from the lost one's time are looked at for one the ledger does

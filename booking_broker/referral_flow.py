@@ -35,11 +35,11 @@ from party_common.referral import (
 from party_common.responses import response_bundle
 
 from booking_broker.addressing import HEADER, sender_practice, target_service
-from booking_broker.courier import Courier
+from party_common.links.courier import Courier
 from booking_broker.directory import Directory
 from booking_broker.models import OutboxMessage, ProcessedMessage, ReferralEntry
 from booking_broker.outbox import Outbox, outbox_row
-from booking_broker.outcomes import DELIVERED, REJECTED, Delivery
+from party_common.links.outcomes import DELIVERED, REJECTED, Delivery
 from booking_broker.settings import Settings
 
 SENT, TRUST_ACCEPTED, TRUST_REJECTED = "sent", "accepted", "rejected"

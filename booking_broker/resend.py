@@ -22,11 +22,11 @@ from party_common.database import Database
 from party_common.fault_rules import FaultRule
 from party_common.http_client import party_client
 
-from booking_broker.courier import ORIGIN, Courier, LinkStats
-from booking_broker.faults.engine import FaultEngine
-from booking_broker.journal import Journal
+from party_common.links.courier import ORIGIN, Courier, LinkStats
+from party_common.links.faults.engine import FaultEngine
+from party_common.links.journal import Journal
 from booking_broker.metrics import BrokerMetrics
-from booking_broker.models import Base
+from booking_broker.models import Base, JournalEntry
 
 
 @dataclass
@@ -59,7 +59,7 @@ async def resend(messages: list[Resend], engine: FaultEngine, transport: httpx.A
     with tempfile.TemporaryDirectory(prefix="broker-resend-") as scratch:
         db = Database(f"sqlite:///{Path(scratch) / 'journal.db'}", Base)
         await db.start()
-        journal = Journal(db)
+        journal = Journal(db, JournalEntry)
         await journal.start()
         client = party_client(transport, timeout)
         courier = Courier(client, LinkStats(), engine, journal, BrokerMetrics())

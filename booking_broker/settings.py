@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from party_common.settings import PartySettings
 
-from booking_broker.message_log import DEFAULT_LIMIT_BYTES
+from party_common.links.message_log import DEFAULT_LIMIT_BYTES
 
 
 # How the broker delivers (the `delivery` setting, and POST /delivery).

@@ -21,9 +21,9 @@ from party_common.outcome import FhirError, Issue, invalid, operation_outcome
 from party_common.search import SearchQuery, gather, parse_instant
 from party_common.search.paging import PAGE
 
-from booking_broker.courier import Courier
+from party_common.links.courier import Courier
 from booking_broker.directory import Directory, Service
-from booking_broker.outcomes import REJECTED
+from party_common.links.outcomes import REJECTED
 from booking_broker.slot_targets import Targets, slot_targets
 from booking_broker.trust_reads import read_at_trust
 

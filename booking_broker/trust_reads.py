@@ -12,9 +12,9 @@ from typing import Any
 
 from party_common.outcome import FhirError, not_found
 
-from booking_broker.courier import Courier
+from party_common.links.courier import Courier
 from booking_broker.directory import Directory
-from booking_broker.outcomes import REJECTED
+from party_common.links.outcomes import REJECTED
 
 # A FHIR id; anything else names no resource, and is not put in a URL to a trust.
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

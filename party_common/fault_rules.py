@@ -4,7 +4,7 @@ parameters), and when (plan, window).
 The broker's fault engine runs these rules; scenario files and the `testbed faults` commands write
 them. Both validate with the models here, so a scenario the harness accepts is one the broker
 accepts, without the harness importing the broker. Each action's parameters are declared here
-(ACTION_PARAMS); what an action does is the broker's (booking_broker/faults/actions.py).
+(ACTION_PARAMS); what an action does is the broker's (party_common/links/faults/actions.py).
 """
 
 from __future__ import annotations

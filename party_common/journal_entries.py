@@ -3,7 +3,7 @@
 The broker journals every attempt on every link (`GET /journal`); a run folder keeps those entries
 (journal.jsonl). Here is what identifies an entry's message (link, event, message id, the message
 that caused it, attempt, purpose) and which time that message was decided on, and the decision
-script and order a recorded journal implies. The broker's replay mode (booking_broker/faults/script.py)
+script and order a recorded journal implies. The broker's replay mode (party_common/links/faults/script.py)
 and the harness's replay comparison (harness/replay/compare.py) both read entries this way.
 """
 

@@ -14,7 +14,7 @@ from party_common.outcome import FhirError, invalid, not_found
 
 from booking_broker.control_state import ControlDep
 from booking_broker.dependencies import CourierDep, EngineDep, FlowDep, StatsDep
-from booking_broker.faults.engine import RuleError
+from party_common.links.faults.engine import RuleError
 from booking_broker.settings import DeliveryModeName
 
 # Reads pass freely; every change to the plan or the delivery mode needs the control token, if set.

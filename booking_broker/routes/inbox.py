@@ -9,7 +9,7 @@ from party_common.fhir_json import FhirResponse, parse_body, read_message_body
 from party_common.outcome import FhirError, Issue, operation_outcome
 
 from booking_broker.dependencies import CourierDep, FlowDep
-from booking_broker.outcomes import TIMEOUT, Delivery, outcome_for_status
+from party_common.links.outcomes import TIMEOUT, Delivery, outcome_for_status
 
 router = APIRouter()
 # A 503's answer travels as a Delivery, not a FhirError: its Retry-After is put back here.

@@ -16,7 +16,7 @@ from party_common.control_auth import require_control_token
 from party_common.fault_rules import FaultRule
 from party_common.fhir_json import read_json_body
 
-from booking_broker.faults.engine import RuleError
+from party_common.links.faults.engine import RuleError
 from booking_broker.resend import Resend, resend, scripted_engine
 from booking_broker.routes.faults import ScriptedDecision, parsed, rule_error
 

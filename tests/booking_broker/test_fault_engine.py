@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from booking_broker.faults.actions import REGISTRY
-from booking_broker.faults.engine import FaultEngine, RuleError
+from party_common.links.faults.actions import REGISTRY
+from party_common.links.faults.engine import FaultEngine, RuleError
 from party_common.fault_rules import ACTION_PARAMS, FaultRule
 from party_common.journal_entries import message_key
 
@@ -44,7 +44,7 @@ def test_every_action_named_in_the_issue_is_registered():
 
 
 def test_an_action_taking_other_parameters_than_declared_is_refused():
-    from booking_broker.faults.actions import Action, register
+    from party_common.links.faults.actions import Action, register
     from party_common.fault_rules import DelayParams
 
     class Drop2(Action):
@@ -208,8 +208,8 @@ def test_a_rule_gives_one_plan_only():
 
 
 async def test_delay_draws_from_the_parameter_stream_and_follows_the_clock():
-    from booking_broker.faults.actions import Attempt, build
-    from booking_broker.outcomes import Delivery
+    from party_common.links.faults.actions import Attempt, build
+    from party_common.links.outcomes import Delivery
 
     clock = FakeClock()
     action = build("delay", {"ms": 100, "jitter_ms": 50})

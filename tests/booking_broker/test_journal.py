@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import event, func, select
 
-from booking_broker.journal import Journal
+from party_common.links.journal import Journal
 from booking_broker.models import Base, JournalEntry
 from party_common.database import Database
 
@@ -14,7 +14,7 @@ from party_common.database import Database
 async def _journal(tmp_path, **kwargs) -> tuple[Database, Journal]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/j.db", Base)
     await db.start()
-    journal = Journal(db, flush_interval=3600, **kwargs)  # no timed flush: only `durable` writes
+    journal = Journal(db, JournalEntry, flush_interval=3600, **kwargs)  # no timed flush: only `durable` writes
     await journal.start()
     return db, journal
 

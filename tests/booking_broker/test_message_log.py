@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from booking_broker.message_log import MessageLog
+from party_common.links.message_log import MessageLog
 
 
 def _body(i: int) -> dict:

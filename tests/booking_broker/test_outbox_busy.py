@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from booking_broker.metrics import BrokerMetrics
 from booking_broker.models import Base
 from booking_broker.outbox import Outbox, outbox_row
-from booking_broker.outcomes import DELIVERED, Delivery
+from party_common.links.outcomes import DELIVERED, Delivery
 from party_common.clock import VirtualClock
 from party_common.database import Database
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from booking_broker.faults.engine import FaultEngine, RuleError
-from booking_broker.faults.script import Sequencer
+from party_common.links.faults.engine import FaultEngine, RuleError
+from party_common.links.faults.script import Sequencer
 from party_common.fault_rules import FaultRule
 from party_common.journal_entries import decisions_from_journal, message_key, order_from_journal
 from tests.stack_inprocess import inprocess_stack

@@ -1,8 +1,10 @@
-"""Every message the broker sends or receives travels a named link; the courier carries it.
+"""Every message a carrying party (the broker, the middleware) sends or receives travels a named link;
+the courier carries it.
 
-Link names: `broker->spine`, `broker->pas:<ODS>`, `broker->gp:<ODS>`, `gp:<ODS>->broker`. The courier
-is the one place a message crosses a link, so the fault engine's decision, the journal entry, the
-per-link counts and the metrics all happen here and nowhere else, for both directions.
+Link names: `broker->spine`, `broker->pas:<ODS>`, `broker->gp:<ODS>`, `gp:<ODS>->broker`,
+`middleware->spine`, `middleware->pas:<ODS>`. The courier is the one place a message crosses a
+link, so the fault engine's decision, the journal entry, the per-link counts and the metrics all
+happen here and nowhere else, for both directions.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.identifiers import UBRN_SYSTEM
 from party_common.journal_entries import Key, message_key
 
-from booking_broker.faults.actions import Attempt
-from booking_broker.faults.engine import PASS, FaultEngine
-from booking_broker.journal import Journal
-from booking_broker.message_log import MessageLog
-from booking_broker.metrics import BrokerMetrics
-from booking_broker.outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
+from party_common.links.faults.actions import Attempt
+from party_common.links.faults.engine import PASS, FaultEngine
+from party_common.links.journal import Journal
+from party_common.links.message_log import MessageLog
+from party_common.links.metrics import LinkMetrics
+from party_common.links.outcomes import HELD, TIMEOUT, UNREACHABLE, Delivery, outcome_for_status
 
 log = structlog.get_logger("courier")
 
@@ -76,7 +78,7 @@ def message_ids(body: dict | None) -> tuple[str | None, str | None, str | None]:
 
 class Courier:
     def __init__(self, client: httpx.AsyncClient, stats: LinkStats, engine: FaultEngine, journal: Journal,
-                 metrics: BrokerMetrics, faults_enabled: bool = True, messages: MessageLog | None = None):
+                 metrics: LinkMetrics, faults_enabled: bool = True, messages: MessageLog | None = None):
         self.client = client
         self.messages = messages if messages is not None else MessageLog()
         self.faults_enabled = faults_enabled

@@ -20,8 +20,8 @@ from party_common.fault_rules import FaultRule
 from party_common.journal_entries import Key, message_key
 from party_common.keyed_draws import Occurrences, keyed_unit
 
-from booking_broker.faults.actions import Action, build
-from booking_broker.faults.script import DecisionScript
+from party_common.links.faults.actions import Action, build
+from party_common.links.faults.script import DecisionScript
 
 
 @dataclass

@@ -29,7 +29,7 @@ from party_common.fault_rules import (
 )
 from party_common.outcome import FhirError
 
-from booking_broker.outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
+from party_common.links.outcomes import FAILED, HELD, REJECTED, TIMEOUT, UNREACHABLE, Delivery
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The journal: every attempt on every link, in order, in the broker's database.
+"""The journal: every attempt on every link, in order, in the database of the party that carries them
+(the broker; the middleware), each declaring its table with `JournalEntryMixin`.
 
 Entries are numbered as they happen and written in batches (group commit): the courier waits for its
 entry to be committed (`durable`) before the broker acts on the attempt (answers the sender, marks an
@@ -15,18 +16,44 @@ import asyncio
 import contextlib
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, func, insert, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from party_common.clock import SYSTEM_CLOCK, Clock
 from party_common.database import Database, table_of
 
-from booking_broker.models import JournalEntry
+
+
+class JournalEntryMixin:
+    """One attempt on one link: what was sent, what the fault engine decided, what became of it."""
+
+    __tablename__ = "journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    link: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    ubrn: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    decision: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    purpose: Mapped[str] = mapped_column(String(16), default="delivery")   # delivery | repair
+    # The message (Bundle.id) whose processing sent this one, when it was sent in line.
+    origin_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Journal:
-    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK, flush_interval: float = 0.2,
-                 batch: int = 500):
+    def __init__(self, db: Database, model: type[JournalEntryMixin], clock: Clock = SYSTEM_CLOCK,
+                 flush_interval: float = 0.2, batch: int = 500):
         self.db = db
+        self.model = model
         self.clock = clock
         self.flush_interval = flush_interval
         self.batch = batch
@@ -39,7 +66,7 @@ class Journal:
 
     async def start(self) -> None:
         async with self.db.session() as s:
-            self.seq = (await s.execute(select(func.max(JournalEntry.seq)))).scalar_one() or 0
+            self.seq = (await s.execute(select(func.max(self.model.seq)))).scalar_one() or 0
         self.committed = self.seq
         self._task = asyncio.create_task(self._flusher())
 
@@ -77,7 +104,7 @@ class Journal:
             rows, self._buffer = self._buffer, []
             try:
                 async with self.db.session() as s:
-                    await s.execute(insert(JournalEntry), rows)
+                    await s.execute(insert(self.model), rows)
                     await s.commit()
             except Exception:
                 # Not written: back in front of what came since, for the next flush to try again.
@@ -93,12 +120,13 @@ class Journal:
     async def page(self, since: int = 0, count: int = 1000) -> list[dict]:
         await self.flush()
         async with self.db.session() as s:
-            q = select(JournalEntry).where(JournalEntry.seq > since).order_by(JournalEntry.seq).limit(count)
+            m = self.model
+            q = select(m).where(m.seq > since).order_by(m.seq).limit(count)
             return [entry_json(e) for e in (await s.execute(q)).scalars()]
 
 
-def entry_json(e: JournalEntry) -> dict:
-    out = {c: getattr(e, c) for c in table_of(JournalEntry).columns.keys()}
+def entry_json(e: JournalEntryMixin) -> dict:
+    out = {c: getattr(e, c) for c in table_of(type(e)).columns.keys()}
     if isinstance(out["at"], datetime):
         out["at"] = out["at"].isoformat()
     return out
