@@ -8,7 +8,7 @@ The layout mirrors the trusts of a 2007 study of Choose and Book: two large trus
 where a session is `{"days": ["mon", ...], "start": "HH:MM", "end": "HH:MM", "slot_minutes": N}`
 (a site's own `sessions` replace its trust's). The harness reads the trust and site codes from here
 (a scenario names them) and hands the PAS a subset as `PAS_TRUSTS`; the PAS lays each over its calendar
-(trust_pas/catalogue.py).
+(party_common/trusts/catalogue.py).
 """
 
 from __future__ import annotations

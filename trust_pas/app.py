@@ -16,7 +16,7 @@ from trust_pas.routes import ROUTERS
 from trust_pas.booking_flow import make_handlers
 from trust_pas.referral_flow import make_referral_handlers
 from trust_pas.capability import root_capability, trust_capability
-from trust_pas.catalogue import build_catalogue
+from party_common.trusts.catalogue import build_catalogue
 from trust_pas.models import Base, ProcessedMessage
 from trust_pas.settings import Settings
 from trust_pas.site_behaviour import SiteDesk

@@ -31,10 +31,10 @@ from party_common.inbox import Handler
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, Message
 from party_common.outcome import FhirError, business_rule, conflict
 
-from trust_pas import resources
-from trust_pas.catalogue import Service, Trust
+from party_common.trusts import resources
+from party_common.trusts.catalogue import Service, Trust
 from trust_pas.models import Appointment, SlotClaim
-from trust_pas.schedule import instant_to_minute, minute_to_iso, stamp_to_minute
+from party_common.trusts.schedule import instant_to_minute, minute_to_iso, stamp_to_minute
 from trust_pas.slot_search import SlotFinder
 
 MAX_TEXT = 64

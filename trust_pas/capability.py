@@ -8,7 +8,7 @@ from party_common.app_factory import capability_statement
 from party_common.messaging import BOOKING_CANCEL, BOOKING_REQUEST, SERVICEREQUEST_REQUEST
 from party_common.search import capability_resource
 
-from trust_pas.catalogue import Trust
+from party_common.trusts.catalogue import Trust
 from trust_pas.searches import (
     APPOINTMENT,
     HEALTHCARE_SERVICE,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from party_common.database import Database
 from party_common.outcome import not_found
 
-from trust_pas.catalogue import Catalogue, Trust
+from party_common.trusts.catalogue import Catalogue, Trust
 from trust_pas.slot_search import SlotFinder
 
 

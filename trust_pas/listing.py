@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from party_common.search import SearchQuery, gather, offset_next, search_bundle
 
-from trust_pas.catalogue import Trust
+from party_common.trusts.catalogue import Trust
 from trust_pas.trust_resources import resolver
 
 

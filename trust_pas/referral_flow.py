@@ -18,7 +18,7 @@ from party_common.messaging import SERVICEREQUEST_REQUEST, Message
 from party_common.outcome import business_rule
 from party_common.referral import ReferralFacts, read_referral, service_request_resource
 
-from trust_pas.catalogue import Trust
+from party_common.trusts.catalogue import Trust
 from trust_pas.models import Referral
 
 DESTINATION = "Bundle.entry[0].resource.destination[0].endpoint"

@@ -20,7 +20,7 @@ class Settings(PartySettings):
     # First day of every clinic calendar (a Monday, so weeks line up) and how far ahead it runs.
     calendar_start: date = date(2027, 1, 4)
     horizon_days: int = 182
-    # The trust catalogue as JSON (see trust_pas/catalogue.py for the shape); None = the built-in one.
+    # The trust catalogue as JSON (see party_common/trusts/catalogue.py for the shape); None = the built-in one.
     trusts: list[dict] | None = None
     # Per-site behaviour ({"RT102": {"unavailable": 0.4, "delay_ms": 50}}; trust_pas/site_behaviour.py).
     sites: dict[str, SiteBehaviour] = {}

@@ -23,7 +23,7 @@ from party_common.keyed_draws import Occurrences, keyed_unit
 from party_common.outcome import FhirError
 from party_common.site_behaviour import SiteBehaviour
 
-from trust_pas.catalogue import Trust
+from party_common.trusts.catalogue import Trust
 
 
 class SiteDesk:

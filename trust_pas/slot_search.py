@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from party_common.database import table_of
 
-from trust_pas.catalogue import Service
+from party_common.trusts.catalogue import Service
 from trust_pas.models import SlotClaim
 
 FIRST_WINDOW = 32

@@ -19,7 +19,7 @@ from party_common.outcome import FhirError, invalid
 from party_common.search import SearchQuery, Token
 from party_common.search.tokens import ANY, NONE
 
-from trust_pas.catalogue import Service, Trust
+from party_common.trusts.catalogue import Service, Trust
 from trust_pas.searches import SERVICE_TOKEN
 
 SERVICE_PARAMS = (SERVICE_TOKEN, "service", "schedule")

@@ -7,8 +7,8 @@ from sqlalchemy import bindparam, select
 
 from party_common.database import table_of
 
-from trust_pas import resources
-from trust_pas.catalogue import Trust
+from party_common.trusts import resources
+from party_common.trusts.catalogue import Trust
 from trust_pas.models import SlotClaim
 from trust_pas.slot_search import Executor
 

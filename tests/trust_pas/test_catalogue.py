@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trust_pas.catalogue import build_catalogue
-from trust_pas.schedule import (
+from party_common.trusts.catalogue import build_catalogue
+from party_common.trusts.schedule import (
     ClinicSession,
     WeeklyTemplate,
     instant_to_minute,

@@ -12,7 +12,7 @@ from party_common.bars_headers import TARGET_IDENTIFIER, encode
 from party_common.booking import service_dos
 from party_common.identifiers import DOS_SYSTEM
 from party_common.search.paging import page_token
-from trust_pas.catalogue import build_catalogue
+from party_common.trusts.catalogue import build_catalogue
 from trust_pas.settings import Settings
 
 from tests.inprocess import client_for

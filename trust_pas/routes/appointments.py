@@ -14,7 +14,7 @@ from party_common.outcome import not_found
 from party_common.search import SearchQuery, gather, offset_next, openapi_parameters, search_bundle
 from party_common.search_sql import codes_condition, identifier_condition, ids_condition, sql_page
 
-from trust_pas import resources
+from party_common.trusts import resources
 from trust_pas.dependencies import SessionDep, TrustDep, trust_base
 from trust_pas.models import Appointment
 from trust_pas.searches import APPOINTMENT

@@ -10,8 +10,8 @@ from party_common.fhir_json import FhirResponse
 from party_common.outcome import not_found
 from party_common.search import SearchQuery, Token, openapi_parameters
 
-from trust_pas import resources
-from trust_pas.catalogue import Trust
+from party_common.trusts import resources
+from party_common.trusts.catalogue import Trust
 from trust_pas.dependencies import CatalogueDep, TrustDep, trust_base
 from trust_pas.listing import codings_match, identifiers_match, list_search, references_match
 from trust_pas.searches import HEALTHCARE_SERVICE, LOCATION, ORGANIZATION, SCHEDULE

@@ -12,8 +12,8 @@ from party_common.fhir_json import FhirResponse
 from party_common.outcome import FhirError, Issue, invalid, not_found, operation_outcome
 from party_common.search import SearchQuery, gather, openapi_parameters, search_bundle
 
-from trust_pas import resources
-from trust_pas.catalogue import Service, Trust
+from party_common.trusts import resources
+from party_common.trusts.catalogue import Service, Trust
 from trust_pas.dependencies import DbDep, SessionDep, SlotFinderDep, TrustDep, trust_base
 from trust_pas.models import SlotClaim
 from trust_pas.searches import SLOT

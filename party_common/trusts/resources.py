@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
 from party_common.booking import BookingFacts, appointment_resource, service_dos
 from party_common.identifiers import DOS_SYSTEM, ODS_SITE_SYSTEM, ODS_SYSTEM, SPECIALTY_SYSTEM, dos_id
 from party_common.trust_catalogue import DAY_CODES
 
-from trust_pas.catalogue import Service, Site, Trust
-from trust_pas.models import Appointment
-from trust_pas.schedule import MINUTES_PER_DAY, minute_to_iso
+from party_common.trusts.catalogue import Service, Site, Trust
+from party_common.trusts.schedule import MINUTES_PER_DAY, minute_to_iso
 
 
 def _ods_reference(ods: str) -> dict:
@@ -104,8 +103,9 @@ def slot(service: Service, k: int, busy: bool) -> dict:
     }
 
 
-def appointment(row: Appointment | SimpleNamespace) -> dict:
-    """A booking's Appointment, from its row or from the values a Core insert wrote (as a namespace)."""
+def appointment(row: Any) -> dict:
+    """A booking's Appointment, from a PAS's appointment row (or the values a Core insert wrote, as a
+    namespace): anything with the row's attributes."""
     return appointment_resource(BookingFacts(
         ubrn=row.ubrn, nhs_number=row.nhs_number, trust_ods=row.ods, gp_ods=row.gp_ods,
         service_id=row.service_id, slot_id=row.slot_id, start=row.start, end=row.end, status=row.status,

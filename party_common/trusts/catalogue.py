@@ -1,4 +1,4 @@
-"""The trusts this service hosts: sites, specialties and weekly clinic templates, laid over the calendar.
+"""The trusts a PAS hosts (the FHIR trust PAS, the legacy v2 PAS behind its middleware): sites, specialties and weekly clinic templates, laid over the calendar.
 
 What a catalogue holds, and the default one, are shared with the harness (party_common/trust_catalogue.py).
 """
@@ -12,7 +12,7 @@ from functools import cached_property
 from party_common.booking import service_dos
 from party_common.trust_catalogue import DEFAULT_TRUSTS, SPECIALTY_NAMES, SessionSpec, TrustSpec
 
-from trust_pas.schedule import ClinicSession, WeeklyTemplate, minute_to_stamp, stamp_to_minute
+from party_common.trusts.schedule import ClinicSession, WeeklyTemplate, minute_to_stamp, stamp_to_minute
 
 
 @dataclass(frozen=True)
