@@ -143,6 +143,8 @@ async def _ask(directory: Directory, courier: Courier, svc: Service, params: lis
     ods = svc.trust_ods
     base = directory.pas_base(ods)
     params = [("service", svc.id), *params, ("_count", str(min(max(need, 1), PAS_PAGE)))]
+    if not counting:
+        params.append(("_total", "none"))   # spares the trust counting what nobody reads
     url: str | None = f"{base}/Slot"
     slots: list[dict] = []
     included: dict[tuple[str, str], dict] = {}

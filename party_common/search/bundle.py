@@ -20,11 +20,13 @@ def _full_url(base: str) -> Callable[[dict], str]:
     return lambda r: f"{base.rstrip('/')}/{r['resourceType']}/{r['id']}"
 
 
-def search_bundle(query: SearchQuery, matches: list[dict], *, total: int, base: str, path: str,
+def search_bundle(query: SearchQuery, matches: list[dict], *, total: int | None, base: str, path: str,
                   next_position: int | None = None, included: list[dict] | None = None,
                   full_url: Callable[[dict], str] | None = None, outcome: dict | None = None) -> dict:
     """A searchset; `next_position` is where the next page starts (None: this is the last page).
 
+    `total` is left out when the client asked `_total=none` (unless all it asked for is the count), and
+    may then be None.
     `full_url` gives an entry's fullUrl when the resource is read somewhere other than `base` (an
     included resource another party holds); every fullUrl must be readable.
     """
@@ -47,7 +49,7 @@ def search_bundle(query: SearchQuery, matches: list[dict], *, total: int, base: 
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": now_iso()},
         "type": "searchset",
-        "total": total,
+        **({"total": total} if total is not None and (query.total_wanted or query.total_only) else {}),
         "link": links,
         # R4 bdl-1 style: an empty searchset carries no `entry` at all (an empty array is not valid JSON FHIR).
         **({"entry": entries} if entries else {}),

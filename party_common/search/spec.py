@@ -33,7 +33,9 @@ MAX_OFFSET = 2**63 - 1
 _COUNT, _OFFSET, _SORT, _SUMMARY, _ID = "_count", "_offset", "_sort", "_summary", "_id"
 _INCLUDE, _ITERATE = "_include", "_include:iterate"
 # Known, and without effect on what a search returns here: accepted in strict mode too.
-_HARMLESS = {"_format", "_pretty", "_total"}
+_HARMLESS = {"_format", "_pretty"}
+_TOTAL = "_total"
+_TOTAL_VALUES = ("none", "estimate", "accurate")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class SearchQuery:
     strict: bool = False
     ignored: list[str] = field(default_factory=list)
     paged_by: str | None = None  # "_offset" or "_page", as the request gave its position
+    # `_total=none`: the client does not want Bundle.total, so a search whose total costs a count of
+    # its own (the trust PAS's slot claims) need not make it.
+    total_wanted: bool = True
 
     @property
     def total_only(self) -> bool:
@@ -166,6 +171,8 @@ class SearchQuery:
             q.append((_SORT, ",".join(self.sort_key_names())))
         q.extend(self.include_params)
         q.append((_COUNT, str(self.count)))
+        if not self.total_wanted:
+            q.append((_TOTAL, "none"))
         if position:
             q.append((_OFFSET, str(position)) if by == _OFFSET else (PAGE, page_token(position)))
         return q
@@ -223,6 +230,11 @@ class _Parser:
                 self._include(name, value)
             elif name in _HARMLESS:
                 pass
+            elif name == _TOTAL:
+                if value not in _TOTAL_VALUES:
+                    raise FhirError(400, "invalid", f"_total must be one of {', '.join(_TOTAL_VALUES)}; got "
+                                    f"{value[:20]!r}", [name])
+                q.total_wanted = value != "none"
             elif (param := spec.param(name)) is not None:
                 _check(param, value)
                 q.applied.append((name, value))

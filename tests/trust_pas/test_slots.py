@@ -188,3 +188,39 @@ async def test_a_slot_freed_by_another_worker_is_found_despite_the_remembered_ru
         cancel = booking(slots[5], ubrn_value=ubrn(505), event="booking-cancel")
         assert (await post_message(b, cancel)).status_code == 200
         assert (await free_slots(a, count=1))[0]["id"] == slots[5]["id"]
+
+
+async def test_total_none_leaves_out_the_total_and_counts_no_claims(pas):
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    first = (await free_slots(pas, count=1))[0]
+    assert (await post_message(pas, booking(first, ubrn_value=ubrn(1)))).status_code == 200
+
+    @contextmanager
+    def counts_run():
+        seen: list[str] = []
+
+        def spy(conn, cursor, statement, *args):
+            if "count(" in statement.lower():
+                seen.append(statement)
+        event.listen(Engine, "before_cursor_execute", spy)
+        try:
+            yield seen
+        finally:
+            event.remove(Engine, "before_cursor_execute", spy)
+
+    params = {"service": SERVICE, "status": "free", "_count": 2}
+    with counts_run() as seen:
+        counted = await pas.get("/RT1/Slot", params=params)
+    assert counted.json()["total"] > 0 and seen, "the ordinary search counts the claims for its total"
+    with counts_run() as seen:
+        r = await pas.get("/RT1/Slot", params={**params, "_total": "none"})
+    assert r.status_code == 200 and "total" not in r.json() and seen == []
+    assert [e["resource"]["id"] for e in r.json()["entry"]] == [e["resource"]["id"] for e in counted.json()["entry"]]
+    nxt = next(link["url"] for link in r.json()["link"] if link["relation"] == "next")
+    assert parse_qs(urlparse(nxt).query)["_total"] == ["none"]
+    bad = await pas.get("/RT1/Slot", params={**params, "_total": "sometimes"})
+    assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["_total"]

@@ -64,9 +64,14 @@ async def _one_service(q: SearchQuery, trust: Trust, service: Service, conn: Exe
     start = lo if q.cursor is None else max(lo, q.cursor)
     # One more than the page: when there is one, the next page starts at it, and a next link is given
     # only when a next page holds something.
+    # `_total=none` (the broker's look-up of a booking's slot): no count of the window's claims at all.
+    counting = q.total_wanted or q.total_only
     found = await finder.find(conn, service, start, hi, q.count + 1 if q.count else 0, free=free, busy=busy,
-                              count_claims=(lo, hi) if only_one and lo < hi else None)
-    if not (free or busy) or lo >= hi:
+                              count_claims=(lo, hi) if counting and only_one and lo < hi else None)
+    total: int | None
+    if not counting:
+        total = None
+    elif not (free or busy) or lo >= hi:
         total = 0
     elif not only_one:
         total = hi - lo
