@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.errors import USAGE, fail
-from harness.stack.endpoints import StackUrls
+from harness.stack.endpoints import DEFAULT_PORTS, StackUrls
 
 HostOpt = Annotated[str, typer.Option(help="Address the parties listen on.")]
 # The ports default from the variables docker-compose.yml publishes the parties on, so a stack on other
@@ -17,14 +17,27 @@ BrokerPort = Annotated[int, typer.Option(help="Port of the booking broker.", env
 SpinePort = Annotated[int, typer.Option(help="Port of the spine.", envvar="TESTBED_SPINE_PORT")]
 PasPort = Annotated[int, typer.Option(help="Port of the trust PAS.", envvar="TESTBED_PAS_PORT")]
 GpPort = Annotated[int, typer.Option(help="Port of the GP system.", envvar="TESTBED_GP_PORT")]
+# The trust's middleware and legacy PAS (docs/legacy-pas.md): used by a stack with legacy trusts only.
+MiddlewarePort = Annotated[int, typer.Option(help="Port of the trust's middleware (a stack with legacy trusts).",
+                                             envvar="TESTBED_MIDDLEWARE_PORT")]
+LegacyPasPort = Annotated[int, typer.Option(help="HTTP port of the legacy PAS (health, extract).",
+                                            envvar="TESTBED_LEGACY_PAS_PORT")]
+MllpPort = Annotated[int, typer.Option(help="The legacy PAS's MLLP port for the first legacy trust (the next "
+                                            "trust takes the next port).", envvar="TESTBED_MLLP_PORT")]
 BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
 SpineUrl = Annotated[str | None, typer.Option(help="The spine's base URL.")]
 PasUrl = Annotated[str | None, typer.Option(help="Base URL of the PAS service hosting the trusts (/{ODS}).")]
 GpUrl = Annotated[str | None, typer.Option(help="Base URL of the GP system hosting the practices (/{ODS}).")]
+MiddlewareUrl = Annotated[str | None, typer.Option(help="The trust middleware's base URL (its journal).")]
+LegacyPasUrl = Annotated[str | None, typer.Option(help="The legacy PAS's HTTP base URL (its extract).")]
 
 
-def local_urls(host: str, broker: int, spine: int, pas: int, gp: int) -> StackUrls:
-    return StackUrls.local(host, {"broker": broker, "spine": spine, "pas": pas, "gp": gp})
+def local_urls(host: str, broker: int, spine: int, pas: int, gp: int, middleware: int = DEFAULT_PORTS["middleware"],
+               legacy_pas: int = DEFAULT_PORTS["legacy_pas"]) -> StackUrls:
+    """Every party on `host`, the middleware and legacy PAS included: a run or reconciliation
+    without legacy trusts leaves those two out (harness/run/runner.py urls_for)."""
+    return StackUrls.local(host, {"broker": broker, "spine": spine, "pas": pas, "gp": gp,
+                                  "middleware": middleware, "legacy_pas": legacy_pas})
 
 
 def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]) -> StackUrls:
@@ -33,5 +46,5 @@ def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]
     given = {k: v.rstrip("/") for k, v in explicit.items() if v}
     for name, url in given.items():
         if not url.startswith(("http://", "https://")):
-            fail(f"--{name}-url must be an http(s) URL, got {url!r}", USAGE)
+            fail(f"--{name.replace('_', '-')}-url must be an http(s) URL, got {url!r}", USAGE)
     return replace(urls, **given)

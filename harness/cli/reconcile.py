@@ -22,15 +22,15 @@ from party_common.control_auth import add_control_token
 from party_common.http_client import add_trace_headers
 
 from harness.cli.errors import FAILED, UNREACHABLE, USAGE, fail
-from harness.cli.options import (BrokerPort, BrokerUrl, GpPort, GpUrl, HostOpt, PasPort, PasUrl, SpinePort, SpineUrl,
-                          stack_urls)
+from harness.cli.options import (BrokerPort, BrokerUrl, GpPort, GpUrl, HostOpt, LegacyPasPort, LegacyPasUrl,
+                                 MiddlewarePort, MiddlewareUrl, PasPort, PasUrl, SpinePort, SpineUrl, stack_urls)
 from harness.stack.endpoints import DEFAULT_PORTS, StackUrls
 from harness.run.error_rates import (Bound, JournalError, end_to_end_miss, link_bound_misses, link_rates, load_journal,
                           read_journal)
 from harness.reconcile import PartyUnreachable, ReconcileJob, render, run_job, write_junit
 from harness.reconcile.report import Reconciliation
 from harness.reconcile.service import judged, reconcile_captured
-from harness.run.record import RunFolderError, load_capture, read_jsonl
+from harness.run.record import RunFolderError, load_capture, middleware_journal, read_jsonl
 
 MISSED = FAILED
 
@@ -58,12 +58,15 @@ class RunContext:
         self.scope: set[str] | None = None
         self.attempted: int | None = None
         self.dedupe = True
+        self.legacy_trusts: tuple[str, ...] = ()
         self.summary: dict = {}
         try:
             if run is not None:
                 if not run.is_dir():
                     fail(f"--run {run}: not a run folder (give the folder `testbed run` wrote)", USAGE)
-                self.journal = load_journal(run / "journal.jsonl")
+                # A run with legacy trusts kept the middleware's journal too: scored beside the broker's.
+                self.journal = [*load_journal(run / "journal.jsonl"), *middleware_journal(run)]
+                self.legacy_trusts = _run_legacy_trusts(run)
                 bookings = read_jsonl(run / "bookings.jsonl") if (run / "bookings.jsonl").is_file() else []
                 followups = read_jsonl(run / "followups.jsonl") if (run / "followups.jsonl").is_file() else []
                 # As the run counted them: every booking it drove, and each rebooking as one more.
@@ -97,8 +100,17 @@ class RunContext:
                                         "captured them at its end; no party was asked"])
         doc = rec.to_json()
         if self.journal is not None:
-            doc.update(judged(rec, self.journal, self.dedupe))
+            doc.update(judged(rec, self.journal, self.dedupe, self.legacy_trusts))
         return rec, doc
+
+
+def _run_legacy_trusts(run: Path) -> tuple[str, ...]:
+    """The trusts the run's scenario put behind the middleware (docs/legacy-pas.md)."""
+    try:
+        scenario = orjson.loads((run / "scenario.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return ()
+    return tuple((scenario.get("legacy") or {}).get("trusts") or ())
 
 
 def _run_dedupe(run: Path) -> bool:
@@ -162,20 +174,26 @@ def reconcile(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
+    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
+    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
     broker_url: BrokerUrl = None,
     spine_url: SpineUrl = None,
     pas_url: PasUrl = None,
     gp_url: GpUrl = None,
+    middleware_url: MiddlewareUrl = None,
+    legacy_pas_url: LegacyPasUrl = None,
 ):
     """Join every party's bookings on UBRN and name each disagreement (optionally repair them)."""
-    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port},
-                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url})
+    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port,
+                             "middleware": middleware_port, "legacy_pas": legacy_pas_port},
+                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url,
+                       "middleware": middleware_url, "legacy_pas": legacy_pas_url})
     ctx = RunContext(journal, run_folder, receivers_dedupe)
     if ctx.folder is not None and not repair:
         rec, doc = ctx.reconcile_offline()
     else:
         job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle, journal=ctx.journal,
-                           dedupe=ctx.dedupe, repair=repair, max_rounds=max_rounds, attempts=attempts)
+                           dedupe=ctx.dedupe, legacy_trusts=ctx.legacy_trusts, repair=repair, max_rounds=max_rounds, attempts=attempts)
         try:
             rec, doc = asyncio.run(_reconcile(job, ctx))
         except PartyUnreachable as exc:
@@ -205,10 +223,14 @@ def check(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
+    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
+    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
     broker_url: BrokerUrl = None,
     spine_url: SpineUrl = None,
     pas_url: PasUrl = None,
     gp_url: GpUrl = None,
+    middleware_url: MiddlewareUrl = None,
+    legacy_pas_url: LegacyPasUrl = None,
 ):
     """Exit 0 when the error rates are within every bound, 1 (saying which) when not."""
     links, maxes = link or [], max_ or []
@@ -216,8 +238,10 @@ def check(
         fail("give --max-error-rate R and/or --link GLOB --max R", USAGE)
     if len(links) != len(maxes):
         fail(f"--link and --max go in pairs: got {len(links)} --link and {len(maxes)} --max", USAGE)
-    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port},
-                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url})
+    urls = stack_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port,
+                             "middleware": middleware_port, "legacy_pas": legacy_pas_port},
+                      {"broker": broker_url, "spine": spine_url, "pas": pas_url, "gp": gp_url,
+                       "middleware": middleware_url, "legacy_pas": legacy_pas_url})
     ctx = RunContext(journal, run_folder, None)
     try:
         summary, rates = asyncio.run(_measure(urls, ctx, report, settle, need_links=bool(links)))

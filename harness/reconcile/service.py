@@ -19,9 +19,12 @@ from harness.reconcile.sources import read_stack, wait_settled
 
 
 async def reconcile_stack(client: httpx.AsyncClient, urls: StackUrls, *, scope: Iterable[str] | None = None,
-                          attempted: int | None = None, settle_s: float = 30.0) -> Reconciliation:
+                          attempted: int | None = None, settle_s: float = 30.0,
+                          legacy: bool | None = None) -> Reconciliation:
+    """`legacy`: whether the stack has a legacy PAS whose extract holds trusts' records (None: read it
+    when one answers at `urls.legacy_pas`)."""
     note = await wait_settled(client, urls.broker, settle_s)
-    sources = await read_stack(client, urls)
+    sources = await read_stack(client, urls, legacy)
     scope_set = set(scope) if scope is not None else None
     outcome = reconcile_records(sources["broker"], sources["pas"], sources["spine"], sources["gp"], scope_set)
     referrals = await reconcile_referrals(client, urls) if scope_set is None else None
@@ -51,11 +54,12 @@ def reconcile_captured(sources: dict[str, PartyRecords], *, attempted: int | Non
                           notes=[*notes, *set_aside_notes(outcome)], urls=dict(urls or {}))
 
 
-def judged(rec: Reconciliation, journal: list[dict], dedupe: bool) -> dict:
-    """The score against a journal and its link rates: what a journal adds to a reconciliation's report."""
+def judged(rec: Reconciliation, journal: list[dict], dedupe: bool, legacy_trusts: Iterable[str] = ()) -> dict:
+    """The score against a journal and its link rates: what a journal adds to a reconciliation's report.
+    `journal` may hold the middleware's entries beside the broker's (legacy.joined)."""
     from harness.run.error_rates import link_rates
 
-    return {"score": score_reconciliation(rec, journal, dedupe), "links": link_rates(journal)}
+    return {"score": score_reconciliation(rec, journal, dedupe, legacy_trusts), "links": link_rates(journal)}
 
 
 @dataclass
@@ -64,7 +68,9 @@ class ReconcileJob:
     scope: set[str] | None = None
     attempted: int | None = None
     settle_s: float = 30.0
-    journal: list[dict] | None = None      # scores the reconciliation when given
+    journal: list[dict] | None = None      # scores the reconciliation when given (the middleware's joined)
+    legacy: bool | None = None             # the stack has a legacy PAS (None: if one answers)
+    legacy_trusts: tuple[str, ...] = ()    # the trusts behind the middleware (for the score)
     dedupe: bool = True                    # whether the receivers deduplicate (for the score)
     repair: bool = False
     max_rounds: int = 3
@@ -73,15 +79,16 @@ class ReconcileJob:
 
 async def run_job(client: httpx.AsyncClient, job: ReconcileJob) -> tuple[Reconciliation, dict]:
     """Returns the final reconciliation and its document (what `--json` prints)."""
-    rec = await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted, settle_s=job.settle_s)
+    rec = await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted, settle_s=job.settle_s,
+                                legacy=job.legacy)
     extra: dict = {}
     if job.journal is not None:
         # Scored before any repair: the repair changes the parties, not what was injected.
-        extra.update(judged(rec, job.journal, job.dedupe))
+        extra.update(judged(rec, job.journal, job.dedupe, job.legacy_trusts))
     if job.repair:
         async def again() -> Reconciliation:
             return await reconcile_stack(client, job.urls, scope=job.scope, attempted=job.attempted,
-                                         settle_s=job.settle_s)
+                                         settle_s=job.settle_s, legacy=job.legacy)
 
         rec, result = await repair(client, job.urls.broker, rec, again, max_rounds=job.max_rounds,
                                    attempts=job.attempts)

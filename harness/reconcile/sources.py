@@ -14,6 +14,7 @@ from harness.stack.endpoints import StackUrls
 from party_common.identifiers import ODS_SYSTEM
 
 from harness.cli.errors import UnreachableError
+from harness.reconcile.legacy import ingest_extract, read_extract
 from harness.reconcile.records import LineSplitter, PartyRecords, Strings, gc_paused
 
 NDJSON = "application/fhir+ndjson"
@@ -135,18 +136,53 @@ async def wait_settled(client: httpx.AsyncClient, broker: str, timeout: float) -
         await asyncio.sleep(0.05 if quiet else 0.1)
 
 
-async def read_stack(client: httpx.AsyncClient, urls: StackUrls) -> dict[str, PartyRecords]:
-    """The four parties' bookings, read concurrently, sharing one string table."""
+async def read_legacy(client: httpx.AsyncClient, base: str, into: PartyRecords, required: bool | None) -> None:
+    """Adds a legacy PAS's extract to the trusts' records. `required` None: only when one answers at
+    `base` (a stack without legacy trusts has nothing there); True: it must answer."""
+    url = f"{base.rstrip('/')}/extract/appointments"
+    try:
+        rows = await read_extract(client, base)
+    except httpx.ConnectError as exc:
+        if required is None:
+            return
+        raise PartyUnreachable("legacy PAS", url, type(exc).__name__) from exc
+    except httpx.HTTPStatusError as exc:
+        raise PartyUnreachable("legacy PAS", url, f"GET answered {exc.response.status_code}") from exc
+    except httpx.HTTPError as exc:
+        raise PartyUnreachable("legacy PAS", url, type(exc).__name__) from exc
+    except ValueError as exc:
+        raise PartyUnreachable("legacy PAS", url, f"the extract cannot be read: {exc}") from exc
+    ingest_extract(rows, into)
+    into.read.append(f"{url} (legacy extract, {len(rows)} rows)")
+
+
+async def read_stack(client: httpx.AsyncClient, urls: StackUrls, legacy: bool | None = None) -> dict[str, PartyRecords]:
+    """The parties' bookings, read concurrently, sharing one string table; a legacy trust's from its
+    legacy PAS's extract (`legacy`: see read_legacy; False: not read)."""
     strings = Strings()
     out = {name: PartyRecords(name, strings) for name in ("broker", "pas", "spine", "gp")}
-    results = await asyncio.gather(
+    legacy_pas = PartyRecords("pas", strings)
+    reads = [
         read_appointments(client, "broker", urls.broker, out["broker"]),
         read_tenants(client, "pas", urls.pas, out["pas"]),
         read_appointments(client, "spine", urls.spine, out["spine"]),
         read_tenants(client, "gp", urls.gp, out["gp"]),
-        return_exceptions=True,
-    )
+    ]
+    if urls.legacy_pas and legacy is not False:
+        reads.append(read_legacy(client, urls.legacy_pas, legacy_pas, legacy))
+    results = await asyncio.gather(*reads, return_exceptions=True)
+    merge_into(out["pas"], legacy_pas)
     for result in results:
         if isinstance(result, BaseException):
             raise result
     return out
+
+
+def merge_into(into: PartyRecords, more: PartyRecords) -> None:
+    """`more`'s records added to `into`'s (the same string table): the legacy trusts beside the others."""
+    for ubrn, first in more.first.items():
+        for rec in (first, *more.extra.get(ubrn, ())):
+            into.add(ubrn, rec)
+    into.unjoined += more.unjoined
+    into.malformed += more.malformed
+    into.read += more.read

@@ -1,8 +1,10 @@
-"""Moves the virtual clocks of all four parties together, through their `/clock` endpoints.
+"""Moves the virtual clocks of all the parties together, through their `/clock` endpoints: the four
+of every stack, and the middleware and legacy PAS of a stack with legacy trusts.
 
 The parties keep a clock each (they are separate processes); the driver keeps them at one time:
 it aligns them to the furthest at the start and only ever moves them forward, all to the same
-second. The receivers move first and the broker last, so when the broker's sleepers wake and send,
+second. The receivers move first, then the middleware, and the broker last, so when a sender's
+sleepers wake and send (the broker's to every party, the middleware's resends to the legacy PAS),
 the parties they send to are already at the time they are sent at.
 
 The harness takes part too: its bookings call the parties, and between two calls of one booking (a
@@ -24,8 +26,10 @@ from party_common.http_client import CallingOutTransport
 from harness.stack.embedded import StackError
 from harness.stack.endpoints import StackUrls
 
-# The broker last: it is the party whose sleepers (fault delays, retries) send to the others.
-_ORDER = ("spine", "pas", "gp", "broker")
+# Moved in stages, each after the one before: the receivers together, then the middleware (its
+# sleepers resend to the legacy PAS), the broker last (its sleepers, fault delays and retries, send
+# to all the others). Parties a stack does not have are left out.
+_STAGES = (("spine", "legacy_pas", "pas", "gp"), ("middleware",), ("broker",))
 
 
 def harness_activity(transport: httpx.AsyncBaseTransport) -> tuple[Clock, httpx.AsyncBaseTransport]:
@@ -39,7 +43,8 @@ def harness_activity(transport: httpx.AsyncBaseTransport) -> tuple[Clock, httpx.
 class ClockDriver:
     def __init__(self, client: httpx.AsyncClient, urls: StackUrls, activity: Clock | None = None):
         self.client = client
-        self.urls = {name: getattr(urls, name) for name in _ORDER}
+        self.urls = {name: url for stage in _STAGES for name in stage if (url := getattr(urls, name))}
+        self.stages = [[n for n in stage if n in self.urls] for stage in _STAGES]
         self.at = 0.0  # seconds since the clocks started, as far as this driver has moved them
         self.written_off = 0  # calls on the wire that never arrived: not waited for twice
         # The harness's own work, when its client counts its calls (harness_activity).
@@ -64,8 +69,9 @@ class ClockDriver:
         return r.json()
 
     async def states(self) -> dict[str, dict]:
-        found = await asyncio.gather(*(self._call(name, "GET") for name in _ORDER))
-        return dict(zip(_ORDER, found))
+        names = list(self.urls)
+        found = await asyncio.gather(*(self._call(name, "GET") for name in names))
+        return dict(zip(names, found))
 
     async def start(self) -> float:
         """Checks every party is on a virtual clock and brings them all to the furthest one's time."""
@@ -80,8 +86,8 @@ class ClockDriver:
         return self.at
 
     async def _advance_all(self, seconds: float) -> None:
-        await asyncio.gather(*(self._call(name, "POST", {"to_s": seconds}) for name in _ORDER[:-1]))
-        await self._call(_ORDER[-1], "POST", {"to_s": seconds})
+        for stage in self.stages:
+            await asyncio.gather(*(self._call(name, "POST", {"to_s": seconds}) for name in stage))
 
     async def advance_to(self, seconds: float) -> None:
         """Every party to `seconds` (never backwards: an earlier time is a no-op)."""

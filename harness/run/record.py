@@ -6,6 +6,12 @@ Besides the journal and the reconciliation every run writes, a replayable folder
 - views.jsonl: each booking as every party holds it at the end of the run: the capture that
   `testbed reconcile --run` and `testbed check --run` read, so that a folder is judged from what the
   run saw and never from whatever stack happens to answer on the ports later.
+
+A run with legacy trusts (docs/legacy-pas.md) keeps too:
+- middleware-journal.jsonl: the middleware's journal (each entry marked `"journal": "middleware"`),
+  scored beside the broker's;
+- legacy-extract.json: the legacy PAS's appointments extract, the trust's record of those trusts
+  (already in views.jsonl as their `pas` records).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from harness.reconcile.records import FIELDS, PartyRecords, Strings
 from harness.reconcile.report import Reconciliation
 from harness.run.folder import write_json, write_jsonl
 
+MIDDLEWARE_JOURNAL = "middleware-journal.jsonl"
+LEGACY_EXTRACT = "legacy-extract.json"
 FORMAT = "testbed-run"
 VERSION = 1
 
@@ -75,6 +83,10 @@ class RunRecord:
     def journal(self) -> list[dict]:
         return read_jsonl(self.folder / "journal.jsonl")
 
+    def middleware_journal(self) -> list[dict]:
+        """The middleware's journal of a run with legacy trusts; empty for any other."""
+        return middleware_journal(self.folder)
+
     def messages(self) -> dict[int, dict]:
         return {m["seq"]: m for m in read_jsonl(self.folder / "messages.jsonl")}
 
@@ -86,6 +98,11 @@ class RunRecord:
 
     def reconciliation(self) -> dict:
         return orjson.loads((self.folder / "reconciliation.json").read_bytes())
+
+
+def middleware_journal(folder: Path) -> list[dict]:
+    path = folder / MIDDLEWARE_JOURNAL
+    return read_jsonl(path) if path.is_file() else []
 
 
 def _json_file(path: Path) -> dict:

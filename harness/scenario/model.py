@@ -11,6 +11,11 @@ run, in YAML or JSON (every field: docs/scenarios.md).
     outbox: {max_backoff_s: 60}       # reliable delivery: longest wait between attempts (2 s)
     faults:
       - {link: "broker->pas:*", event: booking-request, action: drop, probability: 0.57}
+    legacy:                          # optional: trusts whose PAS speaks HL7 v2 behind the middleware
+      trusts: [RT4]                  # (docs/legacy-pas.md); each must be one of population.trusts
+      middleware: {queue: memory, spine_lookup: true, crash_after_spine_failures: 1, restart_s: 30,
+                   ack_timeout_s: 5, resends: 2}
+      pas: {ack_delay_ms: 0}
     expect:                          # optional: `testbed run` exits 1 when the run misses any of these
       error_rate: {min: 0.52, max: 0.62}             # end to end: bookings the parties disagree on
       discrepancies: {missing_at_pas: {min: 1}, slot_mismatch: {max: 0}, total: {max: 700}}
@@ -144,6 +149,50 @@ class Receivers(BaseModel):
         return value
 
 
+class MiddlewareSpec(BaseModel):
+    """How the trust's integration engine behaves (MIDDLEWARE_* settings, docs/legacy-pas.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # memory: what is queued is lost when the engine restarts; persistent: store and forward.
+    queue: Literal["memory", "persistent"] = "memory"
+    spine_lookup: bool = False
+    # After this many consecutive failed spine look-ups the engine restarts (0: never).
+    crash_after_spine_failures: int = Field(0, ge=0)
+    restart_s: float = Field(30.0, ge=0)
+    ack_timeout_s: float = Field(5.0, gt=0)
+    resends: int = Field(2, ge=0, le=100)
+
+
+class LegacyPasSpec(BaseModel):
+    """How the legacy PAS behaves (LEGACY_PAS_* settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # How long it takes to answer a booking, on its clock: the slow interim PAS.
+    ack_delay_ms: float = Field(0.0, ge=0)
+
+
+class LegacySpec(BaseModel):
+    """Trusts whose PAS speaks HL7 v2 over MLLP behind the trust's middleware, and how both behave."""
+
+    model_config = ConfigDict(extra="forbid")
+    trusts: list[str] = Field(min_length=1)
+    middleware: MiddlewareSpec = Field(default_factory=MiddlewareSpec)
+    pas: LegacyPasSpec = Field(default_factory=LegacyPasSpec)
+
+    @field_validator("trusts")
+    @classmethod
+    def _trusts(cls, value: list[str]):
+        _known(value, _TRUST_CODES, "trust")
+        return value
+
+    def middleware_env(self) -> dict[str, str]:
+        m = self.middleware
+        return {"MIDDLEWARE_QUEUE": m.queue, "MIDDLEWARE_SPINE_LOOKUP": "true" if m.spine_lookup else "false",
+                "MIDDLEWARE_CRASH_AFTER_SPINE_FAILURES": str(m.crash_after_spine_failures),
+                "MIDDLEWARE_RESTART_S": str(m.restart_s), "MIDDLEWARE_ACK_TIMEOUT_S": str(m.ack_timeout_s),
+                "MIDDLEWARE_RESENDS": str(m.resends)}
+
+
 class _Bound(BaseModel):
     """A range [min, max] either end of which may be left open, but not both (subclasses type them)."""
 
@@ -227,7 +276,21 @@ class Scenario(BaseModel):
     outbox: OutboxSpec = Field(default_factory=OutboxSpec)
     clock: ClockSpec = Field(default_factory=ClockSpec)
     faults: list[FaultRule] = Field(default_factory=list)
+    legacy: LegacySpec | None = None
     expect: Expectations | None = None
+
+    @model_validator(mode="after")
+    def _legacy_in_population(self):
+        if self.legacy is not None:
+            for i, code in enumerate(self.legacy.trusts):
+                if code not in self.population.trusts:
+                    raise _FieldItemError(f"legacy.trusts[{i}]", f"legacy trust {code!r} is not one of population.trusts "
+                                             f"({', '.join(self.population.trusts)})")
+        return self
+
+    @property
+    def legacy_trusts(self) -> list[str]:
+        return list(self.legacy.trusts) if self.legacy is not None else []
 
     def fault_plan(self) -> dict:
         return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.faults]}

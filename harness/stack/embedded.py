@@ -1,4 +1,5 @@
-"""The embedded stack: the four parties as local uvicorn processes on loopback, SQLite files, no Docker.
+"""The embedded stack: the four parties as local uvicorn processes on loopback, SQLite files, no Docker;
+and, for a stack with legacy trusts, the trust's middleware and its legacy PAS (docs/legacy-pas.md).
 
 Separate processes rather than one event loop, so the parties use both cores and a crash or a
 stop of one looks to the others exactly as it would over a network.
@@ -15,11 +16,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import json
+
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from harness.cli.errors import TestbedError
-from harness.stack.endpoints import StackUrls
+from party_common.trust_catalogue import DEFAULT_TRUSTS
+
+from harness.stack.endpoints import DEFAULT_MLLP_PORT, StackUrls, mllp_ports
 
 
 class StackError(TestbedError, RuntimeError):
@@ -28,7 +33,7 @@ class StackError(TestbedError, RuntimeError):
 
 @dataclass
 class PartySpec:
-    name: str          # the name users see: broker, spine, pas, gp
+    name: str          # the name users see: broker, spine, pas, gp, middleware, legacy_pas
     package: str       # the Python package with app.create_app
     env_prefix: str
 
@@ -39,6 +44,17 @@ PARTIES = [
     PartySpec("gp", "gp_system", "GP_"),
     PartySpec("broker", "booking_broker", "BROKER_"),
 ]
+# Started only for a stack with legacy trusts; before the broker, which discovers their trusts.
+LEGACY_PARTIES = [
+    PartySpec("legacy_pas", "legacy_pas", "LEGACY_PAS_"),
+    PartySpec("middleware", "middleware", "MIDDLEWARE_"),
+]
+ALL_PARTIES = [*PARTIES, *LEGACY_PARTIES]
+
+
+def trusts_json(codes: list[str]) -> str:
+    """A trust catalogue (the shape of PAS_TRUSTS) holding the trusts `codes`, in catalogue order."""
+    return json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in codes])
 
 
 def _port(url: str) -> int:
@@ -53,7 +69,25 @@ class EmbeddedStack:
     host: str = "127.0.0.1"
     extra_env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 60.0
+    # Trusts whose PAS is the legacy PAS behind the middleware: with any, both are started too.
+    legacy_trusts: list[str] = field(default_factory=list)
+    mllp_port: int = DEFAULT_MLLP_PORT     # the legacy PAS's MLLP port for the first legacy trust
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.legacy_trusts and not self.urls.has_legacy:
+            self.urls = self.urls.with_legacy()
+
+    @property
+    def parties(self) -> list[PartySpec]:
+        """The parties this stack runs, in the order they start (the broker last)."""
+        if not self.legacy_trusts:
+            return list(PARTIES)
+        return [*PARTIES[:-1], *LEGACY_PARTIES, PARTIES[-1]]
+
+    @property
+    def mllp(self) -> dict[str, int]:
+        return mllp_ports(self.legacy_trusts, self.mllp_port)
 
     def party_env(self, spec: PartySpec) -> dict[str, str]:
         u = self.urls
@@ -68,15 +102,36 @@ class EmbeddedStack:
             f"{p}PAS_URL": u.pas,
             f"{p}GP_URL": u.gp,
         }
+        if self.legacy_trusts:
+            env.update(self._legacy_env(spec))
         return env
+
+    def _legacy_env(self, spec: PartySpec) -> dict[str, str]:
+        """Who keeps which trust: the FHIR PAS all but the legacy trusts, the legacy PAS and the
+        middleware those, the broker finding them at the middleware (a run's scenario may narrow
+        PAS_TRUSTS further through `extra_env`)."""
+        legacy = self.legacy_trusts
+        if spec.name == "pas":
+            return {"PAS_TRUSTS": trusts_json([t["ods"] for t in DEFAULT_TRUSTS if t["ods"] not in legacy])}
+        if spec.name == "legacy_pas":
+            return {"LEGACY_PAS_TRUSTS": trusts_json(legacy), "LEGACY_PAS_MLLP_HOST": self.host,
+                    "LEGACY_PAS_MLLP_PORTS": json.dumps(self.mllp)}
+        if spec.name == "middleware":
+            return {"MIDDLEWARE_TRUSTS": trusts_json(legacy),
+                    "MIDDLEWARE_PAS_MLLP": json.dumps({ods: f"{self.host}:{port}" for ods, port in self.mllp.items()})}
+        if spec.name == "broker":
+            return {"BROKER_TRUST_ROOTS": json.dumps([self.urls.middleware])}
+        return {}
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for spec in PARTIES:
-            self._refuse_busy_port(getattr(self.urls, spec.name), spec.name)
+        for spec in self.parties:
+            self._refuse_busy_port(_port(getattr(self.urls, spec.name)), spec.name)
+        for ods, port in self.mllp.items():
+            self._refuse_busy_port(port, f"legacy PAS's MLLP listener of {ods}")
         try:
-            for spec in PARTIES:
+            for spec in self.parties:
                 self.spawn(spec.name)
             self.wait_healthy()
         except BaseException:
@@ -86,7 +141,7 @@ class EmbeddedStack:
     def spawn(self, name: str) -> subprocess.Popen:
         """Starts one party's process (again, after a crash test killed it: same port, same database),
         without waiting for it to be healthy."""
-        spec = next(s for s in PARTIES if s.name == name)
+        spec = next(s for s in self.parties if s.name == name)
         env = {**os.environ, **self.party_env(spec), **self.extra_env}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{spec.package}.app:create_app",
                "--host", self.host, "--port", str(_port(getattr(self.urls, spec.name))),
@@ -96,8 +151,7 @@ class EmbeddedStack:
                 cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return proc
 
-    def _refuse_busy_port(self, url: str, name: str) -> None:
-        port = _port(url)
+    def _refuse_busy_port(self, port: int, name: str) -> None:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
@@ -116,7 +170,7 @@ class EmbeddedStack:
     def wait_healthy(self, names: list[str] | None = None) -> None:
         """Waits for every party's `/health` (or only those `names`d): StackError if one exits or is late."""
         deadline = self.startup_timeout
-        for spec in PARTIES:
+        for spec in self.parties:
             if names is not None and spec.name not in names:
                 continue
             try:

@@ -1,0 +1,150 @@
+"""A scenario's legacy trusts (docs/legacy-pas.md): validated like every section, and the stack it
+starts: the middleware and legacy PAS only then, each party given the settings that divide the trusts
+between the FHIR PAS and the legacy PAS, and their clocks moved with the others'."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.run.clock_driver import ClockDriver
+from harness.run.runner import clock_env, receiver_env, urls_for
+from harness.scenario.model import ScenarioError, parse_scenario
+from harness.stack.embedded import EmbeddedStack
+from harness.stack.endpoints import DEFAULT_PORTS, StackUrls
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[2]
+
+LEGACY = {"population": {"trusts": ["RT1", "RT2", "RT4"]},
+          "legacy": {"trusts": ["RT4"],
+                     "middleware": {"queue": "persistent", "spine_lookup": True, "crash_after_spine_failures": 1,
+                                    "restart_s": 30, "ack_timeout_s": 5, "resends": 2},
+                     "pas": {"ack_delay_ms": 250}}}
+
+
+@pytest.mark.parametrize("legacy, message", [
+    ({"trusts": ["RT9"]}, "legacy.trusts[0]: unknown trust 'RT9' (known: RT1, RT2, RT3, RT4)"),
+    ({"trusts": ["RT4", "RT4"]}, "legacy.trusts[1]: trust 'RT4' listed twice"),
+    ({"trusts": []}, "legacy.trusts: List should have at least 1 item"),
+    ({"trusts": ["RT3"]}, "legacy.trusts[0]: legacy trust 'RT3' is not one of population.trusts (RT1, RT2, RT4)"),
+    ({"trusts": ["RT4"], "middleware": {"queue": "disk"}}, "legacy.middleware.queue: Input should be 'memory' or"),
+    ({"trusts": ["RT4"], "middleware": {"resends": -1}}, "legacy.middleware.resends: Input should be greater"),
+    ({"trusts": ["RT4"], "middleware": {"ack_timeout_s": 0}}, "legacy.middleware.ack_timeout_s: Input should be"),
+    ({"trusts": ["RT4"], "middleware": {"crash_after": 1}}, "legacy.middleware.crash_after: Extra inputs"),
+    ({"trusts": ["RT4"], "pas": {"ack_delay_ms": -5}}, "legacy.pas.ack_delay_ms: Input should be greater"),
+])
+def test_a_bad_legacy_section_is_one_line_naming_its_field(legacy, message):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario({"population": {"trusts": ["RT1", "RT2", "RT4"]}, "legacy": legacy}, "s.yaml")
+    assert str(err.value).startswith(f"s.yaml: {message}"), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_scenario_without_legacy_trusts_has_none():
+    assert parse_scenario({}).legacy is None
+    assert parse_scenario({}).legacy_trusts == []
+    spec = parse_scenario(LEGACY)
+    assert spec.legacy_trusts == ["RT4"] and spec.legacy.middleware.queue == "persistent"
+
+
+def test_stack_urls_name_the_legacy_parties_only_when_asked():
+    plain = StackUrls.local()
+    assert plain.middleware is None and plain.legacy_pas is None
+    assert set(plain.as_dict()) == {"broker", "spine", "pas", "gp"}
+    legacy = StackUrls.local(legacy=True)
+    assert legacy.middleware == "http://127.0.0.1:8004" and legacy.legacy_pas == "http://127.0.0.1:8005"
+    assert DEFAULT_PORTS["middleware"] == 8004 and DEFAULT_PORTS["legacy_pas"] == 8005
+    assert plain.with_legacy() == legacy and legacy.without_legacy() == plain
+    # A run takes them only for a scenario with legacy trusts.
+    assert urls_for(parse_scenario({}), legacy) == plain
+    assert urls_for(parse_scenario(LEGACY), plain) == legacy
+
+
+def _env(stack: EmbeddedStack, name: str, scenario_env: dict[str, str]) -> dict[str, str]:
+    spec = next(s for s in stack.parties if s.name == name)
+    return {**stack.party_env(spec), **scenario_env}
+
+
+def _codes(catalogue: str) -> list[str]:
+    return [t["ods"] for t in json.loads(catalogue)]
+
+
+def test_without_legacy_trusts_the_stack_is_the_four_parties(tmp_path):
+    stack = EmbeddedStack(StackUrls.local(), tmp_path, tmp_path)
+    assert [p.name for p in stack.parties] == ["spine", "pas", "gp", "broker"]
+    env = {**stack.party_env(stack.parties[-1]), **receiver_env(parse_scenario({}))}
+    assert "BROKER_TRUST_ROOTS" not in env and "PAS_TRUSTS" not in env
+    assert not any(k.startswith(("MIDDLEWARE_", "LEGACY_PAS_")) for k in receiver_env(parse_scenario({})))
+
+
+def test_each_party_is_given_its_share_of_the_trusts(tmp_path):
+    scenario = parse_scenario(LEGACY)
+    stack = EmbeddedStack(StackUrls.local(), tmp_path, tmp_path, legacy_trusts=scenario.legacy_trusts)
+    assert [p.name for p in stack.parties] == ["spine", "pas", "gp", "legacy_pas", "middleware", "broker"]
+    assert stack.urls.middleware == "http://127.0.0.1:8004"
+    extra = {**receiver_env(scenario), **clock_env(scenario)}
+    pas = _env(stack, "pas", extra)
+    assert _codes(pas["PAS_TRUSTS"]) == ["RT1", "RT2"]      # not the legacy trust, nor one left out
+    legacy = _env(stack, "legacy_pas", extra)
+    assert _codes(legacy["LEGACY_PAS_TRUSTS"]) == ["RT4"]
+    assert json.loads(legacy["LEGACY_PAS_MLLP_PORTS"]) == {"RT4": 2575}
+    assert legacy["LEGACY_PAS_PORT"] == "8005" and legacy["LEGACY_PAS_ACK_DELAY_MS"] == "250.0"
+    assert legacy["LEGACY_PAS_DATABASE_URL"].endswith("legacy_pas.db")
+    mw = _env(stack, "middleware", extra)
+    assert _codes(mw["MIDDLEWARE_TRUSTS"]) == ["RT4"]
+    assert json.loads(mw["MIDDLEWARE_PAS_MLLP"]) == {"RT4": "127.0.0.1:2575"}
+    assert mw["MIDDLEWARE_PORT"] == "8004" and mw["MIDDLEWARE_SPINE_URL"] == "http://127.0.0.1:8001"
+    assert (mw["MIDDLEWARE_QUEUE"], mw["MIDDLEWARE_SPINE_LOOKUP"], mw["MIDDLEWARE_CRASH_AFTER_SPINE_FAILURES"],
+            mw["MIDDLEWARE_RESTART_S"], mw["MIDDLEWARE_ACK_TIMEOUT_S"], mw["MIDDLEWARE_RESENDS"]) == (
+        "persistent", "true", "1", "30.0", "5.0", "2")
+    broker = _env(stack, "broker", extra)
+    assert json.loads(broker["BROKER_TRUST_ROOTS"]) == ["http://127.0.0.1:8004"]
+    # On the scenario's clock like the others.
+    assert mw["MIDDLEWARE_CLOCK"] == legacy["LEGACY_PAS_CLOCK"] == broker["BROKER_CLOCK"] == "system"
+
+
+def test_two_legacy_trusts_take_consecutive_mllp_ports(tmp_path):
+    stack = EmbeddedStack(StackUrls.local(), tmp_path, tmp_path, legacy_trusts=["RT3", "RT4"], mllp_port=3000)
+    assert stack.mllp == {"RT3": 3000, "RT4": 3001}
+    pas = stack.party_env(next(s for s in stack.parties if s.name == "pas"))
+    assert _codes(pas["PAS_TRUSTS"]) == ["RT1", "RT2"]
+
+
+def test_the_clock_driver_moves_the_middleware_after_the_receivers_and_before_the_broker():
+    moved: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        name = request.url.host
+        if request.method == "POST":
+            moved.append([name])
+        return httpx.Response(200, json={"mode": "virtual", "elapsed_s": 0.0, "next_wakeup_s": None})
+
+    async def go(urls: StackUrls) -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            driver = ClockDriver(client, urls)
+            await driver.advance_to(10.0)
+            assert set((await driver.states())) == {n for n, u in urls.as_dict().items()}
+
+    urls = StackUrls(broker="http://broker", spine="http://spine", pas="http://pas", gp="http://gp",
+                     middleware="http://middleware", legacy_pas="http://legacy_pas")
+    asyncio.run(go(urls))
+    order = [m[0] for m in moved]
+    assert set(order[:4]) == {"spine", "pas", "gp", "legacy_pas"} and order[4:] == ["middleware", "broker"]
+    moved.clear()
+    asyncio.run(go(urls.without_legacy()))
+    assert len(moved) == 4 and moved[-1] == ["broker"]
+
+
+def test_up_refuses_an_unknown_legacy_trust_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "harness.cli.main", "up", "--legacy-trust", "RT9"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("testbed: error: --legacy-trust: legacy.trusts[0]: unknown trust 'RT9' "
+                                   "(known: RT1, RT2, RT3, RT4)")
