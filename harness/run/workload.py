@@ -76,6 +76,9 @@ class Population:
     calendar_start: datetime
 
 
+_ALL = 100_000   # no stack lists more practices or services than this
+
+
 async def _all_pages(client: httpx.AsyncClient, url: str, params: dict, limit: int) -> list[dict]:
     out: list[dict] = []
     next_url: str | None = url
@@ -94,22 +97,26 @@ async def discover(client: httpx.AsyncClient, urls: StackUrls, patients_per_prac
                    only_practices: list[str] | None = None, only_trusts: list[str] | None = None) -> Population:
     """The practices (and their patients) and services the stack offers, narrowed to those named."""
     try:
-        orgs = (await client.get(f"{urls.gp}/Organization")).json()
+        # Every page: a stack with more practices or services than one page holds is read to its end.
+        orgs = await _all_pages(client, f"{urls.gp}/Organization", {"_count": 100}, _ALL)
         practices: dict[str, list[str]] = {}
-        for entry in orgs.get("entry", []):
-            ods = entry["resource"]["identifier"][0]["value"]
+        for org in orgs:
+            if org.get("resourceType") != "Organization":
+                continue
+            ods = org["identifier"][0]["value"]
             if only_practices is not None and ods not in only_practices:
                 continue
             patients = await _all_pages(client, f"{urls.gp}/{ods}/Patient", {"_count": 500}, patients_per_practice)
             numbers = [i["value"] for p in patients for i in p.get("identifier", []) if i.get("system") == NHS_NUMBER_SYSTEM]
             if numbers:
                 practices[ods] = numbers
-        svc_bundle = (await client.get(f"{urls.broker}/HealthcareService")).json()
+        listed = await _all_pages(client, f"{urls.broker}/HealthcareService", {"_count": 100}, _ALL)
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         raise WorkloadError(f"could not read practices and services from the stack: {exc}") from exc
     services = []
-    for entry in svc_bundle.get("entry", []):
-        res = entry["resource"]
+    for res in listed:
+        if res.get("resourceType") != "HealthcareService":
+            continue
         specialty = next((c["code"] for cc in res.get("type", []) for c in cc.get("coding", [])
                           if c.get("system") == SPECIALTY_SYSTEM), None)
         trust = ((res.get("providedBy") or {}).get("identifier") or {}).get("value")
