@@ -1,6 +1,8 @@
 """`report.json`: what a run's report page shows, gathered from its run folder in one document.
 
 - scenario and summary: as the run wrote them;
+- `configured` (input) and `measured` (outcome): the fault rules in force and the receivers' settings,
+  apart from what the run measured, per rule side by side (harness/run/inputs.py);
 - per link, the delivery error rate over time: the journal's attempts bucketed by `elapsed_s`
   (the broker's fault clock, which may be simulated: the report never reads wall time), per event
   too, each smoothed over enough attempts to read, and combined over each family of links;
@@ -21,6 +23,7 @@ import orjson
 
 from harness.cli.errors import UsageError
 from harness.run.error_rates import JournalError, delivery_failed, link_rates, load_journal
+from harness.run.inputs import inputs_and_outcomes, rules_of_run
 from harness.reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
 from harness.replay.trace import Tracer
 
@@ -225,12 +228,14 @@ def build_report(folder: Path, max_lost: int = MAX_LOST) -> dict:
         raise ReportError(f"{folder}: scenario.json, summary.json and reconciliation.json must be JSON objects")
     lost, lost_total = lost_bookings(reconciliation, run_tracer(folder, scenario, journal, reconciliation), max_lost)
     counts = reconciliation.get("counts") or {}
+    rates = link_rates(journal)
     return {
         "version": REPORT_VERSION,
         "run": folder.name,
         "scenario": scenario,
         "summary": summary,
-        "links": link_rates(journal),
+        **inputs_and_outcomes(rules_of_run(summary, scenario), scenario, journal, reconciliation, rates),
+        "links": rates,
         "error_rate_series": error_rate_series(journal),
         "discrepancies": {
             "counts": {k: counts.get(k, 0) for k in KINDS},

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from harness.report.data import build_report
+from harness.run.inputs import CONFIGURED, MEASURED
 from harness.run.folder import write_json
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -177,32 +178,6 @@ def bar_chart(counts: dict[str, int], *, width: int = 720) -> str:
 
 # -- sections ------------------------------------------------------------------------------------------
 
-def _when(rule: dict) -> str:
-    parts = []
-    if rule.get("probability") is not None:
-        parts.append(f"probability {rule['probability']:g}")
-    if rule.get("nth"):
-        parts.append("messages " + ", ".join(str(n) for n in rule["nth"]))
-    if rule.get("every"):
-        parts.append(f"{rule['every'].get('k')} of every {rule['every'].get('n')}")
-    if rule.get("window"):
-        w = rule["window"]
-        parts.append(f"from {w.get('from', 0)} s" + (f" to {w['to']} s" if w.get("to") is not None else ""))
-    return "; ".join(parts) or "every message"
-
-
-def rule_ids(faults: list[dict]) -> list[str]:
-    """The ids the broker's fault engine gives the rules of a fresh plan: their own, else r1, r2..."""
-    out, n = [], 0
-    for rule in faults:
-        if rule.get("id"):
-            out.append(rule["id"])
-        else:
-            n += 1
-            out.append(f"r{n}")
-    return out
-
-
 def _expect_lines(expect: dict | None) -> list[str]:
     if not expect:
         return []
@@ -235,15 +210,11 @@ def scenario_section(doc: dict) -> str:
     if sc.get("description"):
         out.append(f"<p>{esc(sc['description'])}</p>")
     out.append("<dl class=facts>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>")
-    faults = sc.get("faults") or []
-    if faults:
-        rows = [(rid, f.get("link"), f.get("event") or "any", f.get("action"), _when(f),
-                 ", ".join(f"{k}={v}" for k, v in sorted((f.get("params") or {}).items())) or "–")
-                for rid, f in zip(rule_ids(faults), faults)]
-        out.append(table(("rule", "link", "event", "action", "when", "parameters"), rows, cls="faults",
-                         caption="fault plan"))
-    else:
+    if not (doc.get("configured") or {}).get("rules"):
         out.append("<p>No faults injected.</p>")
+    else:
+        out.append('<p>The fault plan is under <a href="#inputs">configured versus measured</a>, '
+                   "beside what the run measured.</p>")
     lines = _expect_lines(sc.get("expect"))
     verdict = doc["summary"].get("expectations")
     if not lines:
@@ -257,6 +228,75 @@ def scenario_section(doc: dict) -> str:
         if missed:
             out.append('<ul class="missed">' + "".join(f"<li>missed: {esc(m)}</li>" for m in missed) + "</ul>")
     return section("scenario", "Scenario", out)
+
+
+def side_by_side(lead: tuple[str, ...], configured: tuple[str, ...], measured: tuple[str, ...],
+                 rows: list[tuple[list, dict]], cls: str, caption: str) -> str:
+    """A table whose columns are grouped under "configured (input)" and "measured (outcome)", so no
+    number can be read without knowing which it is; each row is (its cells in order, its data- attributes)."""
+    group = (f"<tr><th colspan={len(lead)}></th><th class=configured colspan={len(configured)}>{esc(CONFIGURED)}"
+             f"</th><th class=measured colspan={len(measured)}>{esc(MEASURED)}</th></tr>")
+    kinds = [""] * len(lead) + ["configured"] * len(configured) + ["measured"] * len(measured)
+    names = "".join(f'<th{f" class={k}" if k else ""}>{esc(h)}</th>' for k, h in zip(kinds, (*lead, *configured, *measured)))
+    body = []
+    for cells, attrs in rows:
+        tds = "".join(f'<td{f" class={k}" if k else ""}>{esc(c)}</td>' for k, c in zip(kinds, cells))
+        data = "".join(f' data-{k}="{esc(v)}"' for k, v in attrs.items())
+        body.append(f"<tr{data}>{tds}</tr>")
+    return (f'<table class="{esc(cls)}"><caption>{esc(caption)}</caption><thead>{group}<tr>{names}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _share(value) -> str:
+    return "named messages" if value is None else fmt_rate(value)
+
+
+def inputs_section(doc: dict) -> str:
+    """The fault plan and the receivers' settings (inputs) beside what the run measured (outcomes)."""
+    given, found = doc.get("configured") or {}, doc.get("measured") or {}
+    title = "Configured versus measured"
+    if not given:
+        return section("inputs", title, ["<p>This run folder records no configured inputs.</p>"])
+    out = [f"<p>The <b>{esc(CONFIGURED)}</b> columns are what the scenario told the testbed to do: reading "
+           "them back is not a finding. The <b>" + esc(MEASURED) + "</b> columns are what the run came to. "
+           "Where a rule made every failure on the messages it matches, their measured rate is marked as "
+           "the input it is.</p>"]
+    measured = {r["id"]: r for r in found.get("rules") or []}
+    rows = []
+    for r in given.get("rules") or []:
+        m = measured.get(r["id"], {})
+        rows.append(([r["id"], r.get("link"), r.get("event") or "any", r.get("action"), r.get("plan"),
+                      f"{_share(r.get('share'))} ({r.get('basis')})", fmt_num(m.get("expected_fired")),
+                      fmt_num(m.get("matched")), fmt_num(m.get("fired")), fmt_rate(m.get("failure_rate")),
+                      m.get("note") or "–"],
+                     {"rule": r["id"], "share": "" if r.get("share") is None else r["share"],
+                      "failure-rate": "" if m.get("failure_rate") is None else m["failure_rate"],
+                      "input": "yes" if m.get("rate_is_input") else "no"}))
+    if rows:
+        out.append(side_by_side(("rule", "link", "event", "action"),
+                                ("plan", "share of matching messages", "expected to fire"),
+                                ("messages matched", "fired", "failure rate", "reading"), rows,
+                                cls="inputs rules", caption="fault rules in force"))
+    else:
+        out.append("<p>No fault rule was in force.</p>")
+    links = found.get("links") or {}
+    sites = (given.get("receivers") or {}).get("sites") or {}
+    if sites:
+        srows = [([code, b.get("link"), fmt_rate(b.get("unavailable")), fmt_ms(b.get("delay_ms")),
+                   fmt_rate((links.get(b.get("link")) or {}).get("rate"))], {"site": code})
+                 for code, b in sites.items()]
+        out.append(side_by_side(("site", "link"), ("answers 503", "delay"), ("failure rate on the link",),
+                                srows, cls="inputs sites",
+                                caption="receivers' behaviours the scenario set (the link carries every site of the trust)"))
+    e2e = found.get("end_to_end") or {}
+    causes = found.get("lost_by_cause") or {}
+    out.append(f'<p class="end-to-end">End-to-end error rate, {esc(MEASURED)}: <b>{esc(fmt_rate(e2e.get("error_rate")))}'
+               f"</b> ({esc(fmt_num(e2e.get('disagreeing')))} of {esc(fmt_num(e2e.get('attempted')))} bookings "
+               f"disagree). {esc(found.get('end_to_end_note') or '')}.</p>")
+    if causes:
+        out.append(table(("first failed hop of a lost booking", "bookings"), list(causes.items()),
+                         cls="causes", numeric=(1,), caption="lost bookings by cause"))
+    return section("inputs", title, out)
 
 
 def summary_section(doc: dict) -> str:
@@ -286,7 +326,7 @@ def summary_section(doc: dict) -> str:
         out.append(table(("link", "attempts", "failed", "error rate", "failed/attempts by event"), rows,
                          cls="sortable links", caption="delivery per link (from the journal)", numeric=(1, 2, 3),
                          row_cls=lambda i: "bad" if rows[i][2] else ""))
-    return section("summary", "Summary", out)
+    return section("summary", f"Summary: {MEASURED}", out)
 
 
 # What the combined line of a family stands for, in its legend.
@@ -442,6 +482,7 @@ table.sortable th{cursor:pointer}tr.bad td{background:#fdecea}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
 .card{border:1px solid #d8dde0;border-radius:6px;padding:8px 12px;min-width:120px}
 .card .v{font-size:20px;font-weight:600}.card .k{color:#4c6272;font-size:12px}
+th.configured{background:#e8f1fa}th.measured{background:#fdf3e1}
 .ok{color:#007f3b}.bad,.missed{color:#d5281b}.note{color:#4c6272}
 figure{margin:10px 0}svg text{font:11px system-ui,sans-serif;fill:#1d2328}svg .title{font-weight:600;font-size:13px}
 svg .label{font-size:12px;fill:#4c6272}svg .grid{stroke:#e8edee}svg .axis{stroke:#768692}
@@ -461,10 +502,10 @@ document.querySelectorAll('table.sortable th').forEach(function(th, _){th.addEve
 
 def render_html(doc: dict) -> str:
     name = doc["scenario"].get("name") or "run"
-    parts = [scenario_section(doc), summary_section(doc), error_rate_section(doc), discrepancy_section(doc),
+    parts = [scenario_section(doc), inputs_section(doc), summary_section(doc), error_rate_section(doc), discrepancy_section(doc),
              lost_section(doc), trace_section(doc)]
     nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in (
-        ("scenario", "scenario"), ("summary", "summary"), ("error-rates", "error rates"),
+        ("scenario", "scenario"), ("inputs", "configured vs measured"), ("summary", "summary"), ("error-rates", "error rates"),
         ("discrepancies", "discrepancies"), ("lost", "lost bookings")))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

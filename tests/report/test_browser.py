@@ -124,6 +124,38 @@ def test_a_headless_browser_without_network_renders_the_whole_report(faulty_run,
         assert "broker->pas:" in trace.all_text() and "drop" in trace.all_text()
 
 
+def test_the_report_shows_the_configured_rate_beside_the_measured_one(faulty_run, chromium, tmp_path):
+    """The scenario's drop probability (an input) and the failure rate the run measured on the messages it
+    matches (an outcome) are in the same row, each under its own label; --json carries the same two."""
+    folder, _ = faulty_run
+    summary = json.loads((folder / "summary.json").read_text())   # what `testbed run --json` printed
+    assert summary["configured"]["label"] == "configured (input)"
+    assert summary["measured"]["label"] == "measured (outcome)"
+    (rule,) = summary["configured"]["rules"]
+    (measured,) = summary["measured"]["rules"]
+    assert (rule["id"], rule["action"], rule["probability"], rule["share"]) == ("r1", "drop", 0.5, 0.5)
+    journal = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines() if line.strip()]
+    sent = [e for e in journal if e["link"].startswith("broker->pas:") and e["event"] == "booking-request"]
+    lost = [e for e in sent if e["rule_id"] == "r1"]
+    assert (measured["matched"], measured["fired"], measured["failed"]) == (len(sent), len(lost), len(lost))
+    assert measured["rate_is_input"] is True and 0 < len(lost) < len(sent)
+
+    shown = _browser(chromium, tmp_path / "profile", "--dump-dom", (folder / "report.html").as_uri())
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    table = parse(shown.stdout).find_all("table", "rules")[0]
+    group = [th.all_text() for th in table.find_all("thead")[0].find_all("tr")[0].find_all("th")]
+    assert group[1:] == ["configured (input)", "measured (outcome)"]
+    heads = [th for th in table.find_all("thead")[0].find_all("tr")[1].find_all("th")]
+    (row,) = table.find_all("tbody")[0].find_all("tr")
+    cells = dict(zip([h.all_text() for h in heads], row.find_all("td")))
+    assert "configured" in cells["plan"].classes() and cells["plan"].all_text() == "probability 0.5"
+    assert cells["share of matching messages"].all_text() == "50.0% (drawn per message)"
+    assert "measured" in cells["failure rate"].classes()
+    assert cells["failure rate"].all_text() == f"{len(lost) / len(sent) * 100:.1f}%"
+    assert cells["fired"].all_text() == str(len(lost)) and cells["messages matched"].all_text() == str(len(sent))
+    assert cells["reading"].all_text().startswith("input, not a finding")
+
+
 def _points(g) -> list[float]:
     """The error rates a drawn line passes through, read back from its SVG path (line_plot's y axis)."""
     svg = g.parent
