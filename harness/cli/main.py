@@ -16,10 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.cli.errors import TestbedError, fail
-from harness.cli.options import BrokerPort, GpPort, HostOpt, PasPort, SpinePort, local_urls
+from harness.cli.options import (BrokerPort, GpPort, HostOpt, LegacyPasPort, MiddlewarePort, MllpPort, PasPort,
+                                 SpinePort, local_urls)
 from harness.cli.contract import register as register_contract
 from harness.stack.embedded import EmbeddedStack, StackError
-from harness.stack.endpoints import DEFAULT_PORTS
+from harness.stack.endpoints import DEFAULT_MLLP_PORT, DEFAULT_PORTS
 from harness.cli.faults import register as register_faults
 from harness.cli.inputs_view import print_inputs
 from harness.cli.output import widen_piped_output
@@ -42,17 +43,31 @@ def up(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
+    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
+    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
+    mllp_port: MllpPort = DEFAULT_MLLP_PORT,
+    legacy_trust: Annotated[list[str] | None, typer.Option(
+        "--legacy-trust", help="A trust whose PAS is the legacy HL7 v2 PAS behind the trust's middleware "
+                               "(repeat for more; docs/legacy-pas.md): starts those two parties too.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Where the parties keep their SQLite files and logs.")] = Path(".testbed"),
     keep_data: Annotated[bool, typer.Option(help="Keep the records of an earlier `up` instead of starting clean.")] = False,
 ):
-    """Start all four parties on loopback and keep them up until Ctrl-C."""
+    """Start all four parties on loopback (and a legacy trust's middleware and PAS) until Ctrl-C."""
     import shutil
 
-    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port)
+    legacy = list(legacy_trust or [])
+    if legacy:
+        try:
+            parse_scenario({"legacy": {"trusts": legacy}}, "--legacy-trust")
+        except ScenarioError as exc:
+            fail(str(exc), 2)
+    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port, middleware_port, legacy_pas_port)
+    urls = urls if legacy else urls.without_legacy()
     if data_dir.exists() and not keep_data:
         for sub in ("data", "logs"):
             shutil.rmtree(data_dir / sub, ignore_errors=True)
-    stack = EmbeddedStack(urls, data_dir=data_dir / "data", log_dir=data_dir / "logs", host=host)
+    stack = EmbeddedStack(urls, data_dir=data_dir / "data", log_dir=data_dir / "logs", host=host,
+                          legacy_trusts=legacy, mllp_port=mllp_port)
     stopping = threading.Event()
 
     def _stop(signum, frame):
@@ -69,6 +84,8 @@ def up(
     table.add_column("url")
     for name, url in urls.as_dict().items():
         table.add_row(name, url)
+    for ods, port in stack.mllp.items():
+        table.add_row(f"legacy_pas MLLP {ods}", f"mllp://{host}:{port}")
     Console().print(table)
     console.print(f"logs in {data_dir / 'logs'}; Ctrl-C stops every party")
     try:
@@ -108,6 +125,8 @@ def run(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
+    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
+    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
 ):
     """Drive GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
     try:
@@ -121,7 +140,8 @@ def run(
         spec = parse_scenario(data, str(scenario_path) if scenario_path else "options")
     except ScenarioError as exc:
         fail(str(exc), 2)
-    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port)
+    # The middleware and legacy PAS are used only by a scenario with legacy trusts (runner.urls_for).
+    urls = local_urls(host, broker_port, spine_port, pas_port, gp_port, middleware_port, legacy_pas_port)
     opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules)
     if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
         console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")

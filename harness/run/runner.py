@@ -22,7 +22,7 @@ from party_common.trust_catalogue import DEFAULT_TRUSTS
 from harness.cli.errors import TestbedError
 from harness.run.arrivals import arrival_times
 from harness.run.clock_driver import ClockDriver, harness_activity, refuse_virtual_stack
-from harness.stack.embedded import PARTIES, EmbeddedStack, StackError
+from harness.stack.embedded import LEGACY_PARTIES, PARTIES, EmbeddedStack, StackError, trusts_json
 from harness.stack.endpoints import StackUrls
 from harness.run.error_rates import expectation_misses, link_rates
 from harness.run.inputs import inputs_and_outcomes
@@ -36,6 +36,8 @@ from harness.run.record import save_replay_material
 from harness.scenario.model import Scenario
 from harness.run.summary import links_delta, summarise
 from harness.reconcile.sources import PartyUnreachable
+from harness.reconcile.legacy import read_extract, read_middleware_journal, tag_middleware
+from harness.run.record import LEGACY_EXTRACT, MIDDLEWARE_JOURNAL
 from harness.run.workload import BookingResult, Pacer, Workload, WorkloadError, discover
 
 
@@ -58,6 +60,13 @@ class RunOptions:
         return self.scenario.seed
 
 
+def urls_for(scenario: Scenario, urls: StackUrls) -> StackUrls:
+    """The parties a run of `scenario` works with: the middleware and legacy PAS only when it has
+    legacy trusts (at their default ports beside the broker unless given), so that a run without
+    them neither reads nor drives parties it does not have."""
+    return urls.with_legacy() if scenario.legacy is not None else urls.without_legacy()
+
+
 def stack_is_up(urls: StackUrls) -> bool:
     try:
         return httpx.get(f"{urls.broker}/health", timeout=1).status_code == 200
@@ -73,7 +82,14 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
     size = str(scenario.population.population_size)
     env.update(SPINE_POPULATION_SIZE=size, GP_POPULATION_SIZE=size)
     trusts = scenario.population.trusts
-    if len(trusts) < len(DEFAULT_TRUSTS):
+    legacy = scenario.legacy
+    if legacy is not None:
+        # The legacy trusts are kept by the legacy PAS behind the middleware, not by the FHIR PAS.
+        env["PAS_TRUSTS"] = trusts_json([t for t in trusts if t not in legacy.trusts])
+        env["LEGACY_PAS_TRUSTS"] = env["MIDDLEWARE_TRUSTS"] = trusts_json(legacy.trusts)
+        env["LEGACY_PAS_ACK_DELAY_MS"] = str(legacy.pas.ack_delay_ms)
+        env.update(legacy.middleware_env())
+    elif len(trusts) < len(DEFAULT_TRUSTS):
         env["PAS_TRUSTS"] = json.dumps([t for t in DEFAULT_TRUSTS if t["ods"] in trusts])
     if scenario.receivers.sites:
         env["PAS_SITES"] = json.dumps({code: b.model_dump() for code, b in scenario.receivers.sites.items()})
@@ -83,10 +99,10 @@ def receiver_env(scenario: Scenario) -> dict[str, str]:
 
 
 def clock_env(scenario: Scenario) -> dict[str, str]:
-    """Every party on the scenario's clock."""
+    """Every party on the scenario's clock (the middleware and legacy PAS with legacy trusts)."""
     epoch = scenario.clock.epoch.isoformat().replace("+00:00", "Z")
     env: dict[str, str] = {}
-    for spec in PARTIES:
+    for spec in [*PARTIES, *(LEGACY_PARTIES if scenario.legacy is not None else [])]:
         env[f"{spec.env_prefix}CLOCK"] = scenario.clock.mode
         env[f"{spec.env_prefix}CLOCK_EPOCH"] = epoch
     return env
@@ -171,6 +187,19 @@ async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: fl
             await asyncio.sleep(0.1 if driver is None else QUIET_S)
 
 
+async def journal_head(client: httpx.AsyncClient, base: str) -> int:
+    return (await client.get(f"{base}/journal", params={"_count": 1})).json()["head"]
+
+
+async def save_legacy_material(client: httpx.AsyncClient, urls: StackUrls, folder: Path,
+                               middleware_journal: list[dict]) -> None:
+    """The middleware's journal and the legacy PAS's extract, beside the broker's journal, so the
+    folder is judged offline as any other (`testbed check --run`)."""
+    assert urls.legacy_pas is not None
+    write_jsonl(folder / MIDDLEWARE_JOURNAL, middleware_journal)
+    write_json(folder / LEGACY_EXTRACT, await read_extract(client, urls.legacy_pas))
+
+
 async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -> list[dict]:
     entries: list[dict] = []
     while True:
@@ -194,6 +223,7 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     is raised again as RunIncomplete: a run that took minutes never ends with nothing to look at.
     """
     scenario = opts.scenario
+    opts.urls = urls_for(scenario, opts.urls)
     concurrency = scenario.workload.concurrency
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     stage = "discover"
@@ -272,6 +302,7 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     if opts.replay:
         await opts.replay.configure(client, opts.urls)
     journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]
+    middleware_since = await journal_head(client, opts.urls.middleware) if opts.urls.middleware else None
     links_before = (await client.get(f"{opts.urls.broker}/links")).json()
     id_salt = opts.replay.id_salt if opts.replay else str(journal_since)
     workload = Workload(opts.urls, population, seed=scenario.seed, bookings=scenario.workload.bookings,
@@ -300,20 +331,29 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     confirmed = await confirmed_at_gp(client, opts.urls, accepted)
     at({"stage": "journal"})
     journal = await read_journal(client, opts.urls, journal_since)
+    middleware_journal: list[dict] = []
+    if opts.urls.middleware and middleware_since is not None:
+        middleware_journal = tag_middleware(await read_middleware_journal(client, opts.urls.middleware,
+                                                                          middleware_since))
+    # The middleware's hops to a legacy PAS are scored beside the broker's (reconcile/score.py).
+    both = [*journal, *middleware_journal]
     # The run ends by reconciling its own bookings (those it was answered for, and any the
     # journal names): on a stack that was up before, earlier runs' bookings are not its business.
-    scope = accepted | rebooked | {e["ubrn"] for e in journal if e.get("ubrn")}
+    scope = accepted | rebooked | {e["ubrn"] for e in both if e.get("ubrn")}
     # The scenario's receivers setting reaches only a stack this run started.
     dedupe = scenario.receivers.dedupe if embedded else True
     at({"stage": "reconcile"})
     reconciliation, report = await run_job(client, ReconcileJob(
         urls=opts.urls, scope=scope, attempted=len(results) + sum(f.action == "rebook" for f in followups),
-        settle_s=10, journal=journal, dedupe=dedupe))
+        settle_s=10, journal=both, dedupe=dedupe, legacy=scenario.legacy is not None,
+        legacy_trusts=tuple(scenario.legacy_trusts)))
     at({"stage": "record"})
     await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
                                reconciliation=reconciliation)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
     write_jsonl(folder / "journal.jsonl", journal)
+    if opts.urls.legacy_pas:
+        await save_legacy_material(client, opts.urls, folder, middleware_journal)
     write_jsonl(folder / "followups.jsonl", (f.as_json() for f in followups))
     write_json(folder / "reconciliation.json", report)
     summary = summarise(results, duration_s=duration, confirmed_at_gp=confirmed,
@@ -350,13 +390,15 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
 
     Raises StackError/WorkloadError, or PartyUnreachable when the final reconciliation cannot read a party.
     """
+    opts.urls = urls_for(opts.scenario, opts.urls)
     folder = new_run_folder(opts.runs_dir, opts.seed, opts.bookings)
     write_json(folder / "scenario.json", opts.scenario.model_dump(by_alias=True, exclude_none=True))
     with ExitStack() as stack:
         embedded = not stack_is_up(opts.urls)
         if embedded:
             stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs",
-                                              extra_env={**receiver_env(opts.scenario), **clock_env(opts.scenario)}))
+                                              extra_env={**receiver_env(opts.scenario), **clock_env(opts.scenario)},
+                                              legacy_trusts=opts.scenario.legacy_trusts))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
         summary = asyncio.run(drive(opts, folder, progress, embedded))
     summary = _with_run_header(opts, folder, summary, embedded)
