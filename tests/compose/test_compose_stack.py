@@ -32,7 +32,7 @@ SCENARIO = Path(__file__).with_name("spine-vanishes.yaml")
 TEST_IMAGE = "testbed/party:compose-test"
 PUBLIC = {"BASE_IMAGE": "python:3.11-slim", "POSTGRES_IMAGE": "postgres:16"}
 LOCAL = {"BASE_IMAGE": "testbed/base-python:bookworm", "POSTGRES_IMAGE": "testbed/postgres:bookworm"}
-SERVICES = ("postgres", "spine", "pas", "gp", "broker")
+SERVICES = ("postgres", "spine", "pas", "gp", "broker", "middleware", "legacy-pas")
 # How long the services may take to become healthy before the test gives up; the time taken is printed,
 # not judged (a loaded 2-core machine took 81 s where an idle one takes 15-25 s).
 BRING_UP_LIMIT_S = 240.0
@@ -115,7 +115,9 @@ def images(compose_tool) -> dict:
 class Stack:
     def __init__(self, tool: list[str], images: dict):
         self.project = f"tbcompose{os.getpid()}"
-        self.ports = dict(zip(("broker", "spine", "pas", "gp"), _free_ports(4)))
+        free = _free_ports(7)
+        self.ports = dict(zip(("broker", "spine", "pas", "gp", "middleware", "legacy_pas"), free))
+        self.mllp_port = free[-1]
         # A developer's shell may hold party settings for the embedded stack: they are not this stack's.
         env = {k: v for k, v in os.environ.items() if not k.startswith(PARTY_PREFIXES)}
         env.update({
@@ -126,6 +128,7 @@ class Stack:
             # The parties require it on control endpoints; the harness below sends it from this env.
             "TESTBED_CONTROL_TOKEN": f"compose-test-{os.getpid()}",
             **{f"TESTBED_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            "TESTBED_MLLP_PORT": str(self.mllp_port),
         })
         self.env = env
         self.base = [*tool, "-f", str(ROOT / "docker-compose.yml"), "-p", self.project]
@@ -137,7 +140,8 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[party]}"
 
     def port_args(self) -> list[str]:
-        return ["--host", "127.0.0.1", *(a for name, port in self.ports.items() for a in (f"--{name}-port", str(port)))]
+        return ["--host", "127.0.0.1", *(a for name, port in self.ports.items()
+                                         for a in (f"--{name.replace('_', '-')}-port", str(port)))]
 
     def health(self) -> dict[str, str]:
         """Health of each service's container (by the labels both compose tools set), in one inspect."""
