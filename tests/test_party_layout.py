@@ -11,9 +11,12 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.orm import DeclarativeBase
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTIES = ["spine_mock", "trust_pas", "gp_system", "booking_broker"]
+PARTIES = ["spine_mock", "trust_pas", "gp_system", "booking_broker", "legacy_pas"]
 WORKFLOW = {"spine_mock": "booking_index", "trust_pas": "booking_flow", "gp_system": "booking_flow",
-            "booking_broker": "booking_flow"}
+            "booking_broker": "booking_flow", "legacy_pas": "booking_flow"}
+# Where a party's inbox is when it is not an HTTP route (routes/inbox.py): the legacy PAS takes its
+# messages over MLLP, not FHIR, so its inbox is a listener of its own.
+NON_HTTP_INBOX = {"legacy_pas": "mllp_inbox"}
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,7 +40,13 @@ def test_a_party_mounts_every_route_module_and_nothing_else_declares_routes(part
     routes = importlib.import_module(f"{party}.routes")
     modules = [importlib.import_module(f"{party}.routes.{m.name}")
                for m in pkgutil.iter_modules(routes.__path__)]
-    assert "inbox" in {m.__name__.rsplit(".", 1)[1] for m in modules}, f"{party} has no routes/inbox.py"
+    names = {m.__name__.rsplit(".", 1)[1] for m in modules}
+    if party in NON_HTTP_INBOX:
+        inbox = importlib.import_module(f"{party}.{NON_HTTP_INBOX[party]}")
+        assert inbox.__doc__, f"{party}/{NON_HTTP_INBOX[party]}.py has no docstring"
+        assert "inbox" not in names, f"{party} has an HTTP inbox as well as {NON_HTTP_INBOX[party]}"
+    else:
+        assert "inbox" in names, f"{party} has no routes/inbox.py"
     assert {id(m.router) for m in modules} == {id(r) for r in routes.ROUTERS}
     assert all(isinstance(r, APIRouter) for r in routes.ROUTERS)
     # A router outside routes/ would be a second convention for where an endpoint lives.
