@@ -127,6 +127,7 @@ def run(
     gp_port: GpPort = DEFAULT_PORTS["gp"],
     middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
     legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
+    mllp_port: MllpPort = DEFAULT_MLLP_PORT,
 ):
     """Drive GP bookings through the broker and summarise them (starts the embedded stack if none is up)."""
     try:
@@ -142,7 +143,7 @@ def run(
         fail(str(exc), 2)
     # The middleware and legacy PAS are used only by a scenario with legacy trusts (runner.urls_for).
     urls = local_urls(host, broker_port, spine_port, pas_port, gp_port, middleware_port, legacy_pas_port)
-    opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules)
+    opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules, mllp_port=mllp_port)
     if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
         console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
     try:
