@@ -385,7 +385,7 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     summary["fault_rules"] = {"scenario": len(scenario.faults), "kept_from_broker": replaced["kept"],
                               "replaced_on_broker": replaced["replaced"]}
     summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
-    rates = link_rates(journal)
+    rates = link_rates(both)   # the middleware's links beside the broker's
     summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": rates}
     # Injected versus emergent: the rules and receivers' settings the run was given, beside what came of it.
     summary.update(inputs_and_outcomes(replaced["rules"], scenario.model_dump(by_alias=True, exclude_none=True),
