@@ -3,7 +3,10 @@ resends and malformed messages (docs/legacy-pas.md)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hl7.mllp import open_hl7_connection
 
 from .helpers import (
     FIRST_SLOT, ODS, SECOND_SLOT, appointments, ack, connection, err_location, exchange, free_slot_ids, i12, msh,
@@ -122,3 +125,20 @@ async def test_a_referral_is_kept_once(sqlite_url):
             ("REF-1", "Y12345", "rt9-rt901-cardiology"), ("REF-2", "Y12345", "rt9-rt901-cardiology")]
         no_id = await exchange(port, i12("R3", ""))
         assert ack(no_id) == ("AR", "R3") and err_location(no_id) == "RF1^1^6"
+
+
+async def test_concurrent_bookings_of_one_slot_book_it_once(sqlite_url):
+    async with legacy_pas(sqlite_url) as (_app, client, port):
+        answers = await asyncio.gather(*(exchange(port, s12(f"C{i}", f"UBRN-{i}")) for i in range(8)))
+        codes = sorted(ack(a)[0] for a in answers)
+        assert codes == ["AA"] + ["AE"] * 7
+        assert len(await appointments(client)) == 1
+
+
+async def test_the_pas_stops_with_a_connection_still_open(sqlite_url):
+    async with legacy_pas(sqlite_url) as (app, _client, port):
+        reader, writer = await open_hl7_connection("127.0.0.1", port, encoding="utf-8")
+        assert ack(await send(reader, writer, s12("C1", "UBRN-1")))[0] == "AA"
+    # The PAS has stopped (the test's timeout guards a hang): its end of the connection is closed.
+    assert await asyncio.wait_for(reader.read(), 30) == b""
+    writer.close()
