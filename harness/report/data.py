@@ -24,6 +24,8 @@ import orjson
 from harness.cli.errors import UsageError
 from harness.run.error_rates import JournalError, delivery_failed, link_rates, load_journal
 from harness.run.inputs import inputs_and_outcomes, rules_of_run
+from harness.run.record import middleware_journal
+from harness.reconcile.legacy import joined
 from harness.reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
 from harness.replay.trace import Tracer
 
@@ -234,7 +236,8 @@ def build_report(folder: Path, max_lost: int = MAX_LOST) -> dict:
         "run": folder.name,
         "scenario": scenario,
         "summary": summary,
-        **inputs_and_outcomes(rules_of_run(summary, scenario), scenario, journal, reconciliation, rates),
+        **inputs_and_outcomes(rules_of_run(summary, scenario), scenario, joined(journal, middleware_journal(folder)),
+                              reconciliation, rates),
         "links": rates,
         "error_rate_series": error_rate_series(journal),
         "discrepancies": {

@@ -8,7 +8,8 @@ writes, `--json`, report.json and report.html) shows the two apart:
 - `configured` ("configured (input)"): each fault rule in force on the broker (its link glob, event,
   action, plan: probability, exact `nth`/`every`, window, outage period and duty, parameters), the
   share of its matching messages the plan is expected to affect, and the receivers' behaviours the
-  scenario set (a site's share of 503 answers, its delay, deduplication);
+  scenario set (a site's share of 503 answers, its delay, deduplication; a legacy trust's middleware
+  and PAS settings);
 - `measured` ("measured (outcome)"): per rule, how many of the run's delivery attempts it matched,
   fired on and failed, and whether the failure rate measured on those messages is the rule's input
   (every failure among them was the rule's own doing); the end-to-end error rate; per link the
@@ -111,9 +112,14 @@ def configured_inputs(rules: list[dict], scenario: dict) -> dict:
     sites = {code: {"unavailable": b.get("unavailable", 0.0), "delay_ms": b.get("delay_ms", 0),
                     "link": f"broker->pas:{SITE_TRUST.get(code, '?')}"}
              for code, b in sorted((receivers.get("sites") or {}).items())}
-    return {"label": CONFIGURED, "delivery": scenario.get("delivery"),
-            "receivers": {"dedupe": receivers.get("dedupe", True), "sites": sites},
-            "rules": out_rules}
+    out = {"label": CONFIGURED, "delivery": scenario.get("delivery"),
+           "receivers": {"dedupe": receivers.get("dedupe", True), "sites": sites},
+           "rules": out_rules}
+    if scenario.get("legacy"):
+        # The middleware's and legacy PAS's behaviours (queue, spine look-up, crash, ACK timeouts) are
+        # settings the scenario chose: inputs, whatever losses they come to.
+        out["legacy"] = scenario["legacy"]
+    return out
 
 
 def _rule_measure(rule: dict, matcher: FaultRule | None, attempts: list[tuple[dict, bool]], total: int) -> dict:
@@ -153,7 +159,8 @@ def lost_by_cause(discrepancies: list[dict], journal: list[dict]) -> dict[str, i
     """Disagreeing bookings by the cause of their first failed hop: `rule r1 (drop)`, a receiver's
     own failure, or none (the parties disagree with no failed delivery: timing, ordering)."""
     first: dict[str, str] = {}
-    for e in sorted(journal, key=lambda e: e.get("seq") or 0):
+    # The broker's journal first, then the middleware's (tagged `journal`): each numbers its own entries.
+    for e in sorted(journal, key=lambda e: (e.get("journal") is not None, e.get("seq") or 0)):
         ubrn = e.get("ubrn")
         if not ubrn or ubrn in first or not delivery_failed(e):
             continue

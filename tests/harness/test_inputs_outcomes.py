@@ -121,3 +121,14 @@ def test_an_nth_plan_names_messages_and_its_share_comes_from_what_it_matched():
     assert doc["measured"]["rules"][0]["expected_fired"] == 1.0
     assert doc["measured"]["end_to_end_note"] == "no booking lost"
 
+
+
+def test_a_legacy_trusts_middleware_settings_are_inputs_and_its_failures_count_after_the_brokers():
+    legacy = {"trusts": ["RT4"], "middleware": {"queue": "memory", "crash_after_spine_failures": 1}}
+    broker = [entry(5, 1.0, "broker->middleware:RT4", ubrn="u1")]
+    middleware = [{**entry(1, 2.0, "middleware->pas:RT4", ubrn="u1", delivered=False), "rule_id": None,
+                   "decision": "pass", "journal": "middleware"}]
+    doc = inputs_and_outcomes([], {"legacy": legacy}, [*middleware, *broker],
+                              {"discrepancies": [discrepancy("u1", "missing_at_pas", "lost")]}, {})
+    assert doc["configured"]["legacy"] == legacy and doc["configured"]["rules"] == []
+    assert doc["measured"]["lost_by_cause"] == {NO_RULE: 1}
