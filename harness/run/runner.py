@@ -23,7 +23,7 @@ from harness.cli.errors import TestbedError
 from harness.run.arrivals import arrival_times
 from harness.run.clock_driver import ClockDriver, harness_activity, refuse_virtual_stack
 from harness.stack.embedded import LEGACY_PARTIES, PARTIES, EmbeddedStack, StackError, trusts_json
-from harness.stack.endpoints import StackUrls
+from harness.stack.endpoints import DEFAULT_MLLP_PORT, StackUrls
 from harness.run.error_rates import expectation_misses, link_rates
 from harness.run.inputs import inputs_and_outcomes
 from harness.run.followups import FollowUps, summarise as summarise_followups
@@ -50,6 +50,7 @@ class RunOptions:
     drain_timeout_s: float = 120.0
     replay: ReplayPlan | None = None      # `testbed replay`: recorded request ids and fault decisions
     keep_rules: bool = False               # add the scenario's fault rules to the broker's, not replace them
+    mllp_port: int = DEFAULT_MLLP_PORT     # an embedded legacy PAS's MLLP port for its first trust
 
     @property
     def bookings(self) -> int:
@@ -178,13 +179,31 @@ async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         state = (await client.get(f"{urls.broker}/outbox")).json()
-        if (state["depth"] == 0 and state["held"] == 0) or time.monotonic() > deadline:
+        drained = state["depth"] == 0 and state["held"] == 0
+        if drained and urls.middleware:
+            # A stack with legacy trusts has drained once the middleware's queue has too (or is gone
+            # for good with a restart: what it held in memory is lost, not owed).
+            state = {**state, "middleware": await middleware_queue(client, urls.middleware)}
+            drained = state["middleware"]["drained"]
+        if drained or time.monotonic() > deadline:
             return state
         wakeup = await driver.next_wakeup() if driver else None
         if driver is not None and wakeup is not None:
             await driver.advance_to(wakeup)
         else:
             await asyncio.sleep(0.1 if driver is None else QUIET_S)
+
+
+async def middleware_queue(client: httpx.AsyncClient, base: str) -> dict:
+    """The middleware's queue (`GET /queue`) in brief: its depth, whether it is restarting, and
+    whether it has drained (nothing queued, held or restarting)."""
+    r = await client.get(f"{base}/queue")
+    if r.status_code != 200:   # restarting: it answers nothing until it is back
+        return {"depth": None, "restarting": True, "drained": False}
+    q = r.json()
+    depth, held, restarting = q.get("depth") or 0, q.get("held") or 0, bool(q.get("restarting"))
+    return {"mode": q.get("mode"), "depth": depth, "held": held, "restarting": restarting,
+            "restarts": len(r) if isinstance(r := q.get("restarts"), list) else r, "drained": depth == 0 and held == 0 and not restarting}
 
 
 async def journal_head(client: httpx.AsyncClient, base: str) -> int:
@@ -366,7 +385,7 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     summary["fault_rules"] = {"scenario": len(scenario.faults), "kept_from_broker": replaced["kept"],
                               "replaced_on_broker": replaced["replaced"]}
     summary["reconciliation"] = {**reconciliation.summary(), "score": report.get("score")}
-    rates = link_rates(journal)
+    rates = link_rates(both)   # the middleware's links beside the broker's
     summary["error_rates"] = {"end_to_end": reconciliation.error_rate, "links": rates}
     # Injected versus emergent: the rules and receivers' settings the run was given, beside what came of it.
     summary.update(inputs_and_outcomes(replaced["rules"], scenario.model_dump(by_alias=True, exclude_none=True),
@@ -398,7 +417,7 @@ def run(opts: RunOptions, progress_factory=None) -> tuple[dict, Path]:
         if embedded:
             stack.enter_context(EmbeddedStack(opts.urls, data_dir=folder / "data", log_dir=folder / "logs",
                                               extra_env={**receiver_env(opts.scenario), **clock_env(opts.scenario)},
-                                              legacy_trusts=opts.scenario.legacy_trusts))
+                                              legacy_trusts=opts.scenario.legacy_trusts, mllp_port=opts.mllp_port))
         progress = stack.enter_context(progress_factory(opts.bookings)) if progress_factory else None
         summary = asyncio.run(drive(opts, folder, progress, embedded))
     summary = _with_run_header(opts, folder, summary, embedded)
