@@ -27,9 +27,10 @@ from legacy_pas.v2 import (
     format_time, parse_time, refused, rejected, segment,
 )
 
-# What an SQM^S25 gets when QRD-7 asks for no particular number, and the most it can ask for.
+# What an SQM^S25 gets when QRD-7 asks for no particular number, and the most it is given (QRD-7 is
+# a limit: asking for more is not an error, the answer just stops there).
 DEFAULT_QUERY_COUNT = 10
-MAX_QUERY_COUNT = 100
+MAX_QUERY_COUNT = 1000
 
 Handler = Callable[[AsyncSession, Fields, Header], Awaitable[Reply]]
 
@@ -155,11 +156,10 @@ def make_handlers(trust: Trust) -> dict[tuple[str, str], Kind]:
         asked = f.get("QRD", 7).strip()
         if not asked:
             count = DEFAULT_QUERY_COUNT
-        elif asked.isdigit() and 0 < int(asked) <= MAX_QUERY_COUNT:
-            count = int(asked)
+        elif asked.isdigit() and int(asked) > 0:
+            count = min(int(asked), MAX_QUERY_COUNT)
         else:
-            raise rejected(DATA_TYPE_ERROR, f"QRD-7 {asked[:20]!r} must be a count from 1 to {MAX_QUERY_COUNT}",
-                           ("QRD", 7))
+            raise rejected(DATA_TYPE_ERROR, f"QRD-7 {asked[:20]!r} must be a count of 1 or more", ("QRD", 7))
         service = service_of(f.required("AIS", 3, "service id"), "AIS", 3)
         t = service.template
         # ARQ-11 as the profile writes it (^^^<from>^<to>), or as a plain range (<from>^<to>).

@@ -29,7 +29,7 @@ class Settings(PartySettings):
     mllp_ports: dict[str, int] = {}
     mllp_host: str = "127.0.0.1"
     # How long the PAS takes to answer a booking (SIU), on its clock: the slow interim PAS.
-    ack_delay_ms: int = Field(0, ge=0)
+    ack_delay_ms: float = Field(0.0, ge=0)
     public_url: str | None = None
 
     def mllp_port_map(self, trusts: list[str]) -> dict[str, int]:

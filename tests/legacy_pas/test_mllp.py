@@ -94,6 +94,11 @@ async def test_the_free_slot_query_leaves_out_booked_slots_and_keeps_to_its_coun
             # A Wednesday has no clinic.
             none = await send(reader, writer, s25("Q3", start="20270106000000+0000", end="20270107000000+0000"))
             assert str(none.extract_field("QAK", 1, 2, 1, 1)) == "NF" and free_slot_ids(none) == []
+            # QRD-7 is a limit: more than there are gives them all; none at all is not a count.
+            everything = await send(reader, writer, s25("Q4", count=5000, start="", end=""))
+            assert len(free_slot_ids(everything)) == 26 * 2 * 4 - 1  # half a year of Mondays and Tuesdays
+            zero = await send(reader, writer, s25("Q5", count=0))
+            assert ack(zero) == ("AR", "Q5") and err_location(zero) == "QRD^1^7"
 
 
 async def test_a_resend_of_a_control_id_gets_the_first_answer_and_books_once(sqlite_url):
