@@ -1,11 +1,14 @@
 """One booking's path through a recorded run: every hop, its fault decision and outcome, each party's view.
 
 A booking's hops are the journal entries that name its UBRN, and those caused by the practice's
-messages for it (found by request id: the UBRN is not known when it is being allocated).
+messages for it (found by request id: the UBRN is not known when it is being allocated). In a run
+with legacy trusts the middleware's journal is read too: its hops to the legacy PAS follow the
+broker's, in time order (each journal numbers its own entries), marked `journal: middleware`.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from pathlib import Path
 
@@ -72,7 +75,8 @@ class Tracer:
 
     @classmethod
     def of_record(cls, record: RunRecord) -> "Tracer":
-        return cls(scenario=record.scenario, id_salt=record.id_salt, journal=record.journal(),
+        return cls(scenario=record.scenario, id_salt=record.id_salt,
+                   journal=[*record.journal(), *record.middleware_journal()],
                    bookings=record.bookings(), views=record.views(),
                    discrepancies=record.reconciliation().get("discrepancies", []), folder=record.folder)
 
@@ -85,7 +89,13 @@ class Tracer:
         found = {id(e): e for e in named}
         for origin in origins:
             found.update((id(e), e) for e in self.by_origin.get(origin, []))
-        return sorted(found.values(), key=lambda e: e.get("seq") or 0)
+        by_seq = sorted(found.values(), key=lambda e: e.get("seq") or 0)
+        middleware = [e for e in by_seq if e.get("journal")]
+        if not middleware:
+            return by_seq
+        # Two journals, each in its own order, merged by time: the broker's first at the same moment.
+        broker = [e for e in by_seq if not e.get("journal")]
+        return list(heapq.merge(broker, middleware, key=lambda e: str(e.get("at") or "")))
 
     def trace(self, ubrn: str) -> dict:
         """Everything the run knows of one booking; raises TraceError when it knows nothing."""
@@ -99,7 +109,10 @@ class Tracer:
             "folder": str(self.folder) if self.folder else None,
             "booking": booking,
             "hops": [{**{k: e.get(k) for k in HOP_FIELDS},
-                      "rule": _rule_text(self.rules.get(e["rule_id"]) if e.get("rule_id") else None)}
+                      # The scenario's rules are the broker's: a middleware rule is its own (MIDDLEWARE_FAULTS).
+                      "rule": _rule_text(self.rules.get(e["rule_id"]) if e.get("rule_id") and not e.get("journal")
+                                         else None),
+                      **({"journal": e["journal"]} if e.get("journal") else {})}
                      for e in hops],
             "views": {party: (views or {}).get(party) for party in ("broker", "pas", "spine", "gp")},
             "discrepancies": [{k: d.get(k) for k in ("kind", "party", "detail")}

@@ -19,6 +19,7 @@ from harness.reconcile.records import PartyRecords, Strings
 from harness.reconcile.rules import reconcile_records
 from harness.reconcile.score import injected
 from harness.reconcile.sources import PartyUnreachable, read_stack
+from harness.replay.trace import Tracer
 from harness.stack.endpoints import StackUrls
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,8 +75,9 @@ def test_a_row_without_a_ubrn_is_the_trusts_own_booking_and_one_without_any_id_u
 
 
 def _entry(seq: int, link: str, ubrn: str, delivered: bool = True, event: str = "booking-request") -> dict:
+    at = f"2006-06-05T09:00:{int(ubrn[-1]) * 2 + link.startswith('middleware'):02d}"
     return {"seq": seq, "link": link, "ubrn": ubrn, "event": event, "delivered": delivered,
-            "message_id": f"m-{ubrn}", "purpose": "delivery"}
+            "message_id": f"m-{ubrn}", "purpose": "delivery", "at": at}
 
 
 def _journals() -> tuple[list[dict], list[dict]]:
@@ -103,6 +105,17 @@ def test_a_loss_on_the_brokers_hop_to_a_legacy_trust_counts_once():
     broker, middleware = _journals()
     broker[1]["delivered"] = False
     assert injected(joined(broker, middleware), {u: "booked" for u in SLOTS}) == {(LOST, "pas", "loss")}
+
+
+def test_a_trace_follows_the_booking_from_the_broker_through_the_middleware():
+    broker, middleware = _journals()
+    tracer = Tracer(scenario={"seed": 5}, id_salt="s", journal=joined(broker, middleware), bookings=[], views={},
+                    discrepancies=[])
+    hops = tracer.trace("000000000003")["hops"]
+    assert [(h["link"], h.get("journal")) for h in hops] == [("broker->pas:RT4", None),
+                                                             ("middleware->pas:RT4", "middleware")]
+    # The lost one never left the middleware: its trace ends at the broker's hop.
+    assert [h["link"] for h in tracer.trace(LOST)["hops"]] == ["broker->pas:RT4"]
 
 
 def _folder(tmp_path: Path) -> Path:
