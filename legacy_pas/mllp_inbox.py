@@ -105,7 +105,8 @@ class MllpInbox:
                         text, delay_s = await self.answer(block, problem)
                         if delay_s > 0:
                             await self.clock.sleep(delay_s)
-                    writer.writemessage(hl7.parse(text))
+                    # The answer is ER7 text this module wrote (ASCII), framed by the library as is.
+                    writer.writeblock(text.encode("ascii"))
                     await writer.drain()
                 except ConnectionError:
                     return

@@ -44,8 +44,10 @@ async def test_malformed_messages_are_rejected_and_the_connection_kept(sqlite_ur
             assert ack(unknown) == ("AR", "T1") and err_location(unknown) == "MSH^1^9"
             no_patient = await send(reader, writer, s12("P1", "UBRN-1").replace("9990000018", "1234567890"))
             assert ack(no_patient) == ("AR", "P1") and err_location(no_patient) == "PID^1^3"
-            # The same connection still books.
-            assert ack(await send(reader, writer, s12("C1", "UBRN-1"))) == ("AA", "C1")
+            writer.writeblock(b"MSH|^~\\&|\xff\xfe")
+            assert ack(await asyncio.wait_for(reader.readmessage(), 30))[0] == "AR"
+            # The same connection still books, a name outside ASCII included.
+            assert ack(await send(reader, writer, s12("C1", "UBRN-1").replace("Alex", "Zoë"))) == ("AA", "C1")
         assert len(await appointments(client)) == 1
 
 
