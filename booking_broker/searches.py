@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from party_common.identifiers import NHS_NUMBER_SYSTEM
+from party_common.identifiers import NHS_NUMBER_SYSTEM, SLOT_STATUSES
 from party_common.search import Include, Param, SearchSpec
 
 SERVICE_DOC = ("The service whose slots are wanted: its DoS id, its id here, or `HealthcareService/<id>`; "
@@ -35,12 +35,12 @@ SLOT = SearchSpec(
         Param("specialty", "token", "Every trust's slots of this specialty, merged earliest first.",
               example="cardiology"),
         Param("status", "token", "Slot status, comma-separated (free, busy); `free` when not given.",
-              definition="http://hl7.org/fhir/SearchParameter/Slot-status", example="free"),
+              definition="http://hl7.org/fhir/SearchParameter/Slot-status", example="free", codes=SLOT_STATUSES),
         Param("start", "date", "Slot start; repeat with prefixes for a window (ge..., lt...).",
               definition="http://hl7.org/fhir/SearchParameter/Slot-start", example="ge2027-01-04T00:00:00+00:00"),
     ),
     # Ascending only: each trust lists its slots earliest first, so `-start` is not offered.
-    sorts=("start",),
+    sorts=("start",), descending=False,
     includes=(
         Include("Slot", "schedule", "schedule", ("Schedule",)),
         Include("Schedule", "actor", "actor", ("HealthcareService",)),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from party_common.identifiers import SLOT_STATUSES
 from party_common.outcome import FhirError, Issue, invalid, operation_outcome
 from party_common.search import SearchQuery, gather, parse_instant
 from party_common.search.paging import PAGE
@@ -27,7 +28,6 @@ from party_common.links.outcomes import REJECTED
 from booking_broker.slot_targets import Targets, slot_targets
 from booking_broker.trust_reads import read_at_trust
 
-SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
 PAS_PAGE = 100       # the most slots a PAS is asked for at once (ours serves no more)
 MAX_PAS_PAGES = 500  # a PAS whose `next` links run on past this is not followed further
 MAX_IDS = 100        # each id of an `_id` search is a read at a trust
@@ -116,15 +116,6 @@ def _statuses(q: SearchQuery) -> set[str]:
     return codes
 
 
-def _ascending_only(q: SearchQuery) -> None:
-    """Each trust lists its slots earliest first; `-start` is left out (lenient) or refused (strict)."""
-    if any(desc for _, desc in q.sort):
-        if q.strict:
-            raise FhirError(400, "not-supported", "_sort: slots are served earliest first; -start is not "
-                            "supported (Prefer: handling=strict)", ["_sort"])
-        q.sort = [(name, desc) for name, desc in q.sort if not desc]
-
-
 def _page_url(body: dict, base: str, count: int) -> str | None:
     """The trust's `next` link with `_count` set to what is still wanted; None when there is none, or it
     leads away from the trust."""
@@ -204,7 +195,6 @@ class SlotSearch:
 
     async def run(self) -> SlotPage:
         q = self.q
-        _ascending_only(q)
         statuses = _statuses(q)
         targets = await slot_targets(self.directory, q, self.headers)
         if q.has("_id"):

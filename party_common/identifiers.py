@@ -10,6 +10,9 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 UBRN_SYSTEM = "https://fhir.nhs.uk/Id/UBRN"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 ODS_SITE_SYSTEM = "https://fhir.nhs.uk/Id/ods-site-code"
+# FHIR R4 SlotStatus: every code a Slot's `status` (and a Slot search's `status`) may hold.
+SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
+
 MESSAGE_EVENT_SYSTEM = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
 MESSAGE_REASON_SYSTEM = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
 SPECIALTY_SYSTEM = "https://fhir.nhs.uk/CodeSystem/testbed-specialty"

@@ -9,6 +9,7 @@ from party_common.identifiers import (
     NHS_NUMBER_SYSTEM,
     ODS_SITE_SYSTEM,
     ODS_SYSTEM,
+    SLOT_STATUSES,
     SPECIALTY_SYSTEM,
     UBRN_SYSTEM,
 )
@@ -42,7 +43,7 @@ SLOT = SearchSpec(
         Param("schedule", "reference", "The service's Schedule (Schedule/<id>; one Schedule per service).",
               target="Schedule", definition=f"{_R4}/Slot-schedule"),
         Param("status", "token", "free, busy, or free,busy for both; without it, both.",
-              definition=f"{_R4}/Slot-status", example="free"),
+              definition=f"{_R4}/Slot-status", example="free", codes=SLOT_STATUSES),
         Param("start", "date", "When the slot starts; repeat with prefixes for a window (ge...&lt...).",
               definition=f"{_R4}/Slot-start", example="ge2027-01-04T09:00:00+00:00"),
     ),

@@ -39,6 +39,9 @@ def openapi_parameters(spec: SearchSpec) -> list[dict]:
     out = []
     for p in spec.declared():
         schema = _SCHEMAS[p.type]
+        if p.codes:
+            one = "(" + "|".join(p.codes) + ")"
+            schema = {"type": "string", "pattern": f"^{one}(,{one})*$"}
         out.append({"name": p.name, "in": "query", "required": False, "description": p.doc,
                     "style": "form", "explode": True,
                     "schema": {"type": "array", "items": schema},
@@ -54,9 +57,10 @@ def openapi_parameters(spec: SearchSpec) -> list[dict]:
                 "description": "An opaque page token from a `next` link.",
                 "schema": {"type": "string", "pattern": "^(p[A-Za-f][A-Za-z0-9_-]{10})?$"}})  # read_page_token
     if spec.sorts:
-        keys = [k for s in spec.sorts for k in (s, f"-{s}")]
+        keys = [k for s in spec.sorts for k in ((s, f"-{s}") if spec.descending else (s,))]
         out.append({"name": "_sort", "in": "query", "required": False,
-                    "description": f"Sort keys, comma-separated: {', '.join(spec.sorts)} (prefix - for descending).",
+                    "description": f"Sort keys, comma-separated: {', '.join(spec.sorts)}"
+                                   + (" (prefix - for descending)." if spec.descending else " (ascending only)."),
                     "schema": {"type": "string", "enum": keys}})
     if spec.includes:
         spellings = [s for rule in spec.includes for s in rule.spellings()]

@@ -46,6 +46,7 @@ class Param:
     target: str | None = None  # the type a reference parameter points to
     definition: str | None = None  # canonical SearchParameter, for the CapabilityStatement
     example: str | None = None
+    codes: tuple[str, ...] = ()  # a token's whole value set, when the search knows no other codes
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class SearchSpec:
     resource: str
     params: tuple[Param, ...] = ()
     sorts: tuple[str, ...] = ()
+    descending: bool = True  # whether each sort key may be given as `-key`
     includes: tuple[Include, ...] = ()
     default_count: int = 50
     max_count: int = 100
@@ -253,7 +255,10 @@ class _Parser:
         for key in split_values(value):
             desc = key.startswith("-")
             name = key[1:] if desc else key
-            if name in self.spec.sorts:
+            if name in self.spec.sorts and desc and not self.spec.descending:
+                self._unknown(_SORT, f"_sort: {self.spec.resource} searches are served in ascending order only; "
+                              f"-{name} is not supported")
+            elif name in self.spec.sorts:
                 self.q.sort.append((name, desc))
             else:
                 self._unknown(_SORT, f"_sort: {name!r} is not a sort key of {self.spec.resource} searches"

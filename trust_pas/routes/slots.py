@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import bindparam, select
 
+from party_common.identifiers import SLOT_STATUSES
 from party_common.database import table_of
 from party_common.fhir_json import FhirResponse
 from party_common.outcome import FhirError, Issue, invalid, not_found, operation_outcome
@@ -23,7 +24,6 @@ from trust_pas.trust_resources import resolver, slot
 
 router = APIRouter()
 
-SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
 # A search by `_id` looks every named slot's claim up in one IN list; longer lists are refused rather
 # than sent to the database (SQLite caps a statement's parameters).
 MAX_IDS = 1000
