@@ -168,6 +168,15 @@ async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario:
             "rules": in_force}
 
 
+async def configure_middleware(client: httpx.AsyncClient, base: str, scenario: Scenario) -> None:
+    """Puts the scenario's rules on the middleware's links (`middleware->...`) on the middleware,
+    replacing any there, as the broker's are put on the broker."""
+    r = await client.put(f"{base}/faults", json=scenario.fault_plan("middleware"))
+    if r.status_code != 200:
+        detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
+        raise StackError(f"the middleware refused the scenario's fault plan (PUT /faults): {detail}")
+
+
 async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float,
                          driver: ClockDriver | None = None) -> dict:
     """Waits until the outbox is empty and no message is held back; returns the last reading.
@@ -318,6 +327,8 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
         await refuse_virtual_stack(client, opts.urls)
     simulated_from = driver.at if driver else None
     replaced = await configure_broker(client, opts.urls, scenario, keep_rules=opts.keep_rules)
+    if opts.urls.middleware:
+        await configure_middleware(client, opts.urls.middleware, scenario)
     if opts.replay:
         await opts.replay.configure(client, opts.urls)
     journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]

@@ -44,6 +44,7 @@ from harness.run.arrivals import ArrivalSpec
 _PRACTICE_CODES = [code for code, _ in PRACTICES]
 _TRUST_CODES = [t["ods"] for t in DEFAULT_TRUSTS]
 _SITE_CODES = [site["code"] for t in DEFAULT_TRUSTS for site in t["sites"]]
+MIDDLEWARE_LINKS = "middleware->"   # links the trust's middleware carries: its fault plan, not the broker's
 
 
 class ScenarioError(UsageError, ValueError):
@@ -281,7 +282,12 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _legacy_in_population(self):
-        if self.legacy is not None:
+        if self.legacy is None:
+            for i, rule in enumerate(self.faults):
+                if rule.link.startswith(MIDDLEWARE_LINKS):
+                    raise _FieldItemError(f"faults[{i}].link", f"{rule.link!r} is a middleware link, and the "
+                                          "scenario has no legacy trusts (legacy.trusts)")
+        else:
             for i, code in enumerate(self.legacy.trusts):
                 if code not in self.population.trusts:
                     raise _FieldItemError(f"legacy.trusts[{i}]", f"legacy trust {code!r} is not one of population.trusts "
@@ -292,8 +298,11 @@ class Scenario(BaseModel):
     def legacy_trusts(self) -> list[str]:
         return list(self.legacy.trusts) if self.legacy is not None else []
 
-    def fault_plan(self) -> dict:
-        return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in self.faults]}
+    def fault_plan(self, party: Literal["broker", "middleware"] = "broker") -> dict:
+        """The fault plan of the party that carries the rules' links: the middleware's links
+        (`middleware->spine`, `middleware->pas:<ODS>`) are its own, every other link the broker's."""
+        rules = [r for r in self.faults if r.link.startswith(MIDDLEWARE_LINKS) == (party == "middleware")]
+        return {"seed": self.seed, "rules": [r.model_dump(by_alias=True, exclude_none=True) for r in rules]}
 
 
 def _where(loc: tuple) -> str:

@@ -148,3 +148,14 @@ def test_up_refuses_an_unknown_legacy_trust_in_one_line():
     assert done.returncode == 2
     assert done.stderr.strip() == ("testbed: error: --legacy-trust: legacy.trusts[0]: unknown trust 'RT9' "
                                    "(known: RT1, RT2, RT3, RT4)")
+
+
+def test_rules_on_the_middlewares_links_are_its_plan_and_need_legacy_trusts():
+    rules = [{"link": "middleware->spine", "action": "outage", "window": {"from": 0, "to": 60}},
+             {"link": "broker->pas:*", "event": "booking-request", "action": "drop", "probability": 0.1}]
+    spec = parse_scenario({**LEGACY, "faults": rules})
+    assert [r["link"] for r in spec.fault_plan()["rules"]] == ["broker->pas:*"]
+    assert [r["link"] for r in spec.fault_plan("middleware")["rules"]] == ["middleware->spine"]
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.link: 'middleware->spine' is a middleware link, and "
+                                            r"the scenario has no legacy trusts"):
+        parse_scenario({"faults": rules})
