@@ -119,7 +119,8 @@ def replay_booking(folder: Path, ubrn: str, targets: dict[str, str] | None = Non
     """Replays one booking's broker messages, sent by a fresh embedded stack's broker: to that stack's
     parties, or to the targets given."""
     record = load_run(folder)
-    hops = Tracer.of_record(record).hops(ubrn)
+    # The broker's hops: those it sent and kept the bodies of (a legacy trust's middleware hops are not).
+    hops = [h for h in Tracer.of_record(record).hops(ubrn) if not h.get("journal")]
     if not hops:
         raise TraceError(f"no journaled message of booking {ubrn} in {folder}")
     with ExitStack() as stack:

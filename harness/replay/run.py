@@ -31,7 +31,8 @@ def free_local_urls(host: str = "127.0.0.1", ports: dict[str, int] | None = None
     """The parties' URLs on `host`: the ports given (non-zero), free ones for the rest."""
     chosen = {name: port for name, port in (ports or {}).items() if port}
     with ExitStack() as stack:
-        for name in ("broker", "spine", "pas", "gp"):
+        # The middleware's and legacy PAS's too: a run without legacy trusts leaves them out (urls_for).
+        for name in ("broker", "spine", "pas", "gp", "middleware", "legacy_pas"):
             if name not in chosen:
                 s = stack.enter_context(socket.socket())
                 s.bind((host, 0))
