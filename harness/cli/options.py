@@ -22,6 +22,14 @@ MiddlewarePort = Annotated[int, typer.Option(help="Port of the trust's middlewar
                                              envvar="TESTBED_MIDDLEWARE_PORT")]
 LegacyPasPort = Annotated[int, typer.Option(help="HTTP port of the legacy PAS (health, extract).",
                                             envvar="TESTBED_LEGACY_PAS_PORT")]
+# For reconcile/check: unset, a stack on the default ports has them at theirs (read when one answers),
+# a stack moved elsewhere names them (so another stack's legacy PAS on 8005 is never read for it).
+OptMiddlewarePort = Annotated[int | None, typer.Option(
+    "--middleware-port", help="Port of the trust's middleware (default 8004 when the broker is on 8000).",
+    envvar="TESTBED_MIDDLEWARE_PORT")]
+OptLegacyPasPort = Annotated[int | None, typer.Option(
+    "--legacy-pas-port", help="HTTP port of the legacy PAS, whose extract is a legacy trust's record (default "
+                              "8005 when the broker is on 8000).", envvar="TESTBED_LEGACY_PAS_PORT")]
 MllpPort = Annotated[int, typer.Option(help="The legacy PAS's MLLP port for the first legacy trust (the next "
                                             "trust takes the next port).", envvar="TESTBED_MLLP_PORT")]
 BrokerUrl = Annotated[str | None, typer.Option(help="The broker's base URL (wins over --host/--broker-port).")]
@@ -40,9 +48,15 @@ def local_urls(host: str, broker: int, spine: int, pas: int, gp: int, middleware
                                   "middleware": middleware, "legacy_pas": legacy_pas})
 
 
-def stack_urls(host: str, ports: dict[str, int], explicit: dict[str, str | None]) -> StackUrls:
-    """The parties on `host` at `ports`, but for those given by URL (a real system in place of ours)."""
-    urls = StackUrls.local(host, ports)
+def stack_urls(host: str, ports: dict[str, int | None], explicit: dict[str, str | None]) -> StackUrls:
+    """The parties on `host` at `ports`, but for those given by URL (a real system in place of ours).
+    The middleware and legacy PAS are included when their port or URL is given, or the broker is on
+    its default port (they at theirs)."""
+    chosen = {name: port for name, port in ports.items() if port is not None}
+    if chosen.get("broker", DEFAULT_PORTS["broker"]) == DEFAULT_PORTS["broker"]:
+        chosen.setdefault("middleware", DEFAULT_PORTS["middleware"])
+        chosen.setdefault("legacy_pas", DEFAULT_PORTS["legacy_pas"])
+    urls = StackUrls.local(host, chosen)
     given = {k: v.rstrip("/") for k, v in explicit.items() if v}
     for name, url in given.items():
         if not url.startswith(("http://", "https://")):

@@ -22,8 +22,8 @@ from party_common.control_auth import add_control_token
 from party_common.http_client import add_trace_headers
 
 from harness.cli.errors import FAILED, UNREACHABLE, USAGE, fail
-from harness.cli.options import (BrokerPort, BrokerUrl, GpPort, GpUrl, HostOpt, LegacyPasPort, LegacyPasUrl,
-                                 MiddlewarePort, MiddlewareUrl, PasPort, PasUrl, SpinePort, SpineUrl, stack_urls)
+from harness.cli.options import (BrokerPort, BrokerUrl, GpPort, GpUrl, HostOpt, LegacyPasUrl, MiddlewareUrl,
+                                 OptLegacyPasPort, OptMiddlewarePort, PasPort, PasUrl, SpinePort, SpineUrl, stack_urls)
 from harness.stack.endpoints import DEFAULT_PORTS, StackUrls
 from harness.run.error_rates import (Bound, JournalError, end_to_end_miss, link_bound_misses, link_rates, load_journal,
                           read_journal)
@@ -174,8 +174,8 @@ def reconcile(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
-    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
-    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
+    middleware_port: OptMiddlewarePort = None,
+    legacy_pas_port: OptLegacyPasPort = None,
     broker_url: BrokerUrl = None,
     spine_url: SpineUrl = None,
     pas_url: PasUrl = None,
@@ -223,8 +223,8 @@ def check(
     spine_port: SpinePort = DEFAULT_PORTS["spine"],
     pas_port: PasPort = DEFAULT_PORTS["pas"],
     gp_port: GpPort = DEFAULT_PORTS["gp"],
-    middleware_port: MiddlewarePort = DEFAULT_PORTS["middleware"],
-    legacy_pas_port: LegacyPasPort = DEFAULT_PORTS["legacy_pas"],
+    middleware_port: OptMiddlewarePort = None,
+    legacy_pas_port: OptLegacyPasPort = None,
     broker_url: BrokerUrl = None,
     spine_url: SpineUrl = None,
     pas_url: PasUrl = None,

@@ -159,3 +159,17 @@ def test_rules_on_the_middlewares_links_are_its_plan_and_need_legacy_trusts():
     with pytest.raises(ScenarioError, match=r"faults\[0\]\.link: 'middleware->spine' is a middleware link, and "
                                             r"the scenario has no legacy trusts"):
         parse_scenario({"faults": rules})
+
+
+def test_reconcile_reads_a_legacy_pas_beside_a_default_stack_or_where_it_is_named():
+    from harness.cli.options import stack_urls
+
+    none = {"middleware": None, "legacy_pas": None}
+    default = stack_urls("127.0.0.1", {"broker": 8000, "spine": 8001, "pas": 8002, "gp": 8003, **none}, {})
+    assert default.legacy_pas == "http://127.0.0.1:8005" and default.middleware == "http://127.0.0.1:8004"
+    # A stack moved elsewhere: another stack's legacy PAS on 8005 is not its own.
+    moved = stack_urls("127.0.0.1", {"broker": 9000, "spine": 9001, "pas": 9002, "gp": 9003, **none}, {})
+    assert moved.legacy_pas is None and moved.middleware is None
+    named = stack_urls("127.0.0.1", {"broker": 9000, "spine": 9001, "pas": 9002, "gp": 9003,
+                                     "middleware": None, "legacy_pas": 9005}, {"middleware": "http://mw:1"})
+    assert (named.legacy_pas, named.middleware) == ("http://127.0.0.1:9005", "http://mw:1")
