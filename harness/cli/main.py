@@ -146,6 +146,9 @@ def run(
     opts = RunOptions(scenario=spec, urls=urls, runs_dir=runs_dir, keep_rules=keep_rules, mllp_port=mllp_port)
     if (not spec.receivers.dedupe or spec.receivers.sites) and stack_is_up(urls):
         console.print("warning: the scenario's receivers settings apply only to a stack this run starts itself")
+    if spec.legacy is not None and stack_is_up(urls):
+        console.print("warning: the scenario's legacy settings (its middleware's and legacy PAS's behaviour) apply "
+                      "only to a stack this run starts itself")
     try:
         # StackError, WorkloadError, RunIncomplete (1) and PartyUnreachable (3) are TestbedErrors: main() says them.
         summary, folder = run_workload(opts, None if json_out else _progress_bar)

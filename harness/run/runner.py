@@ -168,6 +168,19 @@ async def configure_broker(client: httpx.AsyncClient, urls: StackUrls, scenario:
             "rules": in_force}
 
 
+async def require_middleware(client: httpx.AsyncClient, urls: StackUrls) -> None:
+    """A scenario with legacy trusts needs the middleware and legacy PAS: a stack up without them
+    (started with no `--legacy-trust`) is refused in one line before any booking."""
+    for name, url in (("middleware", urls.middleware), ("legacy PAS", urls.legacy_pas)):
+        try:
+            ok = (await client.get(f"{url}/health")).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if not ok:
+            raise StackError(f"the scenario has legacy trusts, but no {name} answers at {url} (a stack already up "
+                             "without them? stop it, or start it with `testbed up --legacy-trust ...`)")
+
+
 async def configure_middleware(client: httpx.AsyncClient, base: str, scenario: Scenario) -> None:
     """Puts the scenario's rules on the middleware's links (`middleware->...`) on the middleware,
     replacing any there, as the broker's are put on the broker."""
@@ -316,6 +329,8 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     scenario = opts.scenario
     concurrency = scenario.workload.concurrency
     people = scenario.population
+    if opts.urls.middleware:
+        await require_middleware(client, opts.urls)
     population = await discover(client, opts.urls, people.patients_per_practice,
                                 people.practice_codes, people.trusts)
     at({"stage": "configure"})

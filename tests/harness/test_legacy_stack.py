@@ -173,3 +173,23 @@ def test_reconcile_reads_a_legacy_pas_beside_a_default_stack_or_where_it_is_name
     named = stack_urls("127.0.0.1", {"broker": 9000, "spine": 9001, "pas": 9002, "gp": 9003,
                                      "middleware": None, "legacy_pas": 9005}, {"middleware": "http://mw:1"})
     assert (named.legacy_pas, named.middleware) == ("http://127.0.0.1:9005", "http://mw:1")
+
+
+@pytest.mark.sockets
+@pytest.mark.timeout(240)
+def test_a_legacy_scenario_against_a_stack_up_without_a_middleware_is_refused_in_one_line(tmp_path):
+    from tests.e2e.test_sockets import _free_ports, _port_args, _testbed, running_stack
+
+    ports = _free_ports(6)
+    scenario = tmp_path / "legacy.yaml"
+    scenario.write_text("workload: {bookings: 2}\nlegacy: {trusts: [RT4]}\n")
+    with running_stack(tmp_path / "stack", ports[:4]):
+        done = subprocess.run(_testbed("run", "--scenario", str(scenario), "--runs-dir", str(tmp_path / "runs"),
+                                       *_port_args(ports[:4]), "--middleware-port", str(ports[4]),
+                                       "--legacy-pas-port", str(ports[5])),
+                              capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("testbed: error: ")]
+    assert errors == [f"testbed: error: the scenario has legacy trusts, but no middleware answers at "
+                      f"http://127.0.0.1:{ports[4]} (a stack already up without them? stop it, or start it with "
+                      "`testbed up --legacy-trust ...`)"], done.stderr
