@@ -63,8 +63,10 @@ class Directory:
     async def _load(self) -> None:
         trusts = {ods: url.rstrip("/") for ods, url in self.settings.pas_endpoints.items()}
         organizations: dict[str, tuple[dict, str]] = {}
-        if not trusts:
-            root = self.settings.pas_url.rstrip("/")
+        # The PAS at pas_url is asked unless trusts are named one by one; every extra root (a trust's
+        # middleware standing for a legacy PAS) is asked always, the same way.
+        roots = ([] if trusts else [self.settings.pas_url]) + list(self.settings.trust_roots)
+        for root in (r.rstrip("/") for r in roots):
             d = await self.courier.send("broker->pas", "directory", "GET", f"{root}/Organization")
             if not d.ok or not d.body:
                 raise FhirError(503, "transient", f"the PAS directory at {root} could not be read ({d.outcome})")

@@ -26,6 +26,9 @@ class Settings(PartySettings):
     # Explicit trust endpoints ({"RT1": "https://pas.example/fhir"}) win over discovery: this is how
     # a real PAS under test is put behind the broker.
     pas_endpoints: dict[str, str] = {}
+    # More roots listing trusts under /{ODS} as pas_url does (BROKER_TRUST_ROOTS, a JSON list): the
+    # middleware standing for legacy trusts (docs/legacy-pas.md).
+    trust_roots: list[str] = []
     gp_url: str = "http://127.0.0.1:8003"
     gp_endpoints: dict[str, str] = {}
     dedupe: bool = True

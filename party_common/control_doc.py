@@ -16,7 +16,7 @@ _JSON_OBJECT = {"type": "object"}
 _RESET = {"properties": {"seed": {"type": ["integer", "null"]}}}
 
 # "METHOD path" -> (the body it reads: "required", "optional" or None, and its schema; the statuses its
-# handler raises). Read from the handlers: party_common/clock_routes.py, booking_broker/routes/faults.py.
+# handler raises). Read from the handlers: party_common/clock_routes.py, party_common/links/fault_routes.py.
 ROUTES: dict[str, tuple[str | None, dict | None, tuple[int, ...]]] = {
     "POST /clock/advance": ("required", _JSON_OBJECT, (409,)),
     "POST /faults": ("required", _JSON_OBJECT, (422,)),

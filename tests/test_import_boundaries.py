@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTIES = ("booking_broker", "trust_pas", "gp_system", "spine_mock", "legacy_pas")
+PARTIES = ("booking_broker", "trust_pas", "gp_system", "spine_mock", "legacy_pas", "middleware")
 EXEMPT = ("tests", "bench")
 
 

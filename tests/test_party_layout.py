@@ -11,9 +11,9 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.orm import DeclarativeBase
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTIES = ["spine_mock", "trust_pas", "gp_system", "booking_broker", "legacy_pas"]
+PARTIES = ["spine_mock", "trust_pas", "gp_system", "booking_broker", "legacy_pas", "middleware"]
 WORKFLOW = {"spine_mock": "booking_index", "trust_pas": "booking_flow", "gp_system": "booking_flow",
-            "booking_broker": "booking_flow", "legacy_pas": "booking_flow"}
+            "booking_broker": "booking_flow", "legacy_pas": "booking_flow", "middleware": "booking_flow"}
 # Where a party's inbox is when it is not an HTTP route (routes/inbox.py): the legacy PAS takes its
 # messages over MLLP, not FHIR, so its inbox is a listener of its own.
 NON_HTTP_INBOX = {"legacy_pas": "mllp_inbox"}

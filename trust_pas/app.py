@@ -21,7 +21,7 @@ from trust_pas.models import Base, ProcessedMessage
 from trust_pas.settings import Settings
 from trust_pas.site_behaviour import SiteDesk
 from trust_pas.slot_search import SlotFinder
-from trust_pas.trust_inbox import TrustInbox
+from party_common.trusts.inbox import TrustInbox
 
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:

@@ -18,7 +18,7 @@ from party_common.fhir_json import read_json_body
 
 from party_common.links.faults.engine import RuleError
 from booking_broker.resend import Resend, resend, scripted_engine
-from booking_broker.routes.faults import ScriptedDecision, parsed, rule_error
+from party_common.links.fault_routes import ScriptedDecision, parsed, rule_error
 
 router = APIRouter(dependencies=[Depends(require_control_token)])
 

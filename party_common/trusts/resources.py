@@ -103,6 +103,25 @@ def slot(service: Service, k: int, busy: bool) -> dict:
     }
 
 
+def site(trust: Trust, code: str) -> Site | None:
+    return next((s for s in trust.sites if s.code == code), None)
+
+
+def catalogued(trust: Trust, kind: str, rid: str) -> dict | None:
+    """A resource the catalogue holds (everything but Slots); None when the trust has no such one."""
+    if kind == "HealthcareService" or kind == "Schedule":
+        service = trust.services.get(rid)
+        if service is None:
+            return None
+        return healthcare_service(service) if kind == "HealthcareService" else schedule(service)
+    if kind == "Location":
+        found = site(trust, rid)
+        return location(found) if found else None
+    if kind == "Organization":
+        return organization(trust) if rid == trust.ods else None
+    return None
+
+
 def appointment(row: Any) -> dict:
     """A booking's Appointment, from a PAS's appointment row (or the values a Core insert wrote, as a
     namespace): anything with the row's attributes."""

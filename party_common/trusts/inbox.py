@@ -1,4 +1,4 @@
-"""The shared inbox, scoped to one hosted trust.
+"""The shared inbox, scoped to one trust (the FHIR PAS hosts several; the middleware stands for several).
 
 One process hosts several trusts, but in the world it models each trust runs its own PAS with its own
 message store: dedupe must not answer a message to RT2 with what RT1 said to the same Bundle.id.

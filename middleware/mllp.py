@@ -1,0 +1,96 @@
+"""One v2 exchange with the legacy PAS over MLLP (the `hl7.mllp` streams do the framing), as a transfer
+the courier carries (party_common/links/courier.py): connect, send, wait for the answer to this control
+id for `ack_timeout_s` on the party's clock.
+
+What the sender experiences becomes a Delivery: `AA` delivered, `AE`/`AR` rejected (the PAS
+understood and refused, or could not process: sending it again changes nothing), no connection
+unreachable, a connection closed without an answer failed, no answer in time timeout.
+
+The exchange is a call to another party, counted as the HTTP calls are (docs/clock.md): sent when
+written, its answer received when read (the PAS counts each message received and answered on its
+clock, as a party counts HTTP calls); while the worker waits it is not this party's
+work, and the wait for the ACK is a sleep on the clock, so on a virtual clock the timeout fires when
+the harness moves time past it and never because the machine was slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import hl7
+from hl7.mllp import InvalidBlockError, open_hl7_connection
+
+from party_common.clock import Clock
+from party_common.links.outcomes import DELIVERED, FAILED, REJECTED, TIMEOUT, UNREACHABLE, Delivery
+
+from middleware.v2 import Answer, read_answer
+
+# An SQR listing many slots is larger than asyncio's default 64 KiB stream limit.
+READ_LIMIT = 8 * 1024 * 1024
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+async def _answer_to(reader, control_id: str) -> Answer:
+    """The first answer whose MSA-2 is `control_id` (a late answer to an earlier message is skipped)."""
+    while True:
+        answer = read_answer(await reader.readmessage())
+        if answer.control_id == control_id:
+            return answer
+
+
+async def exchange(address: str, er7: str, control_id: str, clock: Clock, timeout_s: float, *,
+                   link: str, event: str, cut: bool = False) -> Delivery:
+    """Sends one message and waits for its answer. `cut` sends the first half only (a `corrupt` fault)."""
+    started = clock.monotonic()
+
+    def done(outcome: str, answer: Answer | None = None) -> Delivery:
+        latency = round((clock.monotonic() - started) * 1000, 3)
+        body = None if answer is None else {"ack": answer.code, "control_id": answer.control_id,
+                                            "error": answer.error, "message": answer.message}
+        return Delivery(link, event, outcome, None, body, latency, delivered=outcome == DELIVERED)
+
+    host, port = split_address(address)
+    try:
+        with clock.calling_out():
+            reader, writer = await open_hl7_connection(host, port, limit=READ_LIMIT)
+    except OSError:
+        return done(UNREACHABLE)
+    reading: asyncio.Task | None = None
+    timer: asyncio.Task | None = None
+    try:
+        data = er7.encode()
+        writer.writeblock(data[: max(1, len(data) // 2)] if cut else data)
+        await writer.drain()
+        clock.calls_sent += 1
+        reading = asyncio.ensure_future(_answer_to(reader, control_id))
+        timer = asyncio.ensure_future(clock.sleep(timeout_s))
+        with clock.calling_out():
+            await asyncio.wait({reading, timer}, return_when=asyncio.FIRST_COMPLETED)
+        if not reading.done():
+            return done(TIMEOUT)
+        try:
+            answer = reading.result()
+        except (asyncio.IncompleteReadError, ConnectionError, InvalidBlockError, ValueError,
+                hl7.ParseException):
+            return done(FAILED)
+        return done(DELIVERED if answer.code in ("AA", "CA") else REJECTED, answer)
+    except OSError:
+        return done(FAILED)
+    finally:
+        if reading is not None and reading.done() and not reading.cancelled():
+            # An answer came back and was read (a call given up on counts nothing more: its answer, if
+            # it ever comes, is left for the harness to write off, docs/clock.md).
+            clock.answers_received += 1
+        for task in (reading, timer):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()

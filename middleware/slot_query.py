@@ -1,0 +1,133 @@
+"""A FHIR Slot search of one trust, answered by asking its legacy PAS with `SQM^S25` and turning the
+`SQR^S25` it answers into Slots.
+
+The PAS lists free slots from a moment on, at most `QRD-7` of them; a page asks for one more than it
+gives, and when there is one the `next` link starts at its minute. The legacy PAS says nothing of how
+many there are, so the searchset carries no `total` (a broker walks the pages to count). A search for
+busy slots finds none: the legacy PAS reports only what is free.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from party_common.clock import Clock
+from party_common.identifiers import SLOT_STATUSES
+from party_common.links.courier import Courier
+from party_common.links.outcomes import Delivery
+from party_common.outcome import FhirError, Issue, operation_outcome
+from party_common.search import SearchQuery, gather, search_bundle
+from party_common.trusts import resources
+from party_common.trusts.catalogue import Service, Trust
+from party_common.trusts.schedule import EPOCH, minute_to_iso
+
+from middleware import v2
+from middleware.forwarder import pas_link
+from middleware.mllp import exchange
+from middleware.searches import SERVICE_TOKEN
+
+
+
+
+def _minute(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds()) // 60
+
+
+def wanted_service(trust: Trust, q: SearchQuery) -> tuple[Service | None, list[str]]:
+    """The service the search names (None when it names one this trust lacks), and the parameters naming it."""
+    named: list[str] = []
+    for name in (SERVICE_TOKEN, "service", "schedule"):
+        for value in q.values(name):
+            named.append(name)
+            key = value.rpartition("|")[2].rpartition("/")[2]
+            found = trust.services.get(key) or trust.by_dos.get(key)
+            if found is not None:
+                return found, named
+    return None, named
+
+
+def to_slot(trust: Trust, found: v2.FreeSlot) -> dict | None:
+    """A free slot as FHIR: from the calendar when the id is the trust's, else from the SQR's timing."""
+    parsed = trust.slot(found.slot_id)
+    if parsed is not None:
+        return resources.slot(parsed[0], parsed[1], False)
+    service = trust.services.get(found.service_id)
+    if service is None or found.start is None or found.end is None:
+        return None
+    return {"resourceType": "Slot", "id": found.slot_id, "serviceType": [resources.specialty_concept(service)],
+            "schedule": {"reference": f"Schedule/{service.id}"}, "status": "free",
+            "start": minute_to_iso(_minute(found.start)), "end": minute_to_iso(_minute(found.end))}
+
+
+async def ask_pas(courier: Courier, clock: Clock, address: str | None, trust: Trust, service: Service,
+                  low: int, high: int, count: int, timeout_s: float) -> Delivery:
+    link = pas_link(trust.ods)
+    control_id = v2.fresh_control_id()
+    er7 = v2.sqm_s25(trust.ods, service.id, low, high, count, control_id, clock.now())
+
+    async def transfer(content: bytes | None = None) -> Delivery:
+        if address is None:
+            return Delivery(link, "slot-search", "unreachable", None, None, 0.0)
+        return await exchange(address, er7, control_id, clock, timeout_s, link=link, event="slot-search",
+                              cut=content is not None)
+
+    return await courier.carry(link, "slot-search", None, transfer, method="MLLP", url=f"mllp://{address}")
+
+
+async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier, clock: Clock,
+                       address: str | None, timeout_s: float) -> dict:
+    service, named = wanted_service(trust, q)
+    if service is None:
+        what = ", ".join(named) or "no parameter"
+        outcome = operation_outcome([Issue("not-found", f"{trust.ods} has no such service: what {what} name",
+                                           named or [SERVICE_TOKEN], severity="warning")])
+        return search_bundle(q, [], total=0, base=base, path="Slot", outcome=outcome)
+    codes = q.codes("status")
+    if codes is not None and (unknown := codes - set(SLOT_STATUSES)):
+        raise FhirError(400, "invalid", f"status must be among {', '.join(SLOT_STATUSES)}; got "
+                        f"{', '.join(sorted(unknown))}", ["status"])
+    t = service.template
+    window = q.window("start")
+    low = max(t.planning_start, window.low_minute() or t.planning_start, q.cursor or 0)
+    high = min(t.end_minute(t.stop - 1), window.high_minute() or t.end_minute(t.stop - 1))
+    if (codes is not None and "free" not in codes) or low >= high or q.count == 0:
+        return search_bundle(q, [], total=None, base=base, path="Slot")
+    d = await ask_pas(courier, clock, address, trust, service, low, high, q.count + 1, timeout_s)
+    if not d.ok or not isinstance(d.body, dict):
+        raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for slots "
+                        f"({d.outcome}); try again", headers={"Retry-After": "1"})
+    found = [s for s in (to_slot(trust, f) for f in v2.read_sqr(d.body["message"])) if s is not None]
+    found = [s for s in found if window.holds(_micros(s["start"])) and _micros(s["start"]) >= low * 60_000_000]
+    found.sort(key=lambda s: (s["start"], s["id"]))
+    page, rest = found[:q.count], found[q.count:]
+    next_position = _micros(rest[0]["start"]) // 60_000_000 if rest else None
+    included = await gather(page, q.includes, _resolver(trust)) if page else []
+    return search_bundle(q, page, total=None, base=base, path="Slot", next_position=next_position,
+                         included=included)
+
+
+def _micros(iso: str) -> int:
+    return int((datetime.fromisoformat(iso.replace("Z", "+00:00")) - EPOCH).total_seconds()) * 1_000_000
+
+
+def _resolver(trust: Trust):
+    async def resolve(kind: str, rid: str) -> dict | None:
+        return resources.catalogued(trust, kind, rid)
+    return resolve
+
+
+async def read_slot(trust: Trust, slot_id: str, courier: Courier, clock: Clock, address: str | None,
+                    timeout_s: float) -> dict | None:
+    """A slot of the trust's calendar, free or busy as the legacy PAS lists it now (asked for the free
+    slots of that one slot's minutes); None when the calendar has no such slot."""
+    parsed = trust.slot(slot_id)
+    if parsed is None:
+        return None
+    service, k = parsed
+    start, end = service.template.start_minute(k), service.template.end_minute(k)
+    d = await ask_pas(courier, clock, address, trust, service, start, end, 1, timeout_s)
+    if not d.ok or not isinstance(d.body, dict):
+        raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for Slot/{slot_id} "
+                        f"({d.outcome}); try again")
+    free = any(f.slot_id == slot_id for f in v2.read_sqr(d.body["message"]))
+    return resources.slot(service, k, not free)
