@@ -30,6 +30,7 @@ from harness.run.error_rates import (Bound, JournalError, end_to_end_miss, link_
 from harness.reconcile import PartyUnreachable, ReconcileJob, render, run_job, write_junit
 from harness.reconcile.report import Reconciliation
 from harness.reconcile.service import judged, reconcile_captured
+from harness.reconcile.legacy import middleware_journal_if_up
 from harness.run.record import RunFolderError, load_capture, middleware_journal, read_jsonl
 
 MISSED = FAILED
@@ -304,7 +305,9 @@ async def _measure(urls: StackUrls, ctx: RunContext, report: Path | None, settle
         job = ReconcileJob(urls=urls, scope=ctx.scope, attempted=ctx.attempted, settle_s=settle)
         rec, _ = await run_job(client, job)
         if rates is None and need_links:
-            rates = link_rates(await read_journal(client, urls.broker))
+            # The middleware's links beside the broker's, in a stack with legacy trusts.
+            rates = link_rates([*await read_journal(client, urls.broker),
+                                *await middleware_journal_if_up(client, urls.middleware)])
     return rec.summary(), rates
 
 

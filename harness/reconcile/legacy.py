@@ -83,6 +83,17 @@ async def read_middleware_journal(client: httpx.AsyncClient, base: str, since: i
         since = page["last"]
 
 
+async def middleware_journal_if_up(client: httpx.AsyncClient, base: str | None) -> list[dict]:
+    """The middleware's journal, tagged, when one answers at `base`; none when nothing listens there
+    (a stack without legacy trusts)."""
+    if not base:
+        return []
+    try:
+        return tag_middleware(await read_middleware_journal(client, base))
+    except httpx.ConnectError:
+        return []
+
+
 def tag_middleware(entries: Iterable[dict]) -> list[dict]:
     """The middleware's entries marked as its own: their `seq` counts in its journal, not the broker's."""
     return [{**e, "journal": MIDDLEWARE} for e in entries]

@@ -180,3 +180,20 @@ async def test_a_legacy_pas_that_must_answer_and_does_not_is_unreachable(status)
     async with _stack(status) as client:
         with pytest.raises(PartyUnreachable, match="legacy PAS at http://l.test/extract/appointments"):
             await read_stack(client, URLS, True)
+
+
+@pytest.mark.parametrize("up", [True, False])
+async def test_a_live_check_takes_the_middlewares_journal_when_one_answers(up):
+    from harness.reconcile.legacy import middleware_journal_if_up
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not up:
+            raise httpx.ConnectError("refused", request=request)
+        since = int(request.url.params["since"])
+        entries = [_entry(1, "middleware->pas:RT4", "000000000001")] if since == 0 else []
+        return httpx.Response(200, json={"entries": entries, "head": 1, "last": 1})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        got = await middleware_journal_if_up(client, "http://mw.test")
+        assert await middleware_journal_if_up(client, None) == []
+    assert [(e["link"], e["journal"]) for e in got] == ([("middleware->pas:RT4", "middleware")] if up else [])
