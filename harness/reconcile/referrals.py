@@ -61,6 +61,23 @@ async def _read(client: httpx.AsyncClient, party: str, base: str, into: dict, no
         url, params = _next(bundle), None
 
 
+async def _read_legacy(client: httpx.AsyncClient, base: str, into: dict) -> None:
+    """A legacy trust's referrals, from its legacy PAS's flat extract (docs/legacy-pas.md); none when
+    nothing listens there (a stack without legacy trusts)."""
+    url = f"{base.rstrip('/')}/extract/referrals"
+    try:
+        r = await client.get(url, params={"format": "json"})
+    except httpx.ConnectError:
+        return
+    except httpx.HTTPError as exc:
+        raise PartyUnreachable("legacy PAS", url, type(exc).__name__) from exc
+    if r.status_code != 200:
+        raise PartyUnreachable("legacy PAS", url, f"GET answered {r.status_code}")
+    for row in r.json():
+        if isinstance(row, dict) and row.get("referral_id"):
+            into[row["referral_id"]].append((row.get("status"), row.get("trust_ods")))
+
+
 async def reconcile_referrals(client: httpx.AsyncClient, urls) -> ReferralOutcome:
     notes: list[str] = []
     broker: dict = defaultdict(list)
@@ -71,6 +88,8 @@ async def reconcile_referrals(client: httpx.AsyncClient, urls) -> ReferralOutcom
         await _read(client, "pas", f"{urls.pas.rstrip('/')}/{ods}", pas, notes)
     for ods in await organizations(client, "gp", urls.gp):
         await _read(client, "gp", f"{urls.gp.rstrip('/')}/{ods}", gp, notes)
+    if getattr(urls, "legacy_pas", None):
+        await _read_legacy(client, urls.legacy_pas, pas)
     found: list[Discrepancy] = []
     disagreeing = 0
     ids = sorted(broker.keys() | pas.keys())

@@ -197,3 +197,26 @@ async def test_a_live_check_takes_the_middlewares_journal_when_one_answers(up):
         got = await middleware_journal_if_up(client, "http://mw.test")
         assert await middleware_journal_if_up(client, None) == []
     assert [(e["link"], e["journal"]) for e in got] == ([("middleware->pas:RT4", "middleware")] if up else [])
+
+
+@pytest.mark.parametrize("extract, kinds", [([{"referral_id": "R1", "trust_ods": "RT4", "status": "received"}], []),
+                                            ([], ["referral_missing_at_pas"])])
+async def test_a_legacy_trusts_referrals_are_read_from_its_extract(extract, kinds):
+    from harness.reconcile.referrals import reconcile_referrals
+    from party_common.booking import REFERRAL_SYSTEM
+    from party_common.referral import REFERRAL_STATE_EXT
+
+    referral = {"resourceType": "ServiceRequest", "identifier": [{"system": REFERRAL_SYSTEM, "value": "R1"}],
+                "extension": [{"url": REFERRAL_STATE_EXT, "valueCode": "routed"}],
+                "performer": [{"identifier": {"value": "RT4"}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "l.test":
+            assert request.url.path == "/extract/referrals"
+            return httpx.Response(200, json=extract)
+        entries = [{"resource": referral}] if request.url.host == "b.test" else []
+        return httpx.Response(200, json={"resourceType": "Bundle", "entry": entries})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        outcome = await reconcile_referrals(client, URLS)
+    assert [d.kind for d in outcome.discrepancies] == kinds
