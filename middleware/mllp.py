@@ -7,8 +7,8 @@ understood and refused, or could not process: sending it again changes nothing),
 unreachable, a connection closed without an answer failed, no answer in time timeout.
 
 The exchange is a call to another party, counted as the HTTP calls are (docs/clock.md): sent when
-written, its answer received when read (the PAS counts each message received and answered on its
-clock, as a party counts HTTP calls); while the worker waits it is not this party's
+written, its answer received when read or given up on (the legacy PAS counts each message received
+and answered on its clock, as a party counts HTTP calls); while the worker waits it is not this party's
 work, and the wait for the ACK is a sleep on the clock, so on a virtual clock the timeout fires when
 the harness moves time past it and never because the machine was slow.
 """
@@ -82,9 +82,9 @@ async def exchange(address: str, er7: str, control_id: str, clock: Clock, timeou
     except OSError:
         return done(FAILED)
     finally:
-        if reading is not None and reading.done() and not reading.cancelled():
-            # An answer came back and was read (a call given up on counts nothing more: its answer, if
-            # it ever comes, is left for the harness to write off, docs/clock.md).
+        if reading is not None:
+            # Read, or given up on: the legacy PAS answers every block, so an answer given up on is
+            # one it wrote (or will write) that nobody will read, and the harness must not wait for it.
             clock.answers_received += 1
         for task in (reading, timer):
             if task is not None and not task.done():

@@ -88,8 +88,9 @@ async def test_no_ack_in_time_sends_again_under_the_same_control_id(middleware, 
     async with middleware(clock="virtual", ack_timeout_s=30) as (app, client):
         assert (await post(client, _booking(1, 0))).status_code == 200
         # The wait for the ACK is on the clock: moved past it once the PAS has read the message.
-        await run_until(app, lambda: len(pas.bookings()) == 1)
-        await run_until(app, lambda: len(pas.booked) == 1)
+        await run_until(app, lambda: len(pas.bookings()) == 2)
+        await run_until(app, lambda: app.state.forwarder.queue._settled, advance=False)
+        assert len(pas.booked) == 1
         controls = [c for _, c in pas.bookings()]
         assert len(controls) == 2 and controls[0] == controls[1]
         entries = [e for e in await _journal(client) if e["link"].startswith("middleware->pas")]
@@ -111,7 +112,7 @@ async def test_faults_on_the_pas_link_are_applied_and_journaled(middleware, pas)
                                                "action": "drop", "nth": [1]})
         assert r.status_code == 201, r.text
         assert (await post(client, _booking(1, 0))).status_code == 200
-        await run_until(app, lambda: len(pas.booked) == 1)
+        await run_until(app, lambda: app.state.forwarder.queue._settled)
         entries = [e for e in await _journal(client) if e["link"] == f"middleware->pas:{ODS}"]
         assert [(e["decision"], e["rule_id"], e["outcome"]) for e in entries] == [
             ("drop", "d1", "timeout"), ("pass", None, "delivered")]
