@@ -1,5 +1,6 @@
 #!/bin/sh
-# Entry point of the party image. `docker run IMAGE spine|pas|gp|broker [uvicorn options]` starts
+# Entry point of the party image. `docker run IMAGE spine|pas|gp|broker|middleware|legacy-pas
+# [uvicorn options]` starts
 # that party on its <PREFIX>_HOST (default 0.0.0.0) and <PREFIX>_PORT; any other command
 # (`uvicorn --factory <package>.app:create_app ...`, `testbed run ...`, a shell) runs as given.
 set -e
@@ -21,5 +22,7 @@ case "${1:-}" in
   pas)    shift; party trust_pas PAS 8002 "$@" ;;
   gp)     shift; party gp_system GP 8003 "$@" ;;
   broker) shift; party booking_broker BROKER 8000 "$@" ;;
+  middleware) shift; party middleware MIDDLEWARE 8004 "$@" ;;
+  legacy-pas) shift; party legacy_pas LEGACY_PAS 8005 "$@" ;;
   *)      exec "$@" ;;
 esac
