@@ -32,6 +32,7 @@ import structlog
 from party_common.clock import Clock
 from party_common.links.courier import ORIGIN, Courier
 from party_common.links.outcomes import DELIVERED, REJECTED, TIMEOUT, Delivery
+from party_common.messaging import BOOKING_CANCEL
 
 from middleware.mllp import exchange
 from middleware.queue import ACKED, REFUSED, UNDELIVERED, Item, Queue
@@ -111,7 +112,8 @@ class Forwarder:
 
     async def _forward(self, item: Item) -> None:
         generation = self._generation
-        if self.settings.spine_lookup:
+        # A cancellation names a booking the PAS has; only what brings a patient in is looked up.
+        if self.settings.spine_lookup and item.event != BOOKING_CANCEL:
             known = await self._look_up(item)
             if self._generation != generation or known is None:
                 return   # restarted meanwhile (the item is gone or will be taken again), or to be tried again

@@ -87,3 +87,14 @@ async def test_a_patient_the_spine_does_not_know_is_refused_and_not_forwarded(mi
         await run_until(app, lambda: app.state.forwarder.queue._settled)
         assert (await client.get("/queue")).json()["settled"] == {"refused": 1}
         assert pas.received == []
+
+
+async def test_a_cancellation_is_not_held_by_the_spine_lookup(middleware, pas, spine):
+    async with middleware(clock="virtual") as (app, client):
+        assert (await post(client, booking(1, 1))).status_code == 200
+        await run_until(app, lambda: len(pas.booked) == 1)
+        spine.down = True
+        reads = spine.reads
+        assert (await post(client, booking(1, 1, event="booking-cancel", status="cancelled"))).status_code == 200
+        await run_until(app, lambda: not pas.booked)
+        assert spine.reads == reads
