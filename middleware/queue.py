@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from party_common.database import Database
@@ -61,8 +61,13 @@ class MemoryQueue:
         self._ids = itertools.count(1)
 
     async def put(self, session: AsyncSession, item: Item) -> None:
-        item.id = next(self._ids)
-        self._items.append(item)
+        # Queued when the inbox's transaction commits (the record of the message with it): a message
+        # whose processing is rolled back (the same message racing in twice) is not queued at all.
+        def queued(_session) -> None:
+            item.id = next(self._ids)
+            self._items.append(item)
+
+        event.listen(session.sync_session, "after_commit", queued, once=True)
 
     async def head(self) -> Item | None:
         return self._items[0] if self._items else None
