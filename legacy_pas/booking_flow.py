@@ -20,7 +20,7 @@ from party_common.identifiers import is_valid_nhs_number
 from party_common.trusts.catalogue import Service, Trust
 from party_common.trusts.schedule import minute_to_datetime, minute_to_iso
 
-from legacy_pas.free_slots import free_slots
+from legacy_pas.free_slots import free_count, free_slots
 from legacy_pas.models import Appointment, BookedSlot, Referral
 from legacy_pas.v2 import (
     DATA_TYPE_ERROR, DUPLICATE_KEY_IDENTIFIER, REQUIRED_FIELD_MISSING, UNKNOWN_KEY_IDENTIFIER, Fields, Header, Reply,
@@ -168,7 +168,11 @@ def make_handlers(trust: Trust) -> dict[tuple[str, str], Kind]:
         lo = _minute(lo_text, "ARQ", 11) if lo_text else t.start_minute(t.first)
         hi = _minute(hi_text, "ARQ", 11) if hi_text else t.start_minute(t.stop)
         found = await free_slots(session, service, lo, hi, count)
-        segments = [segment("QAK", query_id, "OK" if found else "NF")]
+        # QAK-4 hit count total, QAK-5 this payload, QAK-6 hits remaining: the sender learns how many
+        # there are without walking every page (one count on the booked-slot index).
+        hits = await free_count(session, service, lo, hi)
+        segments = [segment("QAK", query_id, "OK" if found else "NF", "", str(hits), str(len(found)),
+                            str(max(hits - len(found), 0)))]
         for i, k in enumerate(found, start=1):
             slot_id, timing = service.slot_id(k), _timing(service, k)
             segments += [

@@ -3,8 +3,10 @@
 
 The PAS lists free slots from a moment on, at most `QRD-7` of them; a page asks for one more than it
 gives, and when there is one the `next` link starts at its minute. The legacy PAS says nothing of how
-many there are, so the searchset carries no `total` (a broker walks the pages to count). A search for
-busy slots finds none: the legacy PAS reports only what is free.
+many there are in QAK-4 (its hit count total from the page's start), so a first page carries it as
+`total` and a broker asks each service once. Later pages (they start at a cursor, so the PAS counts
+from there) and answers without a QAK-4 carry no `total`. A search for busy slots finds none: the
+legacy PAS reports only what is free.
 """
 
 from __future__ import annotations
@@ -90,19 +92,25 @@ async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier
     window = q.window("start")
     low = max(t.planning_start, window.low_minute() or t.planning_start, q.cursor or 0)
     high = min(t.end_minute(t.stop - 1), window.high_minute() or t.end_minute(t.stop - 1))
-    if (codes is not None and "free" not in codes) or low >= high or q.count == 0:
+    if (codes is not None and "free" not in codes) or low >= high:
+        return search_bundle(q, [], total=0, base=base, path="Slot")
+    if q.count == 0 and q.cursor:
         return search_bundle(q, [], total=None, base=base, path="Slot")
+    # One more than the page holds: whether there is a next page, and where it starts. A count-only
+    # search (`_count=0`) asks for one, for its QAK-4.
     d = await ask_pas(courier, clock, address, trust, service, low, high, q.count + 1, timeout_s)
     if not d.ok or not isinstance(d.body, dict):
         raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for slots "
                         f"({d.outcome}); try again", headers={"Retry-After": "1"})
+    # The PAS counts from the page's start: the search's total on its first page only.
+    total = None if q.cursor else v2.read_hits(d.body["message"])
     found = [s for s in (to_slot(trust, f) for f in v2.read_sqr(d.body["message"])) if s is not None]
     found = [s for s in found if window.holds(_micros(s["start"])) and _micros(s["start"]) >= low * 60_000_000]
     found.sort(key=lambda s: (s["start"], s["id"]))
     page, rest = found[:q.count], found[q.count:]
     next_position = _micros(rest[0]["start"]) // 60_000_000 if rest else None
     included = await gather(page, q.includes, _resolver(trust)) if page else []
-    return search_bundle(q, page, total=None, base=base, path="Slot", next_position=next_position,
+    return search_bundle(q, page, total=total, base=base, path="Slot", next_position=next_position,
                          included=included)
 
 

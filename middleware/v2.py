@@ -172,6 +172,16 @@ class FreeSlot:
     end: datetime | None
 
 
+def read_hits(message: hl7.Message) -> int | None:
+    """QAK-4, the hit count total of an SQR^S25 (how many slots are free from the query's start, not
+    just those listed); None when the PAS gives none."""
+    try:
+        value = _field(message.segment("QAK"), 4).strip()
+    except KeyError:
+        return None
+    return int(value) if value.isdigit() else None
+
+
 def read_sqr(message: hl7.Message) -> list[FreeSlot]:
     """The free slots an SQR^S25 lists: per slot its SCH, then AIS and AIL (docs/legacy-pas.md)."""
     slots: list[FreeSlot] = []

@@ -80,6 +80,11 @@ async def test_a_cancel_frees_the_slot_and_an_unknown_one_is_refused(sqlite_url)
             ("UBRN-1", "cancelled"), ("UBRN-2", "booked")]
 
 
+def hits(answer) -> tuple[int, int, int]:
+    """QAK-4 hit count total, QAK-5 this payload, QAK-6 hits remaining."""
+    return tuple(int(str(answer.extract_field("QAK", 1, n, 1, 1))) for n in (4, 5, 6))  # type: ignore[return-value]
+
+
 async def test_the_free_slot_query_leaves_out_booked_slots_and_keeps_to_its_count(sqlite_url):
     async with legacy_pas(sqlite_url) as (_app, _client, port):
         async with connection(port) as (reader, writer):
@@ -99,6 +104,12 @@ async def test_the_free_slot_query_leaves_out_booked_slots_and_keeps_to_its_coun
             # QRD-7 is a limit: more than there are gives them all; none at all is not a count.
             everything = await send(reader, writer, s25("Q4", count=5000, start="", end=""))
             assert len(free_slot_ids(everything)) == 26 * 2 * 4 - 1  # half a year of Mondays and Tuesdays
+            assert hits(everything) == (26 * 2 * 4 - 1, 26 * 2 * 4 - 1, 0)
+            # QAK-4 counts every free slot of the window, QAK-5 those listed, QAK-6 the rest; the
+            # booked slot is not counted.
+            assert hits(before)[1:] == (3, hits(before)[0] - 3) and hits(after) == (hits(before)[0] - 1, 3,
+                                                                                   hits(before)[0] - 4)
+            assert hits(none) == (0, 0, 0)
             zero = await send(reader, writer, s25("Q5", count=0))
             assert ack(zero) == ("AR", "Q5") and err_location(zero) == "QRD^1^7"
 

@@ -97,3 +97,24 @@ async def test_slot_searches_are_answered_by_the_legacy_pas(tmp_path):
         ids = [e["resource"]["id"] for e in r.json()["entry"] if e["resource"]["resourceType"] == "Slot"]
         assert ids == [slot_id(0), slot_id(2), slot_id(3)]
         assert (await client.get(f"/{ODS}/Slot/{slot_id(1)}")).json()["status"] == "busy"
+
+
+async def test_a_slot_search_says_how_many_from_the_pas_count_and_later_pages_do_not(tmp_path):
+    async with legacy_stack(tmp_path) as (mw, client, extract):
+        assert (await post(client, booking(1, 1))).status_code == 200
+        await _settled(mw, 1)
+        params = {"service": SERVICE, "status": "free", "_count": "100", "start": "ge2027-01-04T00:00:00Z"}
+        first = (await client.get(f"/{ODS}/Slot", params=params)).json()
+        every, page = [], first
+        while True:
+            every += [e["resource"]["id"] for e in page["entry"] if e["resource"]["resourceType"] == "Slot"]
+            url = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
+            if url is None:
+                break
+            page = (await client.get(url.replace("http://mw.test", ""))).json()
+            assert "total" not in page  # counted from its cursor by the PAS: not the search's total
+        assert slot_id(1) not in every and len(every) > 100
+        assert first["total"] == len(every)
+        counted = (await client.get(f"/{ODS}/Slot", params={**params, "_count": "0"})).json()
+        assert counted["total"] == len(every) and "entry" not in counted
+        assert "total" not in (await client.get(f"/{ODS}/Slot", params={**params, "_total": "none"})).json()
