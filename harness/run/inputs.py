@@ -102,8 +102,13 @@ def configured_inputs(rules: list[dict], scenario: dict) -> dict:
     out_rules = []
     for rid, rule in zip(rule_ids(rules), rules):
         share, basis = planned_share(rule)
+        # A rule on the middleware's links is the middleware's engine's, numbered by it: shown as
+        # `middleware:r1`, and measured on the middleware's journal only.
+        party = rule.get("party") or "broker"
+        engine_id = rid.split(":", 1)[1] if party != "broker" and rid.startswith(f"{party}:") else rid
         out_rules.append({
-            "id": rid, "link": rule.get("link"), "event": rule.get("event"), "action": rule.get("action"),
+            "id": rid if party == "broker" else f"{party}:{engine_id}", "party": party, "engine_id": engine_id,
+            "link": rule.get("link"), "event": rule.get("event"), "action": rule.get("action"),
             "plan": plan_text(rule), "share": share, "basis": basis,
             **{k: rule[k] for k in ("probability", "every", "nth", "window") if rule.get(k) is not None},
             "params": rule.get("params") or {},
@@ -123,9 +128,10 @@ def configured_inputs(rules: list[dict], scenario: dict) -> dict:
 
 
 def _rule_measure(rule: dict, matcher: FaultRule | None, attempts: list[tuple[dict, bool]], total: int) -> dict:
-    rid = rule["id"]
-    matched = [(e, f) for e, f in attempts
-               if matcher is not None and matcher.matches(e.get("link") or "", e.get("event") or "")]
+    rid = rule.get("engine_id") or rule["id"]
+    party = rule.get("party") or "broker"
+    matched = [(e, f) for e, f in attempts if (e.get("journal") or "broker") == party
+               and matcher is not None and matcher.matches(e.get("link") or "", e.get("event") or "")]
     n = len(matched)
     fired = sum(e.get("rule_id") == rid for e, _ in matched)
     failed = sum(f for _, f in matched)
@@ -134,7 +140,7 @@ def _rule_measure(rule: dict, matcher: FaultRule | None, attempts: list[tuple[di
     # The failure rate on these messages repeats the rule's plan when the rule made every failure
     # among them: then it is the input, read back.
     is_input = bool(rule["fails_delivery"] and failed and by_rule == failed)
-    return {"id": rid, "matched": n, "share_of_run": round(n / total, 6) if total else 0.0,
+    return {"id": rule["id"], "matched": n, "share_of_run": round(n / total, 6) if total else 0.0,
             "expected_fired": round(share * n, 2) if share is not None else None,
             "fired": fired, "fired_share": round(fired / n, 6) if n else None,
             "failed": failed, "failed_by_rule": by_rule, "failure_rate": round(failed / n, 6) if n else None,
@@ -164,7 +170,8 @@ def lost_by_cause(discrepancies: list[dict], journal: list[dict]) -> dict[str, i
         ubrn = e.get("ubrn")
         if not ubrn or ubrn in first or not delivery_failed(e):
             continue
-        first[ubrn] = f"rule {e['rule_id']} ({e.get('decision')})" if e.get("rule_id") else NO_RULE
+        rule = f"{e['journal']}:{e['rule_id']}" if e.get("journal") else e.get("rule_id")
+        first[ubrn] = f"rule {rule} ({e.get('decision')})" if e.get("rule_id") else NO_RULE
     lost = {d["ubrn"] for d in discrepancies if d.get("ubrn")}
     return dict(Counter(first.get(u, NO_FAILED_HOP) for u in sorted(lost)).most_common())
 
@@ -202,7 +209,7 @@ def _end_to_end_note(causes: dict[str, int], configured: dict, rules: list[dict]
     return "; ".join(parts)
 
 
-RULE_FIELDS = ("id", "link", "event", "action", "probability", "nth", "every", "window", "params")
+RULE_FIELDS = ("id", "party", "link", "event", "action", "probability", "nth", "every", "window", "params")
 
 
 def rules_of_run(summary: dict, scenario: dict) -> list[dict]:

@@ -181,13 +181,15 @@ async def require_middleware(client: httpx.AsyncClient, urls: StackUrls) -> None
                              "without them? stop it, or start it with `testbed up --legacy-trust ...`)")
 
 
-async def configure_middleware(client: httpx.AsyncClient, base: str, scenario: Scenario) -> None:
+async def configure_middleware(client: httpx.AsyncClient, base: str, scenario: Scenario) -> list[dict]:
     """Puts the scenario's rules on the middleware's links (`middleware->...`) on the middleware,
-    replacing any there, as the broker's are put on the broker."""
+    replacing any there, as the broker's are put on the broker; returns them as the middleware
+    answered (its own rule ids), marked as the middleware's, for the run's configured inputs."""
     r = await client.put(f"{base}/faults", json=scenario.fault_plan("middleware"))
     if r.status_code != 200:
         detail = (r.json().get("issue") or [{}])[0].get("diagnostics", r.text[:200])
         raise StackError(f"the middleware refused the scenario's fault plan (PUT /faults): {detail}")
+    return [{**rule, "party": "middleware"} for rule in r.json().get("rules") or []]
 
 
 async def wait_for_drain(client: httpx.AsyncClient, urls: StackUrls, timeout: float,
@@ -343,7 +345,7 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
     simulated_from = driver.at if driver else None
     replaced = await configure_broker(client, opts.urls, scenario, keep_rules=opts.keep_rules)
     if opts.urls.middleware:
-        await configure_middleware(client, opts.urls.middleware, scenario)
+        replaced["rules"] = [*replaced["rules"], *await configure_middleware(client, opts.urls.middleware, scenario)]
     if opts.replay:
         await opts.replay.configure(client, opts.urls)
     journal_since = (await client.get(f"{opts.urls.broker}/journal", params={"_count": 1})).json()["head"]

@@ -132,3 +132,29 @@ def test_a_legacy_trusts_middleware_settings_are_inputs_and_its_failures_count_a
                               {"discrepancies": [discrepancy("u1", "missing_at_pas", "lost")]}, {})
     assert doc["configured"]["legacy"] == legacy and doc["configured"]["rules"] == []
     assert doc["measured"]["lost_by_cause"] == {NO_RULE: 1}
+
+
+@pytest.mark.timeout(60)
+def test_a_rule_on_the_middlewares_links_is_an_input_of_its_own_measured_on_its_journal_only():
+    # Both engines number their rules from r1: the middleware's is shown as `middleware:r1` and its
+    # counts come from the middleware's journal, never from the broker's r1.
+    rules = [{"id": "r1", "link": "broker->pas:*", "action": "drop", "probability": 0.1},
+             {"id": "r1", "link": "middleware->spine", "action": "outage", "period_s": 1800, "duty": 0.4,
+              "party": "middleware"}]
+    broker = [{**entry(1, 1.0, "broker->pas:RT4", ubrn="u1", delivered=False), "rule_id": "r1", "decision": "drop"}]
+    middleware = [{**entry(n, 2.0 + n, "middleware->spine", ubrn=f"u{n}", delivered=n != 2),
+                   "rule_id": "r1" if n == 2 else None, "decision": "outage" if n == 2 else "pass",
+                   "journal": "middleware", "event": "patient-read"} for n in (2, 3)]
+    doc = inputs_and_outcomes(rules, {}, [*broker, *middleware],
+                              {"discrepancies": [discrepancy("u1", "missing_at_pas", "lost"),
+                                                 discrepancy("u2", "missing_at_pas", "lost")]}, {})
+    shown = {r["id"]: r for r in doc["configured"]["rules"]}
+    assert set(shown) == {"r1", "middleware:r1"} and shown["middleware:r1"]["party"] == "middleware"
+    measured = {r["id"]: r for r in doc["measured"]["rules"]}
+    assert (measured["middleware:r1"]["matched"], measured["middleware:r1"]["fired"]) == (2, 1)
+    assert (measured["r1"]["matched"], measured["r1"]["fired"]) == (1, 1)
+    assert doc["measured"]["lost_by_cause"] == {"rule r1 (drop)": 1, "rule middleware:r1 (outage)": 1}
+    # As a run folder records them, the rules read back the same.
+    again = rules_of_run({"configured": doc["configured"]}, {})
+    assert inputs_and_outcomes(again, {}, [*broker, *middleware], {"discrepancies": []}, {})["configured"]["rules"] \
+        == doc["configured"]["rules"]
