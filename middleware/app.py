@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from party_common.app_factory import create_party_app
 from party_common.booking import trust_org
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
 
     app = create_party_app("middleware", root_capability(catalogue.trusts, settings.base_url), lifespan=lifespan,
                            health=health, clock=clock)
-    app.add_middleware(RestartGate, forwarder_of=lambda: getattr(app.state, "forwarder", None))
+    # Innermost, so inside the clock's middleware: a 503 while restarting is a call received and
+    # answered like any other (docs/clock.md); outside it, each would be a request the harness saw
+    # sent and never received, and the answers it hid behind that excess, time moved under.
+    app.user_middleware.append(Middleware(RestartGate, forwarder_of=lambda: getattr(app.state, "forwarder", None)))
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -6,8 +6,8 @@ What the sender experiences becomes a Delivery: `AA` delivered, `AE`/`AR` reject
 understood and refused, or could not process: sending it again changes nothing), no connection
 unreachable, a connection closed without an answer failed, no answer in time timeout.
 
-The exchange is a call to another party, counted as the HTTP calls are (docs/clock.md): sent when
-written, its answer received when read or given up on (the legacy PAS counts each message received
+The exchange is a call to another party, counted as the HTTP calls are (docs/clock.md): the connect
+is the sender's own work, the message sent when written, its answer received when read or given up on (the legacy PAS counts each message received
 and answered on its clock, as a party counts HTTP calls); while the worker waits it is not this party's
 work, and the wait for the ACK is a sleep on the clock, so on a virtual clock the timeout fires when
 the harness moves time past it and never because the machine was slow.
@@ -56,8 +56,11 @@ async def exchange(address: str, er7: str, control_id: str, clock: Clock, timeou
 
     host, port = split_address(address)
     try:
-        with clock.calling_out():
-            reader, writer = await open_hl7_connection(host, port, limit=READ_LIMIT)
+        # The connect is this party's own work, not a call yet: nothing is counted on the wire until
+        # the message is written, so waiting here as on another party let the harness move time
+        # between the connect and the write (the PAS then took the message at a later time than it
+        # was sent, and its ACK came after the sender's timeout).
+        reader, writer = await open_hl7_connection(host, port, limit=READ_LIMIT)
     except OSError:
         return done(UNREACHABLE)
     reading: asyncio.Task | None = None

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from party_common.http_client import PARTY_CALL_HEADER
 from party_common.identifiers import ubrn_from_sequence
 from tests.middleware.helpers import booking, patient, post, run_until
 
@@ -98,3 +99,15 @@ async def test_a_cancellation_is_not_held_by_the_spine_lookup(middleware, pas, s
         assert (await post(client, booking(1, 1, event="booking-cancel", status="cancelled"))).status_code == 200
         await run_until(app, lambda: not pas.booked)
         assert spine.reads == reads
+
+
+async def test_a_503_while_restarting_is_a_call_received_and_answered_on_the_clock(middleware, pas, spine):
+    # Answered outside the clock's counting, each 503 was a call the harness saw sent and never
+    # received, and (the sums being the stack's) an answer elsewhere on the wire hidden behind it.
+    async with middleware(**CRASHING) as (app, client):
+        await _queue_bookings_with_the_spine_gone(app, client, spine, 1)
+        clock = app.state.clock
+        before = (clock.calls_received, clock.calls_answered)
+        r = await client.get("/health", headers={PARTY_CALL_HEADER: "1"})
+        assert r.status_code == 503
+        assert (clock.calls_received, clock.calls_answered) == (before[0] + 1, before[1] + 1)
