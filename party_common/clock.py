@@ -235,6 +235,17 @@ class VirtualClock(Clock):
                     await asyncio.sleep(0)
             self.offset = target
 
+    async def hold_at(self, target: float) -> None:
+        """Moves to `target` seconds, or to the earliest sleeper's wake time if that is sooner, waking
+        nobody: the first half of moving several parties' clocks together. Once every party's time is
+        there, `advance_to(target)` wakes the sleepers, and what they send reaches parties already at
+        their time rather than one still behind (which would take it at an earlier time)."""
+        if target < self.offset:
+            raise ClockError(f"the clock is at {self.offset:g}s and cannot go back to {target:g}s")
+        async with self._advancing:
+            due = self.next_wakeup()
+            self.offset = max(self.offset, target if due is None else min(target, due))
+
     async def advance_by(self, seconds: float) -> None:
         if seconds < 0:
             raise ClockError(f"cannot advance by a negative {seconds:g}s")

@@ -57,16 +57,22 @@ async def advance_clock(request: Request, clock: ClockDep):
     if not isinstance(body, dict):
         raise invalid('body must be a JSON object: {"to_s": seconds} or {"by_s": seconds}')
     given = [f for f in ("to_s", "by_s") if f in body]
-    unknown = sorted(set(body) - {"to_s", "by_s"})
+    unknown = sorted(set(body) - {"to_s", "by_s", "wake"})
     if unknown:
-        raise invalid(f"unknown field {unknown[0]!r}: give to_s or by_s", unknown[0])
+        raise invalid(f"unknown field {unknown[0]!r}: give to_s or by_s (and wake)", unknown[0])
+    wake = body.get("wake", True)
+    if not isinstance(wake, bool):
+        raise invalid("wake must be true or false", "wake")
     if len(given) != 1:
         raise invalid("give exactly one of to_s (seconds since the clock started) or by_s (seconds to add)",
                       "to_s" if not given else given[1])
     field = given[0]
     seconds = _seconds(body, field)
     try:
-        await (clock.advance_to(seconds) if field == "to_s" else clock.advance_by(seconds))
+        target = seconds if field == "to_s" else clock.offset + seconds
+        if field == "by_s" and seconds < 0:
+            raise ClockError(f"cannot advance by a negative {seconds:g}s")
+        await (clock.advance_to(target) if wake else clock.hold_at(target))
     except ClockError as exc:
         raise invalid(str(exc), field) from None
     return clock_state(clock)

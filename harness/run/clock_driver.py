@@ -86,6 +86,11 @@ class ClockDriver:
         return self.at
 
     async def _advance_all(self, seconds: float) -> None:
+        # Every party's time moves first, waking nobody; then each stage wakes its sleepers. Woken
+        # in stages alone, a receiver's sleeper (the legacy PAS's ACK delay) answered a sender
+        # whose clock was still behind, which acted on it at the earlier time (its ACK timeout then
+        # counted from there and fired before the next ACK came).
+        await asyncio.gather(*(self._call(name, "POST", {"to_s": seconds, "wake": False}) for name in self.urls))
         for stage in self.stages:
             await asyncio.gather(*(self._call(name, "POST", {"to_s": seconds}) for name in stage))
 
@@ -103,17 +108,24 @@ class ClockDriver:
         on the wire either way, as a request or as an answer: what is left then can only move when
         time does.
 
-        A call on the wire is waited for at most `wire_patience_s` of real time: one whose sender
-        gave up after writing it may never be counted by its receiver, nor an answer by a caller
-        that gave up.
+        A call on the wire is waited for at most `wire_patience_s` of real time without anything
+        moving (no party busy, no call counted anywhere): one whose sender gave up after writing it
+        may never be counted by its receiver, nor an answer by a caller that gave up. The patience
+        starts again whenever something moves, so a burst of calls that takes a loaded machine
+        longer than that to work through (each arriving, answered, read in turn) is not written off
+        while it is still arriving, and time does not move under it.
         """
         deadline = time.monotonic() + timeout_s
         wire_deadline: float | None = None
+        seen: tuple[int, ...] | None = None
         while True:
             states = await self.states()
             # Read after the parties: work the harness handed them since is on the wire or theirs.
             counted = {**states, "harness": self.own_state(self.activity)} if self.activity is not None else states
             busy = [name for name, s in counted.items() if s.get("busy")]
+            moved = call_counts(counted)
+            if busy or moved != seen:
+                wire_deadline, seen = None, moved
             if not busy:
                 on_wire = in_transit(counted)
                 self.written_off = min(self.written_off, on_wire)
@@ -165,6 +177,12 @@ def in_transit(states: dict[str, dict]) -> int:
     requests = sent - sum(c.get("received", 0) for c in calls)
     answers = sum(c.get("answered", 0) for c in calls) - sum(c.get("answers", 0) for c in calls)
     return max(0, requests) + max(0, answers)
+
+
+def call_counts(states: dict[str, dict]) -> tuple[int, ...]:
+    """Every party's call counters, in one tuple: when it changes, a call has moved on."""
+    return tuple(int((s.get("calls") or {}).get(key, 0)) for s in states.values()
+                 for key in ("sent", "unreached", "received", "answered", "answers"))
 
 
 def earliest_wakeup(states: dict[str, dict]) -> float | None:

@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from harness.run import clock_driver
 from harness.run.clock_driver import ClockDriver, harness_activity
 from harness.stack.endpoints import StackUrls
 from party_common.app_factory import create_party_app
@@ -112,6 +113,27 @@ async def test_a_call_that_never_arrives_is_waited_for_once_then_written_off():
     assert polls[0] == before + 1 and time.monotonic() - started < 0.2
 
 
+async def test_calls_still_arriving_are_not_written_off_however_long_they_take(monkeypatch):
+    # A burst of calls a loaded machine works through one by one: each poll finds one more received
+    # and one more sent, so something is on the wire for longer than the patience, but it moves.
+    # Written off after the patience, time moved under the last of them (an MLLP query given up on).
+    now = [0.0]
+
+    def monotonic() -> float:
+        now[0] += 0.1   # every reading of the time is a tenth of a second later: no real waiting
+        return now[0]
+
+    monkeypatch.setattr(clock_driver.time, "monotonic", monotonic)
+    burst = [_state(sent=k + 1, received=k) for k in range(1, 30)]
+    driver, polls = _driver([*burst, _state(sent=30, received=30)])
+    await driver.settled(poll_s=0, wire_patience_s=0.5)
+    assert polls[0] == len(burst) + 1 and driver.written_off == 0
+    # Stuck, it is still written off after the patience.
+    stuck, _ = _driver([_state(sent=2, received=1)])
+    await stuck.settled(poll_s=0, wire_patience_s=0.5)
+    assert stuck.written_off == 1
+
+
 async def test_a_connection_refused_is_not_on_the_wire():
     driver, polls = _driver([_state(sent=1, unreached=1)])
     await driver.settled(poll_s=0)
@@ -145,6 +167,31 @@ async def test_parties_count_the_calls_between_them_at_both_ends():
     assert (caller_clock.calls_sent, caller_clock.calls_unreached) == (2, 1)
 
 
+
+
+async def test_what_a_woken_receiver_sends_reaches_a_sender_already_at_its_time():
+    # The legacy PAS (a receiver, moved first) wakes from its ACK delay and answers the middleware
+    # (moved after it): the middleware must act on the answer at the new time, not the one before.
+    pas_clock, middleware_clock = VirtualClock(), VirtualClock()
+    seen: list[float] = []
+
+    async def ack_after_delay() -> None:
+        await pas_clock.sleep(20)
+        seen.append(middleware_clock.monotonic())   # the middleware reads the ACK, now
+
+    apps = {name: create_party_app(name, {"resourceType": "CapabilityStatement"}, clock=c)
+            for name, c in (("legacy_pas", pas_clock), ("middleware", middleware_clock),
+                            ("spine", VirtualClock()), ("pas", VirtualClock()), ("gp", VirtualClock()),
+                            ("broker", VirtualClock()))}
+    transport = httpx.MockTransport(lambda r: httpx.Response(404))
+    routes = {f"http://{name}": httpx.ASGITransport(app=app) for name, app in apps.items()}
+    async with httpx.AsyncClient(mounts=routes, transport=transport) as client:
+        urls = StackUrls(**{name: f"http://{name}" for name in apps})
+        acking = asyncio.create_task(ack_after_delay())
+        await asyncio.sleep(0)
+        await ClockDriver(client, urls).advance_to(20)
+        await acking
+    assert seen == [20]
 
 
 async def test_the_driver_moves_real_parties_clocks(tmp_path):

@@ -79,6 +79,30 @@ async def test_a_sleep_started_by_a_woken_sleeper_within_the_advance_wakes_in_th
     assert seen == [5, 10, 15]
 
 
+async def test_holding_at_a_time_moves_it_and_wakes_nobody_nor_passes_a_sleeper():
+    clock = VirtualClock(EPOCH)
+    woke: list[float] = []
+
+    async def sleeper(seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(clock.monotonic())
+
+    tasks = [asyncio.create_task(sleeper(s)) for s in (10, 30)]
+    await asyncio.sleep(0)
+    await clock.hold_at(10)
+    await asyncio.sleep(0)
+    assert clock.monotonic() == 10 and woke == [] and clock.sleepers == 2
+    await clock.advance_to(10)   # the second half: those due wake, at their time
+    assert woke == [10]
+    await clock.hold_at(50)      # not past the sleeper due at 30: it must wake at its own time
+    assert clock.monotonic() == 30 and woke == [10]
+    await clock.advance_to(50)
+    await asyncio.gather(*tasks)
+    assert woke == [10, 30] and clock.monotonic() == 50
+    with pytest.raises(ClockError):
+        await clock.hold_at(40)
+
+
 async def test_the_clock_never_goes_backwards():
     clock = VirtualClock(EPOCH)
     await clock.advance_to(50)

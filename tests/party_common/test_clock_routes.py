@@ -48,6 +48,9 @@ async def test_a_virtual_clock_moves_only_when_advanced(name, tmp_path):
         r = await http.post("/clock/advance", json={"by_s": 1.5})
         assert r.json()["elapsed_s"] == 3601.5
         assert (await http.get("/clock")).json()["now"] == "2006-06-05T10:00:01.500000Z"
+        # Time moved and nobody woken: the first half of a harness moving every party together.
+        r = await http.post("/clock/advance", json={"to_s": 3700, "wake": False})
+        assert r.status_code == 200 and r.json()["elapsed_s"] == 3700
 
 
 @pytest.mark.parametrize("name", PARTIES)
@@ -62,6 +65,7 @@ async def test_bad_advances_are_refused_naming_the_field(name, tmp_path):
             ({"to_s": 200, "by_s": 1}, "by_s", "exactly one"),
             ({}, "to_s", "exactly one"),
             ({"at": 5}, "at", "unknown field"),
+            ({"to_s": 200, "wake": "no"}, "wake", "true or false"),
         ]
         for body, field, words in cases:
             r = await http.post("/clock/advance", json=body)
