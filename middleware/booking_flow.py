@@ -85,8 +85,15 @@ def make_handlers(trust: Trust, queue: Queue) -> dict[str, Handler]:
         start, end = service.template.start_minute(k), service.template.end_minute(k)
         family, given = _patient_name(msg)
         booking = v2.Booking(ubrn, f.nhs_number, service.id, service.slot_id(k), start, end, family, given)
+        if booking.slot_id in await queue.held_slots(trust.ods):
+            # Answered before the PAS has it, a booking must still take its slot at once: a second
+            # booking of it would be accepted here and refused at the trust (AE), a patient told yes
+            # whom the trust never sees.
+            raise FhirError(409, "conflict", f"slot {booking.slot_id} is already booked (its booking is on its "
+                            f"way to {trust.ods}'s PAS)", [slot_where], bars_code="REC_CONFLICT")
         now = party_clock().now()
         queued = item(msg, BOOKING_REQUEST, ubrn, f.nhs_number, lambda cid: v2.siu_s12(trust.ods, booking, cid, now))
+        queued.slot_id = booking.slot_id
         await queue.put(session, queued)
         return [appointment_resource(BookingFacts(
             ubrn=ubrn, nhs_number=f.nhs_number, trust_ods=trust.ods, gp_ods=f.gp_ods, service_id=service.id,

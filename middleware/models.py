@@ -43,6 +43,8 @@ class QueuedMessage(Base):
     control_id: Mapped[str] = mapped_column(String(20))
     er7: Mapped[str] = mapped_column(Text)
     bundle: Mapped[str] = mapped_column(Text)   # the BaRS message it came as (the journal's ids)
+    # The slot a queued booking takes: held (not offered, not booked again) until the PAS answers.
+    slot_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -44,6 +44,7 @@ class Item:
     state: str = PENDING
     detail: str | None = None
     spine_tries: int = field(default=0, compare=False)
+    slot_id: str | None = None   # a booking's slot, held while it waits
 
     def view(self) -> dict:
         return {"id": self.id, "ods": self.ods, "event": self.event, "ubrn": self.ubrn,
@@ -71,6 +72,10 @@ class MemoryQueue:
 
     async def head(self) -> Item | None:
         return self._items[0] if self._items else None
+
+    async def held_slots(self, ods: str) -> set[str]:
+        """The slots of the trust's bookings still waiting here: the PAS does not know them taken yet."""
+        return {i.slot_id for i in self._items if i.ods == ods and i.slot_id and i.state == PENDING}
 
     async def attempted(self, item: Item) -> None:
         item.attempts += 1
@@ -105,6 +110,7 @@ class PersistentQueue:
         # In the inbox's transaction: the message is on disk before its 200 leaves.
         session.add(QueuedMessage(ods=item.ods, event=item.event, ubrn=item.ubrn, nhs_number=item.nhs_number,
                                   control_id=item.control_id, er7=item.er7, bundle=orjson.dumps(item.bundle).decode(),
+                                  slot_id=item.slot_id,
                                   state=PENDING, attempts=0, created_at=item.created_at, updated_at=item.created_at))
 
     async def head(self) -> Item | None:
@@ -112,6 +118,12 @@ class PersistentQueue:
             row = (await s.execute(select(QueuedMessage).where(QueuedMessage.state == PENDING)
                                    .order_by(QueuedMessage.id).limit(1))).scalar_one_or_none()
         return None if row is None else _item(row)
+
+    async def held_slots(self, ods: str) -> set[str]:
+        async with self.db.session() as s:
+            rows = await s.execute(select(QueuedMessage.slot_id).where(
+                QueuedMessage.state == PENDING, QueuedMessage.ods == ods, QueuedMessage.slot_id.is_not(None)))
+            return {slot for slot in rows.scalars() if slot}
 
     async def attempted(self, item: Item) -> None:
         # Counted before the attempt goes out, so attempts after a restart carry on from there.
@@ -150,7 +162,7 @@ class PersistentQueue:
 def _item(row: QueuedMessage) -> Item:
     return Item(ods=row.ods, event=row.event, ubrn=row.ubrn, nhs_number=row.nhs_number, control_id=row.control_id,
                 er7=row.er7, bundle=orjson.loads(row.bundle), created_at=row.created_at, id=row.id,
-                attempts=row.attempts, state=row.state, detail=row.detail)
+                attempts=row.attempts, state=row.state, detail=row.detail, slot_id=row.slot_id)
 
 
 Queue = MemoryQueue | PersistentQueue

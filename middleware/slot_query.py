@@ -77,7 +77,8 @@ async def ask_pas(courier: Courier, clock: Clock, address: str | None, trust: Tr
 
 
 async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier, clock: Clock,
-                       address: str | None, timeout_s: float) -> dict:
+                       address: str | None, timeout_s: float, held: set[str] = frozenset()) -> dict:
+    """`held`: the slots of bookings queued here, which the PAS still lists free: not offered."""
     service, named = wanted_service(trust, q)
     if service is None:
         what = ", ".join(named) or "no parameter"
@@ -98,13 +99,19 @@ async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier
         return search_bundle(q, [], total=None, base=base, path="Slot")
     # One more than the page holds: whether there is a next page, and where it starts. A count-only
     # search (`_count=0`) asks for one, for its QAK-4.
-    d = await ask_pas(courier, clock, address, trust, service, low, high, q.count + 1, timeout_s)
+    # Held slots of this service in the window: asked for beyond the page, left out, not counted.
+    held_here = {sid for sid in held if (p := trust.slot(sid)) is not None and p[0] is service
+                 and low <= t.start_minute(p[1]) < high and window.holds(t.start_minute(p[1]) * 60_000_000)}
+    d = await ask_pas(courier, clock, address, trust, service, low, high, q.count + 1 + len(held_here), timeout_s)
     if not d.ok or not isinstance(d.body, dict):
         raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for slots "
                         f"({d.outcome}); try again", headers={"Retry-After": "1"})
     # The PAS counts from the page's start: the search's total on its first page only.
     total = None if q.cursor else v2.read_hits(d.body["message"])
-    found = [s for s in (to_slot(trust, f) for f in v2.read_sqr(d.body["message"])) if s is not None]
+    if total is not None:
+        total = max(0, total - len(held_here))
+    found = [s for s in (to_slot(trust, f) for f in v2.read_sqr(d.body["message"]))
+             if s is not None and s["id"] not in held_here]
     found = [s for s in found if window.holds(_micros(s["start"])) and _micros(s["start"]) >= low * 60_000_000]
     found.sort(key=lambda s: (s["start"], s["id"]))
     page, rest = found[:q.count], found[q.count:]

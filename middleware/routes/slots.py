@@ -23,8 +23,9 @@ SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
 async def search(trust: TrustDep, request: Request, courier: CourierDep, q: SlotQuery):
     """Free slots of one service, earliest first, as the legacy PAS lists them."""
     settings = request.app.state.settings
+    held = await request.app.state.forwarder.queue.held_slots(trust.ods)
     return FhirResponse(await search_slots(q, trust, trust_base(request, trust), courier, request.app.state.clock,
-                                           settings.pas_mllp.get(trust.ods), settings.ack_timeout_s))
+                                           settings.pas_mllp.get(trust.ods), settings.ack_timeout_s, held))
 
 
 @router.get("/{ods}/Slot/{slot_id}")

@@ -15,7 +15,7 @@ from party_common.fhir_json import FHIR_JSON
 from party_common.http_client import RoutingTransport
 from party_common.identifiers import ODS_SYSTEM
 from tests.inprocess import TRACE_HOOKS, running
-from tests.middleware.helpers import ODS, SERVICE, SPINE, settings_env, slot_id
+from tests.middleware.helpers import ODS, SERVICE, SPINE, booking, post, run_until, settings_env, slot_id
 from trust_pas.app import create_app as create_pas
 from trust_pas.settings import Settings as PasSettings
 
@@ -97,3 +97,27 @@ async def test_the_broker_discovers_the_trusts_at_every_root_and_searches_the_le
             assert r.status_code == 200, r.text
             assert [s["id"] for s in _slots(r.json())] == [slot_id(0), slot_id(1)]
     assert any(kind.startswith("SQM") for kind, _ in pas.received)
+
+
+@pytest.mark.parametrize("queue", ["memory", "persistent"])
+async def test_a_queued_bookings_slot_is_held_until_the_pas_has_it(middleware, pas, spine, queue):
+    # Answered 200 before the PAS has it, a booking must still take its slot at once: not offered to
+    # the next search, and a second booking of it refused here (409), not accepted and then refused
+    # at the trust.
+    spine.down = True   # the booking waits in the queue for its look-up
+    async with middleware(clock="virtual", queue=queue, spine_retry_s=5) as (app, client):
+        params = [("service", SERVICE), ("status", "free"), ("start", "ge2027-01-04T00:00:00Z"), ("_count", "2")]
+        before = (await client.get(f"/{ODS}/Slot", params=params)).json()
+        assert [s["id"] for s in _slots(before)][:1] == [slot_id(0)]
+        assert (await post(client, booking(1, 0))).status_code == 200
+        after = (await client.get(f"/{ODS}/Slot", params=params)).json()
+        assert [s["id"] for s in _slots(after)] == [slot_id(1), slot_id(2)]
+        second = await post(client, booking(2, 0))
+        assert second.status_code == 409, second.text
+        assert second.json()["issue"][0]["code"] == "conflict"
+        spine.down = False
+        await run_until(app, lambda: list(pas.booked) == [slot_id(0)])
+        # At the PAS now: free of the queue's hold, and busy there.
+        final = (await client.get(f"/{ODS}/Slot", params=params)).json()
+        assert [s["id"] for s in _slots(final)] == [slot_id(1), slot_id(2)]
+        assert (await app.state.forwarder.queue.held_slots(ODS)) == set()

@@ -60,7 +60,10 @@ async def _settled(mw, n: int) -> None:
 async def test_bookings_cancels_and_refusals_reach_the_legacy_pas_book(tmp_path):
     async with legacy_stack(tmp_path) as (mw, client, extract):
         assert (await post(client, booking(1, 0))).status_code == 200
-        # Another booking of the same slot: accepted by the engine, refused by the PAS (AE), not retried.
+        # (While it waits in the queue its slot is held: tests/middleware/test_fhir_surface.py.)
+        await _settled(mw, 1)
+        # Once the PAS has it, another booking of the same slot is accepted by the engine (which does
+        # not ask the PAS first) and refused by the PAS (AE), not retried.
         assert (await post(client, booking(2, 0))).status_code == 200
         await _settled(mw, 2)
         book = await _appointments(extract)
