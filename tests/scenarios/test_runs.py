@@ -24,7 +24,8 @@ from .test_library import NAMES
 pytestmark = pytest.mark.slow
 
 # On the virtual clock: their outcome hangs on time (outages, a PAS taking minutes), simulated here.
-VIRTUAL = ["spine-vanishes", "spine-vanishes-reliable", "tactical-pas", "tactical-pas-reliable"]
+VIRTUAL = ["spine-vanishes", "spine-vanishes-reliable", "tactical-pas", "tactical-pas-reliable", "middleware-2006",
+           "middleware-2006-reliable"]
 
 
 
