@@ -120,10 +120,17 @@ def test_two_legacy_trusts_take_consecutive_mllp_ports(tmp_path):
 def test_the_clock_driver_moves_the_middleware_after_the_receivers_and_before_the_broker():
     moved: list[list[str]] = []
 
+    held: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
         name = request.url.host
         if request.method == "POST":
-            moved.append([name])
+            # Every party's time moves first, waking nobody (`wake: false`); then each stage wakes.
+            if json.loads(request.content).get("wake") is False:
+                assert not moved, "a party was woken before every party's time had moved"
+                held.append(name)
+            else:
+                moved.append([name])
         return httpx.Response(200, json={"mode": "virtual", "elapsed_s": 0.0, "next_wakeup_s": None})
 
     async def go(urls: StackUrls) -> None:
@@ -136,10 +143,12 @@ def test_the_clock_driver_moves_the_middleware_after_the_receivers_and_before_th
                      middleware="http://middleware", legacy_pas="http://legacy_pas")
     asyncio.run(go(urls))
     order = [m[0] for m in moved]
+    assert sorted(held) == sorted(urls.as_dict())
     assert set(order[:4]) == {"spine", "pas", "gp", "legacy_pas"} and order[4:] == ["middleware", "broker"]
     moved.clear()
+    held.clear()
     asyncio.run(go(urls.without_legacy()))
-    assert len(moved) == 4 and moved[-1] == ["broker"]
+    assert len(moved) == 4 and moved[-1] == ["broker"] and len(held) == 4
 
 
 def test_up_refuses_an_unknown_legacy_trust_in_one_line():
