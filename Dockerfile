@@ -5,7 +5,7 @@
 #   uvicorn --factory booking_broker.app:create_app --host 0.0.0.0 --port 8000 (or just: broker)
 #   uvicorn --factory middleware.app:create_app --host 0.0.0.0 --port 8004   (or just: middleware)
 #   uvicorn --factory legacy_pas.app:create_app --host 0.0.0.0 --port 8005   (or just: legacy-pas)
-#   testbed run --scenario scenarios/choose-and-book-2006.yaml --host ...
+#   testbed run --scenario scenarios/dropped-booking-messages.yaml --host ...
 #
 # BASE_IMAGE: a Debian-like image with Python 3.11+ and its venv module: python:3.11-slim by default,
 # testbed/base-python:bookworm where no registry can be reached (docker/build-base-images.sh).

@@ -80,7 +80,7 @@ def test_every_package_and_its_data_is_in_the_build_context():
     assert not left_out, f"the image would be built without {left_out[:10]}: let them in in .dockerignore"
     # What the Dockerfile copies besides the packages.
     for needed in ("pyproject.toml", "README.md", "docker/entrypoint.sh", "docker/healthcheck.sh",
-                   "scenarios/choose-and-book-2006.yaml"):
+                   "scenarios/dropped-booking-messages.yaml"):
         assert in_context(needed, rules), needed
     # And what must stay out, so the context stays small and no local state reaches the image.
     for kept_out in ("tests/conftest.py", ".git/HEAD", "runs/x/summary.json", "harness/__pycache__/cli.cpython-311.pyc",

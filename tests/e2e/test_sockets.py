@@ -127,7 +127,7 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path):
 
         # A scenario against the running stack: its faults are set over HTTP and journaled.
         # Its expect: block is calibrated for the scenario's own workload, not for 40 bookings on a used stack.
-        scenario = yaml.safe_load((REPO / "scenarios" / "choose-and-book-2006.yaml").read_text())
+        scenario = yaml.safe_load((REPO / "scenarios" / "dropped-booking-messages.yaml").read_text())
         scenario.pop("expect")
         (tmp_path / "c-and-b.json").write_text(json.dumps(scenario))
         scen = subprocess.run(_testbed("run", "--scenario", str(tmp_path / "c-and-b.json"),
@@ -135,7 +135,7 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path):
                                        *_port_args(ports)), capture_output=True, text=True, timeout=180)
         assert scen.returncode == 0, scen.stderr
         summary = json.loads(scen.stdout)
-        assert summary["run"]["scenario"] == "choose-and-book-2006" and summary["run"]["seed"] == 7
+        assert summary["run"]["scenario"] == "dropped-booking-messages" and summary["run"]["seed"] == 7
         journal = [json.loads(line) for line in
                    (Path(summary["run"]["folder"]) / "journal.jsonl").read_text().splitlines()]
         drops = [e for e in journal if e["decision"] == "drop"]

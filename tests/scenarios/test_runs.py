@@ -24,8 +24,8 @@ from .test_library import NAMES
 pytestmark = pytest.mark.slow
 
 # On the virtual clock: their outcome hangs on time (outages, a PAS taking minutes), simulated here.
-VIRTUAL = ["spine-vanishes", "spine-vanishes-reliable", "tactical-pas", "tactical-pas-reliable", "middleware-2006",
-           "middleware-2006-reliable"]
+VIRTUAL = ["spine-vanishes", "spine-vanishes-reliable", "tactical-pas", "tactical-pas-reliable",
+           "choose-and-book-2006", "choose-and-book-2006-reliable"]
 
 
 
@@ -81,7 +81,7 @@ def test_library_scenario_meets_its_expectations(name, tmp_path):
         assert lost_slots and all(slot.startswith("rt2-") for slot in lost_slots)   # only the interim PAS loses them
     if name == "lost-acks-duplicates-reliable":
         assert sum(e["decision"] == "lose-ack" for e in journal) >= 10   # acks were lost; nothing doubled
-    if name == "choose-and-book-2006-reliable":
+    if name == "dropped-booking-messages-reliable":
         # Cancelled bookings came out cancelled everywhere and their rebookings booked (no discrepancy).
         assert summary["followups"]["cancellations"].get("accepted", 0) > 0
         assert summary["followups"]["rebookings"].get("accepted", 0) > 0
