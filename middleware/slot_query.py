@@ -11,7 +11,10 @@ legacy PAS reports only what is free.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+
+import hl7
 
 from party_common.clock import Clock
 from party_common.identifiers import SLOT_STATUSES
@@ -27,8 +30,6 @@ from middleware import v2
 from middleware.forwarder import pas_link
 from middleware.mllp import exchange
 from middleware.searches import SERVICE_TOKEN
-
-
 
 
 def _minute(moment: datetime) -> int:
@@ -76,9 +77,20 @@ async def ask_pas(courier: Courier, clock: Clock, address: str | None, trust: Tr
     return await courier.carry(link, "slot-search", None, transfer, method="MLLP", url=f"mllp://{address}")
 
 
+def _answer(d: Delivery, trust: Trust, what: str) -> hl7.Message:
+    """The SQR^S25 the PAS answered; a 503 with Retry-After when it could not be asked."""
+    if not d.ok or not isinstance(d.body, dict):
+        raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for {what} "
+                        f"({d.outcome}); try again", headers={"Retry-After": "1"})
+    return d.body["message"]
+
+
 async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier, clock: Clock,
-                       address: str | None, timeout_s: float, held: set[str] = frozenset()) -> dict:
-    """`held`: the slots of bookings queued here, which the PAS still lists free: not offered."""
+                       address: str | None, timeout_s: float, held: set[str] = frozenset(),
+                       in_flight: str | None = None) -> dict:
+    """`held`: the slots of bookings queued here, not offered (the PAS may still list them free).
+    `in_flight`: the slot of the booking the worker has sent and had no answer to, which the PAS may
+    already hold booked (a slow ACK) or never have seen (a message lost)."""
     service, named = wanted_service(trust, q)
     if service is None:
         what = ", ".join(named) or "no parameter"
@@ -103,15 +115,15 @@ async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier
     held_here = {sid for sid in held if (p := trust.slot(sid)) is not None and p[0] is service
                  and low <= t.start_minute(p[1]) < high and window.holds(t.start_minute(p[1]) * 60_000_000)}
     d = await ask_pas(courier, clock, address, trust, service, low, high, q.count + 1 + len(held_here), timeout_s)
-    if not d.ok or not isinstance(d.body, dict):
-        raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for slots "
-                        f"({d.outcome}); try again", headers={"Retry-After": "1"})
+    answer = _answer(d, trust, "slots")
+    listed = v2.read_sqr(answer)
     # The PAS counts from the page's start: the search's total on its first page only.
-    total = None if q.cursor else v2.read_hits(d.body["message"])
-    if total is not None:
-        total = max(0, total - len(held_here))
-    found = [s for s in (to_slot(trust, f) for f in v2.read_sqr(d.body["message"]))
-             if s is not None and s["id"] not in held_here]
+    total = None if q.cursor else v2.read_hits(answer)
+    if total is not None and held_here:
+        counted = await _held_counted(held_here, in_flight, listed, total, trust,
+                                      lambda s, e: ask_pas(courier, clock, address, trust, service, s, e, 1, timeout_s))
+        total = max(0, total - counted)
+    found = [s for s in (to_slot(trust, f) for f in listed) if s is not None and s["id"] not in held_here]
     found = [s for s in found if window.holds(_micros(s["start"])) and _micros(s["start"]) >= low * 60_000_000]
     found.sort(key=lambda s: (s["start"], s["id"]))
     page, rest = found[:q.count], found[q.count:]
@@ -119,6 +131,35 @@ async def search_slots(q: SearchQuery, trust: Trust, base: str, courier: Courier
     included = await gather(page, q.includes, _resolver(trust)) if page else []
     return search_bundle(q, page, total=total, base=base, path="Slot", next_position=next_position,
                          included=included)
+
+
+async def _held_counted(held: set[str], in_flight: str | None, listed: list[v2.FreeSlot], hits: int, trust: Trust,
+                        ask: Callable[[int, int], Awaitable[Delivery]]) -> int:
+    """How many of the held slots the PAS counted free in its QAK-4 `hits`, so the total leaves out each
+    held slot once: those it listed; none it left out where it listed every hit up to the last listed
+    slot (booked there: a booking whose ACK is slow is in the PAS's book, and subtracting it again made
+    the total one short); one it did not list that is beyond the listing counts when it was never sent
+    (the PAS cannot have it), and the one in flight is asked about (an SQM over its minutes)."""
+    listed_ids = {f.slot_id for f in listed}
+    last = max((_minute(f.start) for f in listed if f.start is not None), default=None)
+    complete = len(listed) >= hits
+    counted = 0
+    for slot_id in held:
+        if slot_id in listed_ids:
+            counted += 1
+            continue
+        service, k = trust.slot(slot_id) or (None, 0)
+        if service is None:
+            continue
+        start, end = service.template.start_minute(k), service.template.end_minute(k)
+        if complete or (last is not None and start <= last):
+            continue   # within what the PAS listed, and not listed: booked there
+        if slot_id != in_flight:
+            counted += 1
+            continue
+        answer = _answer(await ask(start, end), trust, f"Slot/{slot_id}")
+        counted += any(f.slot_id == slot_id for f in v2.read_sqr(answer))
+    return counted
 
 
 def _micros(iso: str) -> int:
@@ -141,8 +182,5 @@ async def read_slot(trust: Trust, slot_id: str, courier: Courier, clock: Clock, 
     service, k = parsed
     start, end = service.template.start_minute(k), service.template.end_minute(k)
     d = await ask_pas(courier, clock, address, trust, service, start, end, 1, timeout_s)
-    if not d.ok or not isinstance(d.body, dict):
-        raise FhirError(503, "transient", f"the legacy PAS of {trust.ods} could not be asked for Slot/{slot_id} "
-                        f"({d.outcome}); try again")
-    free = any(f.slot_id == slot_id for f in v2.read_sqr(d.body["message"]))
+    free = any(f.slot_id == slot_id for f in v2.read_sqr(_answer(d, trust, f"Slot/{slot_id}")))
     return resources.slot(service, k, not free)

@@ -23,9 +23,14 @@ SlotQuery = Annotated[SearchQuery, Depends(SLOT.dependency)]
 async def search(trust: TrustDep, request: Request, courier: CourierDep, q: SlotQuery):
     """Free slots of one service, earliest first, as the legacy PAS lists them."""
     settings = request.app.state.settings
-    held = await request.app.state.forwarder.queue.held_slots(trust.ods)
+    queue = request.app.state.forwarder.queue
+    held = await queue.held_slots(trust.ods)
+    # Only the queue's head is ever sent (first in, first out): the one booking the PAS may have.
+    head = await queue.head() if held else None
+    in_flight = head.slot_id if head is not None and head.ods == trust.ods and head.attempts else None
     return FhirResponse(await search_slots(q, trust, trust_base(request, trust), courier, request.app.state.clock,
-                                           settings.pas_mllp.get(trust.ods), settings.ack_timeout_s, held))
+                                           settings.pas_mllp.get(trust.ods), settings.ack_timeout_s, held,
+                                           in_flight))
 
 
 @router.get("/{ods}/Slot/{slot_id}")
