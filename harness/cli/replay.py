@@ -17,6 +17,7 @@ from harness.stack.embedded import StackError
 from harness.reconcile import PartyUnreachable
 from harness.cli.errors import fail
 from harness.cli.options import GpUrl, HostOpt, PasUrl, SpineUrl
+from harness.replay.trace import instant
 from harness.run.record import RunFolderError, newest_run
 from harness.run.runner import RunIncomplete
 from harness.run.workload import WorkloadError
@@ -54,6 +55,10 @@ def replay(
     spine_port: PortOpt = 0,
     pas_port: PortOpt = 0,
     gp_port: PortOpt = 0,
+    middleware_port: PortOpt = 0,
+    legacy_pas_port: PortOpt = 0,
+    mllp_port: Annotated[int, typer.Option(min=0, max=65535, help=(
+        "The legacy PAS's MLLP port for the first legacy trust, the next trust the next port (0: free ones)."))] = 0,
 ):
     """Run a recorded run again on a fresh stack with the same decisions; exit 1 if anything differs."""
     configure_logging("WARNING")
@@ -66,8 +71,9 @@ def replay(
             fail("--spine-url, --pas-url, --gp-url and --deliver-all go with --ubrn", 2)
         from harness.replay.run import free_local_urls, replay_run
 
-        urls = free_local_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port})
-        outcome = replay_run(run_folder, urls, runs_dir)
+        urls = free_local_urls(host, {"broker": broker_port, "spine": spine_port, "pas": pas_port, "gp": gp_port,
+                                      "middleware": middleware_port, "legacy_pas": legacy_pas_port})
+        outcome = replay_run(run_folder, urls, runs_dir, mllp_port=mllp_port)
     except (RunFolderError, StackError, WorkloadError) as exc:
         fail(str(exc), 2)
     except RunIncomplete as exc:
@@ -78,13 +84,13 @@ def replay(
         print(f"testbed: warning: {line}", file=sys.stderr)
     if json_out:
         _print_json({"recorded": str(outcome.recorded), "replay": str(outcome.folder),
-                     "identical": outcome.identical, "differences": outcome.differences})
+                     "identical": outcome.identical, "compared": outcome.compared,
+                     "differences": outcome.differences})
     print(f"replay folder: {outcome.folder}", file=sys.stderr)
     if not outcome.identical:
         _report_differences([] if json_out else outcome.differences, show, "the replay")
     if not json_out:
-        Console().print("identical: the journal (but for wall-clock fields) and the reconciliation report"
-                        " match the recording")
+        Console().print(f"identical: {', '.join(outcome.compared)} match the recording")
 
 
 def _replay_one(folder: Path, ubrn: str, urls: dict[str, str | None], deliver_all: bool, show: int,
@@ -137,18 +143,31 @@ def render_trace(out: Console, doc: dict) -> None:
     for col in ("seq", "link", "event", "message", "try", "fault", "outcome", "ms"):
         hops.add_column(col, overflow="fold")
     rules: dict[str, str] = {}
+    # A restart that lost the booking goes in among the hops at its time: where the path ended. After
+    # the hops of the same instant: the look-up that failed once too often restarts it then and there.
+    restarts = sorted(doc.get("lost_in_restarts") or [], key=lambda r: instant(r.get("at")))
     for h in doc["hops"]:
+        while restarts and instant(restarts[0].get("at")) < instant(h.get("at")):
+            _restart_row(hops, restarts.pop(0))
         decision = h["decision"]
         if h.get("rule_id"):
-            rules[h["rule_id"]] = h.get("rule") or ""
-            decision = f"[bold red]{decision}[/bold red] {h['rule_id']}"
+            # Each party numbers its own rules: the middleware's r1 is not the broker's.
+            rule_id = f"{h['journal']}:{h['rule_id']}" if h.get("journal") else h["rule_id"]
+            rules[rule_id] = h.get("rule") or ""
+            decision = f"[bold red]{decision}[/bold red] {rule_id}"
         message = (h.get("message_id") or (f"<{h['origin_id']}" if h.get("origin_id") else "-"))[:8]
         outcome = f"{h['outcome']} {h.get('status') or ''}".strip()
         hops.add_row(str(h["seq"]), h["link"], h["event"], message, str(h.get("attempt")), decision, outcome,
                      f"{h['latency_ms']:.0f}" if h.get("latency_ms") is not None else "")
+    for restart in restarts:
+        _restart_row(hops, restart)
     out.print(hops)
     for rule_id, text in rules.items():
         out.print(f"{rule_id}: {text}")
+    for r in doc.get("lost_in_restarts") or []:
+        out.print(f"[bold red]lost in the middleware's restart #{r['restart']}[/bold red] at {r.get('at')}: "
+                  f"{r.get('reason')}; its {r.get('queue')} queue held the {r.get('event')} (control id "
+                  f"{r.get('control_id')}), which never reached the legacy PAS")
     views = Table(title="each party's final view")
     for col in ("party", "status", "slot", "start", "trust", "practice"):
         views.add_column(col)
@@ -162,6 +181,11 @@ def render_trace(out: Console, doc: dict) -> None:
     out.print(views)
     for d in doc["discrepancies"]:
         out.print(f"[bold red]{d['kind']}[/bold red] ({d['party']}): {d['detail']}")
+
+
+def _restart_row(hops: Table, restart: dict) -> None:
+    hops.add_row("-", "middleware", "restart", (restart.get("bundle_id") or "-")[:8], "",
+                 f"[bold red]restart #{restart['restart']}[/bold red]", f"lost ({restart.get('queue')} queue)", "")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,13 @@
 Journal entries are matched by what they record (link, event, message, cause, attempt, purpose, and
 which occurrence of that message it is), not by sequence number: concurrent bookings interleave
 differently from run to run, and the order that matters is each message's own. Matched entries must
-agree in every field but the wall-clock ones.
+agree in every field but the wall-clock ones; on a virtual clock `at` and `latency_ms` are simulated
+time, the same in a faithful replay, so they must agree too (`timed`). `elapsed_s` never is compared:
+it is the fault engine's own reckoning (time since its plan was put, and 0 whenever it has no rules,
+which a replay's engine, holding a script, always has), and `at` already says when.
+
+A run with legacy trusts has a second journal, the middleware's, compared the same way, and the
+middleware's restarts (when, why, what each lost), which no journal entry records.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from party_common.journal_entries import WALL_CLOCK_FIELDS, occurrences
 
 IGNORED_FIELDS = frozenset(WALL_CLOCK_FIELDS) | {"seq"}
+TIMED_IGNORED_FIELDS = frozenset({"seq", "elapsed_s"})
 
 
 def _describe(ident) -> str:
@@ -25,20 +32,40 @@ def _indexed(entries: list[dict]) -> dict:
     return {ident: e for e, ident in zip(entries, occurrences(entries))}
 
 
-def journal_differences(then: list[dict], now: list[dict]) -> list[str]:
+def journal_differences(then: list[dict], now: list[dict], *, name: str = "journal",
+                        timed: bool = False) -> list[str]:
+    """Every difference between two journals, each line starting with `name` (which journal)."""
     recorded, replayed = _indexed(then), _indexed(now)
+    ignored = TIMED_IGNORED_FIELDS if timed else IGNORED_FIELDS
     out: list[str] = []
     for ident, old in recorded.items():
         new = replayed.get(ident)
         if new is None:
-            out.append(f"journal: {_describe(ident)}: recorded (outcome {old.get('outcome')}), not in the replay")
+            out.append(f"{name}: {_describe(ident)}: recorded (outcome {old.get('outcome')}), not in the replay")
             continue
-        for field in sorted((old.keys() | new.keys()) - IGNORED_FIELDS):
+        for field in sorted((old.keys() | new.keys()) - ignored):
             if old.get(field) != new.get(field):
-                out.append(f"journal: {_describe(ident)}: {field} was {old.get(field)!r}, now {new.get(field)!r}")
+                out.append(f"{name}: {_describe(ident)}: {field} was {old.get(field)!r}, now {new.get(field)!r}")
     for ident, new in replayed.items():
         if ident not in recorded:
-            out.append(f"journal: {_describe(ident)}: in the replay (outcome {new.get('outcome')}), not recorded")
+            out.append(f"{name}: {_describe(ident)}: in the replay (outcome {new.get('outcome')}), not recorded")
+    return out
+
+
+RESTART_FIELDS = ("reason", "queue", "lost")
+
+
+def restart_differences(then: list[dict], now: list[dict], *, timed: bool = False) -> list[str]:
+    """The middleware's restarts, in order: why, in which queue mode, and what each lost (and when, on a
+    virtual clock: on the system clock a restart's time is the machine's)."""
+    fields = ("at", *RESTART_FIELDS) if timed else RESTART_FIELDS
+    out = []
+    for i, (old, new) in enumerate(zip(then, now), 1):
+        for f in fields:
+            if old.get(f) != new.get(f):
+                out.append(f"middleware restart #{i}: {f} was {_short(old.get(f))}, now {_short(new.get(f))}")
+    if len(then) != len(now):
+        out.append(f"middleware restarts: {len(then)} recorded, {len(now)} in the replay")
     return out
 
 

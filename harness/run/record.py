@@ -11,7 +11,10 @@ A run with legacy trusts (docs/legacy-pas.md) keeps too:
 - middleware-journal.jsonl: the middleware's journal (each entry marked `"journal": "middleware"`),
   scored beside the broker's;
 - legacy-extract.json: the legacy PAS's appointments extract, the trust's record of those trusts
-  (already in views.jsonl as their `pas` records).
+  (already in views.jsonl as their `pas` records);
+- middleware-queue.json: the middleware's queue at the end (`GET /queue`): each restart, when, why and
+  what it lost, which no journal entry records (a trace names the restart that lost a booking, a
+  replay compares them).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from harness.run.folder import write_json, write_jsonl
 
 MIDDLEWARE_JOURNAL = "middleware-journal.jsonl"
 LEGACY_EXTRACT = "legacy-extract.json"
+MIDDLEWARE_QUEUE = "middleware-queue.json"
 FORMAT = "testbed-run"
 VERSION = 1
 
@@ -86,6 +90,12 @@ class RunRecord:
     def middleware_journal(self) -> list[dict]:
         """The middleware's journal of a run with legacy trusts; empty for any other."""
         return middleware_journal(self.folder)
+
+    def middleware_restarts(self) -> list[dict]:
+        """The middleware's restarts (`GET /queue`'s `restarts`); empty for a run without legacy trusts,
+        or one recorded before they were kept."""
+        path = self.folder / MIDDLEWARE_QUEUE
+        return (_json_file(path).get("restarts") or []) if path.is_file() else []
 
     def messages(self) -> dict[int, dict]:
         return {m["seq"]: m for m in read_jsonl(self.folder / "messages.jsonl")}

@@ -37,7 +37,7 @@ from harness.scenario.model import Scenario
 from harness.run.summary import links_delta, summarise
 from harness.reconcile.sources import PartyUnreachable
 from harness.reconcile.legacy import read_extract, read_middleware_journal, tag_middleware
-from harness.run.record import LEGACY_EXTRACT, MIDDLEWARE_JOURNAL
+from harness.run.record import LEGACY_EXTRACT, MIDDLEWARE_JOURNAL, MIDDLEWARE_QUEUE
 from harness.run.workload import BookingResult, Pacer, Workload, WorkloadError, discover
 
 
@@ -237,10 +237,14 @@ async def journal_head(client: httpx.AsyncClient, base: str) -> int:
 async def save_legacy_material(client: httpx.AsyncClient, urls: StackUrls, folder: Path,
                                middleware_journal: list[dict]) -> None:
     """The middleware's journal and the legacy PAS's extract, beside the broker's journal, so the
-    folder is judged offline as any other (`testbed check --run`)."""
-    assert urls.legacy_pas is not None
+    folder is judged offline as any other (`testbed check --run`); and its queue, whose restarts
+    (when, why, what each lost) no journal entry records: a trace and a replay read them."""
+    assert urls.legacy_pas is not None and urls.middleware is not None
     write_jsonl(folder / MIDDLEWARE_JOURNAL, middleware_journal)
     write_json(folder / LEGACY_EXTRACT, await read_extract(client, urls.legacy_pas))
+    queue = await client.get(f"{urls.middleware}/queue")
+    queue.raise_for_status()
+    write_json(folder / MIDDLEWARE_QUEUE, queue.json())
 
 
 async def read_journal(client: httpx.AsyncClient, urls: StackUrls, since: int) -> list[dict]:
@@ -395,6 +399,8 @@ async def _drive(opts: RunOptions, folder: Path, client: httpx.AsyncClient, prog
         settle_s=10, journal=both, dedupe=dedupe, legacy=scenario.legacy is not None,
         legacy_trusts=tuple(scenario.legacy_trusts)))
     at({"stage": "record"})
+    if opts.replay:
+        await opts.replay.read_back(client, opts.urls)   # how each party used its script: replay.json
     await save_replay_material(client, opts.urls, folder, since=journal_since, id_salt=id_salt,
                                reconciliation=reconciliation)
     write_jsonl(folder / "bookings.jsonl", (r.as_json() for r in results))
