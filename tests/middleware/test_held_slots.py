@@ -71,13 +71,14 @@ async def test_a_booking_waiting_for_the_spine_holds_its_slot(tmp_path, queue, k
         await _booked_once(pair, k, before)
 
 
+@pytest.mark.parametrize("queue", ["memory", "persistent"])
 @pytest.mark.parametrize("k", [ON_PAGE, BEYOND])
-async def test_a_booking_whose_ack_is_slow_holds_its_slot_and_is_counted_out_once(tmp_path, k):
+async def test_a_booking_whose_ack_is_slow_holds_its_slot_and_is_counted_out_once(tmp_path, queue, k):
     # The PAS books at once and answers 30 s later on its clock; the middleware's clock does not move,
     # so its ACK timeout cannot fire meanwhile. The slot is then both booked at the PAS (not listed,
     # not in QAK-4) and held here: counted out once, not twice.
     async with legacy_pair(tmp_path, pas={"clock": "virtual", "ack_delay_ms": 30_000}, clock="virtual",
-                           spine_lookup=False) as pair:
+                           queue=queue, spine_lookup=False) as pair:
         before = await pair.walk(JANUARY, PAGE)
         pas_clock = pair.pas.state.clock
         assert (await post(pair.client, booking(1, k))).status_code == 200
