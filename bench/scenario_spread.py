@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.replay.run import free_local_urls  # noqa: E402
+from harness.replay.run import free_local_urls, free_mllp_port  # noqa: E402
 from harness.run.error_rates import matching_rates  # noqa: E402
 from harness.run.runner import RunOptions, run  # noqa: E402
 from harness.scenario.library import library  # noqa: E402
@@ -59,7 +59,8 @@ def bounded_quantities(scenario: Scenario, summary: dict) -> dict[str, float]:
 def run_seed(scenario: Scenario, seed: int, runs_dir: Path) -> dict:
     started = time.perf_counter()
     summary, folder = run(RunOptions(scenario=scenario.model_copy(update={"seed": seed}),
-                                     urls=free_local_urls(), runs_dir=runs_dir))
+                                     urls=free_local_urls(), runs_dir=runs_dir,
+                                     mllp_port=free_mllp_port(count=max(1, len(scenario.legacy_trusts)))))
     seconds = time.perf_counter() - started
     row = {"seed": seed, "met": summary["expectations"]["met"], "missed": summary["expectations"]["missed"],
            "seconds": round(seconds, 1), "values": bounded_quantities(scenario, summary)}

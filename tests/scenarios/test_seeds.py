@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 
 import pytest
 
-from harness.replay.run import free_local_urls
+from harness.replay.run import free_local_urls, free_mllp_port
 from harness.run.runner import RunOptions, run
 from harness.scenario.library import library
 
@@ -33,12 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.seeds, pytest.mark.timeout(len(SEEDS
                                         "TESTBED_RUN_SEEDS=1 python -m pytest -m seeds")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_library_scenario_meets_its_expectations_on_20_consecutive_seeds(name, tmp_path):
     scenario = next(e.scenario for e in library() if e.name == name)
@@ -46,7 +39,7 @@ def test_library_scenario_meets_its_expectations_on_20_consecutive_seeds(name, t
     for seed in SEEDS:
         summary, folder = run(RunOptions(scenario=scenario.model_copy(update={"seed": seed}),
                                          urls=free_local_urls(), runs_dir=tmp_path / "runs",
-                                         mllp_port=_free_port()))
+                                         mllp_port=free_mllp_port(count=max(1, len(scenario.legacy_trusts)))))
         assert summary["run"]["seed"] == seed and summary["run"]["stack"] == "embedded"
         if not summary["expectations"]["met"]:
             missed[seed] = summary["expectations"]["missed"]
