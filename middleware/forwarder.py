@@ -4,12 +4,17 @@ legacy PAS over MLLP and settles it by the answer; and the engine's restart, mod
 - Spine look-up (`spine_lookup`): the patient is read at the spine before a booking or referral goes
   on. A spine that does not answer leaves the message at the head of the queue, tried again after
   `spine_retry_s`; a patient the spine does not know is refused at the trust (settled `refused`).
-- Crash condition (`crash_after_spine_failures` N): after N look-ups in a row that found no spine,
-  the engine restarts. The restart is in-process: for `restart_s` on the party's clock every request
-  but the control routes is answered 503 with Retry-After (middleware/restart_gate.py), an in-memory
-  queue is emptied (what it held is named in GET /queue's `restarts`), a persistent one is kept and
-  its head sent again, same control id, once the restart is over. A real kill of the process does
-  the same to the memory queue without naming anything.
+- Crash conditions: after `crash_after_spine_failures` N look-ups in a row that found no spine; or
+  when a message queued makes the queue `crash_at_queue_depth` deep (a 2006 engine running out of
+  memory as messages back up behind a slow PAS), decided once that message is queued and its 200 to
+  the broker decided, so the broker is told it is taken and it is lost with the rest. The restart is
+  in-process: for `restart_s` on the party's clock every request but the control routes is answered
+  503 with Retry-After (middleware/restart_gate.py), an in-memory queue is emptied (named in GET
+  /queue's `restarts`: `lost`, never sent, and `in_flight`, sent and its ACK not read, which the PAS
+  may have), a persistent one is kept and its head sent again, same control id, once the restart is
+  over. A real kill of the process does the same to the memory queue without naming anything.
+  The worker that was forwarding is left to finish the exchange it is in (an answer on the wire is
+  read, and journaled as what the PAS did) and settles nothing; a new worker sits out the restart.
 - ACK: `AA` settles the message `acked`; `AE` (refused at the trust: slot taken, unknown booking) and
   `AR` (not processed) settle it `refused` and it is never sent again (the journal has the attempt,
   outcome `rejected`); no answer within `ack_timeout_s`, or no connection, sends it again, at most
@@ -59,28 +64,40 @@ class Forwarder:
         self._generation = 0
         self._wake = asyncio.Event()
         self._draining = False
-        self._task: asyncio.Task | None = None
+        # A restart decided whose new worker is not yet asleep on the clock (work, for the clock).
+        self._restart_due = False
+        self._current: Item | None = None   # the message being forwarded
+        self._workers: set[asyncio.Task] = set()
+        queue.on_queued = self._queued
 
     # -- running -------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._wake.set()   # a persistent queue may hold what an earlier run left
-        self._task = asyncio.create_task(self._run())
+        self._spawn()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        workers = list(self._workers)
+        for task in workers:
+            task.cancel()
+        for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    def _spawn(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(self._generation))
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
 
     def notify(self) -> None:
         self._wake.set()
 
     @property
     def due(self) -> bool:
-        """A message queued that the worker has not taken up yet (its work, for the clock). While the
-        worker is at the queue it takes every message there itself, and counts as work on its own."""
-        return self._wake.is_set() and not self._draining
+        """A message queued that the worker has not taken up yet, or a restart whose worker has not
+        started (its work, for the clock). While the worker is at the queue it takes every message
+        there itself, and counts as work on its own; while it sits out a restart, it is asleep."""
+        return self._restart_due or (self._wake.is_set() and not self._draining and not self.restarting)
 
     @property
     def restarting(self) -> bool:
@@ -90,14 +107,23 @@ class Forwarder:
         left = (self.restarting_until or 0) - self.clock.monotonic()
         return max(1, math.ceil(left))
 
-    async def _run(self) -> None:
-        while True:
+    async def _run(self, generation: int) -> None:
+        """One engine's worker: from a restart, it first sits the restart out. It ends when the
+        engine falls over again (the next engine's worker takes over)."""
+        if self.restarting_until is not None:
+            with self.clock.working():
+                self._restart_due = False   # its work now, until asleep on the clock
+                await self._sit_out_restart()
+                self._wake.set()   # a persistent queue kept what it held
+        while self._generation == generation:
             await self._wake.wait()
+            if self._generation != generation:
+                return
             self._wake.clear()
             with self.clock.working():
                 self._draining = True
                 try:
-                    while (item := await self.queue.head()) is not None:
+                    while self._generation == generation and (item := await self.queue.head()) is not None:
                         try:
                             await self._forward(item)
                         except asyncio.CancelledError:
@@ -106,17 +132,28 @@ class Forwarder:
                             log.error("forwarding failed", exc_info=True, ubrn=item.ubrn)
                             break
                 finally:
-                    self._draining = False
+                    if self._generation == generation:
+                        self._draining = False
 
     # -- one message ---------------------------------------------------------------------------------
 
     async def _forward(self, item: Item) -> None:
         generation = self._generation
+        self._current = item
+        try:
+            await self._forward_once(item, generation)
+        finally:
+            if self._generation == generation:
+                self._current = None
+
+    async def _forward_once(self, item: Item, generation: int) -> None:
+        # After each wait: an engine that fell over meanwhile settles nothing (the item is gone, or
+        # kept and taken again by the next engine's worker).
         # A cancellation names a booking the PAS has; only what brings a patient in is looked up.
         if self.settings.spine_lookup and item.event != BOOKING_CANCEL:
-            known = await self._look_up(item)
+            known = await self._look_up(item, generation)
             if self._generation != generation or known is None:
-                return   # restarted meanwhile (the item is gone or will be taken again), or to be tried again
+                return   # restarted meanwhile, or to be tried again
             if not known:
                 await self.queue.settle(item, REFUSED, "the spine does not know the patient", self.clock.now())
                 return
@@ -125,6 +162,8 @@ class Forwarder:
         for _ in range(self.settings.resends + 1):
             await self.queue.attempted(item)
             d = await self._send(item, address, link)
+            if self._generation != generation:
+                return
             if d.outcome == DELIVERED:
                 await self.queue.settle(item, ACKED, None, self.clock.now())
                 return
@@ -137,6 +176,8 @@ class Forwarder:
             if d.outcome != TIMEOUT:
                 # Refused a connection or cut off at once: wait as long as for an ACK before sending again.
                 await self.clock.sleep(self.settings.ack_timeout_s)
+                if self._generation != generation:
+                    return
         await self.queue.settle(item, UNDELIVERED, f"no ACK after {item.attempts} attempts", self.clock.now())
 
     async def _send(self, item: Item, address: str | None, link: str) -> Delivery:
@@ -152,7 +193,7 @@ class Forwarder:
         return await self.courier.carry(link, item.event, item.bundle, transfer, ubrn=item.ubrn,
                                         attempt=item.attempts, method="MLLP", url=f"mllp://{address}")
 
-    async def _look_up(self, item: Item) -> bool | None:
+    async def _look_up(self, item: Item, generation: int) -> bool | None:
         """True: the spine knows the patient; False: it does not; None: no answer (tried again later)."""
         item.spine_tries += 1
         token = ORIGIN.set(item.bundle.get("id"))
@@ -162,6 +203,8 @@ class Forwarder:
                                         ubrn=item.ubrn, attempt=item.spine_tries)
         finally:
             ORIGIN.reset(token)
+        if self._generation != generation:
+            return None   # the engine fell over meanwhile: its count of failures went with it
         if d.ok:
             self.spine_failures = 0
             return True
@@ -171,24 +214,51 @@ class Forwarder:
         self.spine_failures += 1
         limit = self.settings.crash_after_spine_failures
         if limit and self.spine_failures >= limit:
-            await self.restart(f"{self.spine_failures} spine look-ups in a row failed")
+            self.restart(f"{self.spine_failures} spine look-ups in a row failed")
             return None
         await self.clock.sleep(self.settings.spine_retry_s)
         return None
 
     # -- the restart ---------------------------------------------------------------------------------
 
-    async def restart(self, reason: str) -> None:
-        """The engine falls over and comes back `restart_s` later, on the party's clock."""
+    def _queued(self, depth: int) -> None:
+        """The queue is `depth` deep with a message just queued (its transaction committed). The
+        message that makes it `crash_at_queue_depth` deep knocks the engine over; one that finds it
+        deeper does not (a persistent queue comes back from a restart as deep as it went down: at
+        `>=` every message then would knock it over again, and its head, resent after each restart,
+        would never be answered in time)."""
+        limit = self.settings.crash_at_queue_depth
+        if limit and depth == limit:
+            self.restart(f"the queue reached {depth} messages (it falls over at {limit})")
+
+    def restart(self, reason: str) -> None:
+        """The engine falls over and comes back `restart_s` later, on the party's clock: what an
+        in-memory queue held goes now, and a new worker (`_run`) sits out the restart."""
+        if self.restarting:
+            return
         self._generation += 1
         self.restarting_until = self.clock.monotonic() + self.settings.restart_s
-        lost = self.queue.lose_all()
+        self._restart_due, self._draining = True, False
+        self._wake.clear()
+        current, self._current = self._current, None
+        # The message being forwarded, once sent, may be at the PAS already: named apart.
+        sent = current if current is not None and current.attempts else None
+        gone = self.queue.lose_all()
         self.restarts.append({"at": self.clock.now().isoformat(), "reason": reason, "queue": self.queue.mode,
-                              "lost": [{"ubrn": i.ubrn, "event": i.event, "bundle_id": i.bundle.get("id"),
-                                        "control_id": i.control_id} for i in lost]})
-        log.warning("engine restarting", reason=reason, lost=len(lost), queue=self.queue.mode)
+                              "lost": [_named(i) for i in gone if i is not sent],
+                              "in_flight": [_named(i) for i in gone if i is sent]})
+        log.warning("engine restarting", reason=reason, lost=len(gone), queue=self.queue.mode)
+        self._spawn()
+
+    async def _sit_out_restart(self) -> None:
+        left = (self.restarting_until or 0) - self.clock.monotonic()
         try:
-            await self.clock.sleep(self.settings.restart_s)
+            await self.clock.sleep(left)
         finally:
             self.restarting_until = None
             self.spine_failures = 0
+
+
+def _named(item: Item) -> dict:
+    return {"ubrn": item.ubrn, "event": item.event, "bundle_id": item.bundle.get("id"),
+            "control_id": item.control_id}

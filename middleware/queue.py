@@ -6,13 +6,17 @@
   every row not yet answered by the PAS and sends it again under the same control id.
 
 Either way the queue is first in, first out, one message at a time: a cancellation never overtakes
-the booking it cancels.
+the booking it cancels. Either tells `on_queued` (when set) the depth a message made, once the
+transaction that queued it has committed: the forwarder's crash at a queue depth
+(middleware/forwarder.py) is decided then, after the broker's message is on the queue and its 200
+decided.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +31,9 @@ from middleware.models import QueuedMessage
 PENDING = "pending"
 ACKED, REFUSED, UNDELIVERED = "acked", "refused", "undelivered"
 _RECENT = 1000   # settled messages GET /queue shows in memory mode
+
+# Told the queue's depth (pending messages, the one just queued included) after a message is queued.
+DepthListener = Callable[[int], None]
 
 
 @dataclass
@@ -60,6 +67,7 @@ class MemoryQueue:
         self._settled: deque[Item] = deque(maxlen=_RECENT)
         self._counts: Counter[str] = Counter()
         self._ids = itertools.count(1)
+        self.on_queued: DepthListener | None = None
 
     async def put(self, session: AsyncSession, item: Item) -> None:
         # Queued when the inbox's transaction commits (the record of the message with it): a message
@@ -67,6 +75,8 @@ class MemoryQueue:
         def queued(_session) -> None:
             item.id = next(self._ids)
             self._items.append(item)
+            if self.on_queued is not None:
+                self.on_queued(len(self._items))
 
         event.listen(session.sync_session, "after_commit", queued, once=True)
 
@@ -105,6 +115,7 @@ class PersistentQueue:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.on_queued: DepthListener | None = None
 
     async def put(self, session: AsyncSession, item: Item) -> None:
         # In the inbox's transaction: the message is on disk before its 200 leaves.
@@ -112,6 +123,12 @@ class PersistentQueue:
                                   control_id=item.control_id, er7=item.er7, bundle=orjson.dumps(item.bundle).decode(),
                                   slot_id=item.slot_id,
                                   state=PENDING, attempts=0, created_at=item.created_at, updated_at=item.created_at))
+        listener = self.on_queued
+        if listener is not None:
+            # Counted in the transaction (the new row flushed first), told once it has committed.
+            depth = (await session.execute(select(func.count()).select_from(QueuedMessage)
+                                           .where(QueuedMessage.state == PENDING))).scalar_one()
+            event.listen(session.sync_session, "after_commit", lambda _session: listener(depth), once=True)
 
     async def head(self) -> Item | None:
         async with self.db.session() as s:

@@ -33,6 +33,9 @@ class Settings(PartySettings):
     spine_lookup: bool = True
     # After this many consecutive failed spine look-ups the engine restarts (0: never).
     crash_after_spine_failures: int = Field(0, ge=0)
+    # The engine restarts when a message queued makes the queue this deep (0: never): out of memory
+    # as messages back up behind a slow PAS.
+    crash_at_queue_depth: int = Field(0, ge=0)
     # How long a restart takes, on the party's clock; it answers 503 meanwhile.
     restart_s: float = Field(30.0, ge=0)
     # How long a message waits in the queue before its spine look-up is tried again.

@@ -159,6 +159,8 @@ class MiddlewareSpec(BaseModel):
     spine_lookup: bool = False
     # After this many consecutive failed spine look-ups the engine restarts (0: never).
     crash_after_spine_failures: int = Field(0, ge=0)
+    # The engine restarts when a message queued makes its queue this deep (0: never).
+    crash_at_queue_depth: int = Field(0, ge=0)
     restart_s: float = Field(30.0, ge=0)
     ack_timeout_s: float = Field(5.0, gt=0)
     resends: int = Field(2, ge=0, le=100)
@@ -190,6 +192,7 @@ class LegacySpec(BaseModel):
         m = self.middleware
         return {"MIDDLEWARE_QUEUE": m.queue, "MIDDLEWARE_SPINE_LOOKUP": "true" if m.spine_lookup else "false",
                 "MIDDLEWARE_CRASH_AFTER_SPINE_FAILURES": str(m.crash_after_spine_failures),
+                "MIDDLEWARE_CRASH_AT_QUEUE_DEPTH": str(m.crash_at_queue_depth),
                 "MIDDLEWARE_RESTART_S": str(m.restart_s), "MIDDLEWARE_ACK_TIMEOUT_S": str(m.ack_timeout_s),
                 "MIDDLEWARE_RESENDS": str(m.resends)}
 

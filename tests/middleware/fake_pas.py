@@ -1,7 +1,9 @@
 """A small HL7 v2 PAS for the middleware's tests, on `hl7.mllp.start_hl7_server`: books a slot on
 SIU^S12 (AE when it is taken), cancels on S15, answers SQM^S25 with the free slots of its calendar,
 and answers a repeated control id with its first answer. The test chooses how it misbehaves: a
-set of control ids whose first `silent` deliveries get no answer (the ACK timeout), refusals."""
+set of control ids whose first `silent` deliveries get no answer (the ACK timeout), refusals, and
+`ack_delay_s` (on the middleware's clock) before it answers a booking it has already done, as the
+slow legacy PAS does (LEGACY_PAS_ACK_DELAY_MS)."""
 
 from __future__ import annotations
 
@@ -26,9 +28,12 @@ class FakePas:
     received: list[tuple[str, str]] = field(default_factory=list)   # (message type, control id)
     answers: dict[str, str] = field(default_factory=dict)     # control id -> the answer given
     silent: int = 0          # this many messages (SIU) get no answer at all
+    ack_delay_s: float = 0.0  # a booking (SIU) is done at once and answered this long after, on `clock`
+    written: int = 0         # answers written
     port: int = 0
     clock: Clock | None = None   # the middleware's, in-process: calls counted as a party counts them
     _server: asyncio.AbstractServer | None = None
+    _connections: set[asyncio.Task] = field(default_factory=set)
 
     @property
     def address(self) -> str:
@@ -46,8 +51,16 @@ class FakePas:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # A connection asleep on an ACK delay the test's clock never reached would outlive the test.
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
 
     async def _client(self, reader, writer) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while not reader.at_eof():
                 message = await reader.readmessage()
@@ -55,8 +68,11 @@ class FakePas:
                     self.clock.calls_received += 1
                 answer = self.answer(message)
                 if answer is not None:
+                    if self.ack_delay_s and self.clock is not None and str(message.segment("MSH")[9]).startswith("SIU"):
+                        await self.clock.sleep(self.ack_delay_s)
                     writer.writeblock(answer.encode())
                     await writer.drain()
+                    self.written += 1
                     if self.clock is not None:
                         self.clock.calls_answered += 1
         writer.close()

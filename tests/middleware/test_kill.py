@@ -149,5 +149,8 @@ async def test_a_kill_loses_nothing_of_the_persistent_queue(tmp_path, pas):
         assert sorted(pas.booked.values()) == sorted(ubrn_from_sequence(n) for n in range(1, 6))
         # The message on the wire at the kill went again under its control id.
         assert [c for _, c in pas.bookings()].count(in_flight) == 2
-        queue = await _queue(client, mw)
-        assert queue["depth"] == 0 and queue["settled"] == {"acked": 5}
+
+        async def drained():   # the PAS books before it answers: the last ACK may not be read yet
+            return (await _queue(client, mw))["depth"] == 0
+        await _wait(drained)
+        assert (await _queue(client, mw))["settled"] == {"acked": 5}
