@@ -46,8 +46,13 @@ def rules_by_id(scenario: dict, party: str = "broker") -> dict[str, dict]:
 def _rule_text(rule: dict | None) -> str | None:
     if rule is None:
         return None
-    plan = next((f"{k}={rule[k]}" for k in ("probability", "nth", "every") if rule.get(k) is not None), "always")
-    return f"{rule.get('action')} on {rule.get('link')} {rule.get('event') or '*'} ({plan})"
+    plan = [f"{k}={rule[k]}" for k in ("probability", "nth", "every") if rule.get(k) is not None][:1]
+    # When it holds: a window, or an outage's period and duty (the 2006 spine's 70% of every half hour).
+    window = rule.get("window")
+    if isinstance(window, dict):
+        plan.append(f"window {window.get('from', 0)}-{window.get('to', '')}s")
+    plan += [f"{k}={rule[k]}" for k in ("period_s", "duty") if rule.get(k) is not None]
+    return f"{rule.get('action')} on {rule.get('link')} {rule.get('event') or '*'} ({', '.join(plan) or 'always'})"
 
 
 def instant(at) -> str:

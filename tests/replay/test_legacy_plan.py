@@ -157,7 +157,7 @@ def test_a_trace_names_the_restart_that_lost_the_booking_among_its_hops(tmp_path
     assert [(h["link"], h["decision"]) for h in doc["hops"]] == [
         ("broker->pas:RT1", "pass"), ("middleware->spine", "outage"), ("middleware->spine", "outage")]
     # The middleware's r1 is its own rule, not the broker's r1.
-    assert doc["hops"][1]["rule"] == "outage on middleware->spine * (always)"
+    assert doc["hops"][1]["rule"] == "outage on middleware->spine * (period_s=1800, duty=0.7)"
     assert doc["lost_in_restarts"] == [{"restart": 1, "at": RESTARTS[0]["at"], "reason": RESTARTS[0]["reason"],
                                         "queue": "memory", "event": "booking-request", "bundle_id": "b1",
                                         "control_id": "c1"}]
@@ -171,3 +171,13 @@ def test_a_trace_names_the_restart_that_lost_the_booking_among_its_hops(tmp_path
     assert "middleware:r1: outage on middleware->spine" in shown
     assert "lost in the middleware's restart #1 at 2027-01-04T09:00:06+00:00: 60 spine look-ups in a row failed; " \
            "its memory queue held the booking-request (control id c1)" in shown
+
+
+def test_a_rules_text_says_when_it_holds():
+    from harness.replay.trace import _rule_text
+
+    assert _rule_text({"action": "outage", "link": "broker->spine", "window": {"from": 700, "to": 1250}}) == \
+        "outage on broker->spine * (window 700-1250s)"
+    assert _rule_text({"action": "drop", "link": "broker->pas:*", "event": "booking-request",
+                       "probability": 0.5}) == "drop on broker->pas:* booking-request (probability=0.5)"
+    assert _rule_text({"action": "drop", "link": "broker->gp:*"}) == "drop on broker->gp:* * (always)"
