@@ -50,8 +50,11 @@ def _rule_text(rule: dict | None) -> str | None:
     # When it holds: a window, or an outage's period and duty (the 2006 spine's 70% of every half hour).
     window = rule.get("window")
     if isinstance(window, dict):
-        plan.append(f"window {window.get('from', 0)}-{window.get('to', '')}s")
-    plan += [f"{k}={rule[k]}" for k in ("period_s", "duty") if rule.get(k) is not None]
+        start, end = (f"{v:g}" if isinstance(v, (int, float)) else "" for v in (window.get("from", 0), window.get("to")))
+        plan.append(f"window {start}-{end}s")
+    params = rule.get("params")
+    params = params if isinstance(params, dict) else {}
+    plan += [f"{k}={params[k]}" for k in ("period_s", "duty") if params.get(k) is not None]
     return f"{rule.get('action')} on {rule.get('link')} {rule.get('event') or '*'} ({', '.join(plan) or 'always'})"
 
 

@@ -52,7 +52,7 @@ RESTARTS = [{"at": "2027-01-04T09:00:06+00:00", "reason": "60 spine look-ups in 
 # A broker rule and a middleware rule: each party numbers its own, so both are r1.
 SCENARIO = {"seed": 7, "clock": {"mode": "virtual"}, "legacy": {"trusts": ["RT1"]},
             "faults": [{"link": "broker->gp:*", "action": "duplicate", "probability": 0.1},
-                       {"link": "middleware->spine", "action": "outage", "period_s": 1800, "duty": 0.7}]}
+                       {"link": "middleware->spine", "action": "outage", "params": {"period_s": 1800, "duty": 0.7}}]}
 
 
 def _lines(rows: list[dict]) -> bytes:
@@ -176,7 +176,7 @@ def test_a_trace_names_the_restart_that_lost_the_booking_among_its_hops(tmp_path
 def test_a_rules_text_says_when_it_holds():
     from harness.replay.trace import _rule_text
 
-    assert _rule_text({"action": "outage", "link": "broker->spine", "window": {"from": 700, "to": 1250}}) == \
+    assert _rule_text({"action": "outage", "link": "broker->spine", "window": {"from": 700.0, "to": 1250.0}}) == \
         "outage on broker->spine * (window 700-1250s)"
     assert _rule_text({"action": "drop", "link": "broker->pas:*", "event": "booking-request",
                        "probability": 0.5}) == "drop on broker->pas:* booking-request (probability=0.5)"
