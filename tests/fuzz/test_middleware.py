@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from harness.stack.embedded import trusts_json
@@ -37,7 +36,8 @@ from .conftest import SEED
 from .lazy_operations import operation_test
 from .refusals import ACCEPTED, BODY_REFUSALS, judge_by_what_was_read
 from .test_schemathesis import (BROKER_KNOWN, CONTROL, OWN_EXAMPLES, SPEC, SPEC_CHECKS, SPEC_EXAMPLES, SPEC_MESSAGE_PHASES,
-                                SPEC_OPERATIONS, STRICT, EXAMPLES, _allow_ubrn_ids, _config, _settings, trace_headers)
+                                SPEC_OPERATIONS, STRICT, EXAMPLES, _allow_ubrn_ids, _config, _settings, trace_headers,
+                                with_known_path_values)
 
 pytestmark = [pytest.mark.sockets, pytest.mark.timeout(180)]
 
@@ -83,18 +83,6 @@ def middleware(tmp_path_factory) -> Iterator[Middleware]:
         yield Middleware(urls.middleware or "", tmp / "logs")
 
 
-def _with_known_path_values(schema):
-    @schema.hook
-    def flatmap_path_parameters(context, path_parameters):
-        known = {name: values for name, values in KNOWN_PATH_VALUES.items() if name in (path_parameters or {})}
-        if not known:
-            return st.just(path_parameters)
-        return st.one_of(st.just(path_parameters),
-                         st.fixed_dictionaries({name: st.sampled_from(v) for name, v in known.items()})
-                         .map(lambda chosen: {**path_parameters, **chosen}))
-    return schema
-
-
 def _call(case, middleware: Middleware, base_url: str, **kwargs) -> None:
     try:
         case.call_and_validate(base_url=base_url, **kwargs)
@@ -125,7 +113,7 @@ def _run_own(middleware: Middleware, method: str, path: str) -> None:
     config = _config(checks={"positive_data_acceptance": {
         "expected-statuses": [*ACCEPTED, *(BODY_REFUSALS if "requestBody" in operation else [])]}})
     schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=config)
-    schema = judge_by_what_was_read(_with_known_path_values(schema), operation.get("parameters", []))
+    schema = judge_by_what_was_read(with_known_path_values(schema, KNOWN_PATH_VALUES), operation.get("parameters", []))
 
     def check(case):
         _call(case, middleware, middleware.url, headers={**trace_headers(), **STRICT})

@@ -54,10 +54,11 @@ def _config(**extra) -> schemathesis.Config:
     return schemathesis.Config.from_dict({"seed": SEED, **extra})
 
 
-def _with_known_path_values(schema):
+def with_known_path_values(schema, values: dict[str, list[str]] = KNOWN_PATH_VALUES):
+    """Path parameters drawn from `values` some of the time, so operations reach real resources too."""
     @schema.hook
     def flatmap_path_parameters(context, path_parameters):
-        known = {name: values for name, values in KNOWN_PATH_VALUES.items() if name in (path_parameters or {})}
+        known = {name: v for name, v in values.items() if name in (path_parameters or {})}
         if not known:
             return st.just(path_parameters)
         return st.one_of(st.just(path_parameters),
@@ -125,7 +126,7 @@ def _run_own(fuzz_stack, party: str, method: str, path: str) -> None:
     config = _config(checks={"positive_data_acceptance": {
         "expected-statuses": [*ACCEPTED, *(BODY_REFUSALS if "requestBody" in operation else [])]}})
     schema = schemathesis.openapi.from_dict(own_document(party), config=config)
-    schema = judge_by_what_was_read(_with_known_path_values(schema), operation.get("parameters", []))
+    schema = judge_by_what_was_read(with_known_path_values(schema), operation.get("parameters", []))
 
     def check(case):
         _call(case, fuzz_stack, party, fuzz_stack.url(party), headers={**trace_headers(), **STRICT})
