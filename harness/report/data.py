@@ -24,7 +24,7 @@ import orjson
 from harness.cli.errors import UsageError
 from harness.run.error_rates import JournalError, delivery_failed, link_rates, load_journal
 from harness.run.inputs import inputs_and_outcomes, rules_of_run
-from harness.run.record import middleware_journal
+from harness.run.record import MIDDLEWARE_QUEUE, middleware_journal
 from harness.reconcile.legacy import joined
 from harness.reconcile.kinds import DESCRIPTIONS, KINDS, MISSING_AT_PAS
 from harness.replay.trace import Tracer
@@ -176,6 +176,7 @@ def lost_bookings(reconciliation: dict, tracer: Tracer, limit: int = MAX_LOST) -
         trace = tracer.trace(row["ubrn"])
         row["booking"] = trace["booking"]
         row["hops"] = trace["hops"]
+        row["lost_in_restarts"] = trace.get("lost_in_restarts") or []
     return shown, len(ordered)
 
 
@@ -206,7 +207,10 @@ def run_tracer(folder: Path, scenario: dict, journal: list[dict], reconciliation
     return Tracer(scenario=scenario, id_salt=str(manifest.get("id_salt", "")), journal=journal,
                   bookings=_read_jsonl(folder / "bookings.jsonl"),
                   views={v["ubrn"]: v for v in _read_jsonl(folder / "views.jsonl") if v.get("ubrn")},
-                  discrepancies=reconciliation.get("discrepancies", []), folder=folder)
+                  discrepancies=reconciliation.get("discrepancies", []), folder=folder,
+                  # The middleware's restarts, so a booking its memory queue lost shows the restart.
+                  restarts=(_read_json(folder / MIDDLEWARE_QUEUE).get("restarts") or []
+                            if (folder / MIDDLEWARE_QUEUE).is_file() else []))
 
 
 def check_run_folder(folder: Path) -> None:

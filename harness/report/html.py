@@ -462,6 +462,11 @@ def trace_section(doc: dict) -> str:
                              row_cls=lambda i, hops=hops: "" if hops[i].get("delivered") else "bad"))
         else:
             out.append("<p>The journal holds no message naming this UBRN.</p>")
+        for lost in r.get("lost_in_restarts") or []:
+            # Where a memory queue's message ends: no journal entry records it, the restart does.
+            out.append(f'<p class="restart"><b>Lost in the middleware\'s restart #{esc(lost.get("restart"))}</b> at '
+                       f'{esc(lost.get("at"))} ({esc(lost.get("reason"))}; {esc(lost.get("queue"))} queue): its '
+                       f'{esc(lost.get("event"))} (control id {esc(lost.get("control_id"))}) was still queued.</p>')
         out.append(_views_table(r.get("views")))
         out.append('<p><a href="#lost">back to the lost bookings</a></p></article>')
     return section("traces", "Traces of the lost bookings", out)

@@ -139,3 +139,7 @@ def test_a_lost_bookings_trace_goes_through_the_middleware_to_the_restart_that_l
     assert [d["kind"] for d in doc["discrepancies"]] == ["missing_at_pas"]
     table = cli("trace", ubrn, str(recorded))
     assert table.returncode == 0 and "restart #" in table.stdout and "lost in the middleware's restart" in table.stdout
+    # report.html's trace of it says so too.
+    page = (recorded / "report.html").read_text()
+    article = page.split(f'<h3>UBRN {ubrn}</h3>', 1)[1].split("</article>", 1)[0]
+    assert "Lost in the middleware's restart #" in article
