@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.replay.run import free_local_urls, free_mllp_port  # noqa: E402
 from harness.run.error_rates import matching_rates  # noqa: E402
-from harness.run.runner import RunOptions, run  # noqa: E402
+from harness.run.runner import RunIncomplete, RunOptions, run  # noqa: E402
+from harness.stack.embedded import StackError  # noqa: E402
 from harness.scenario.library import library  # noqa: E402
 from harness.scenario.model import Scenario  # noqa: E402
 
@@ -119,7 +120,13 @@ def main() -> int:
         for name in names:
             rows = results[name] = []
             for seed in seeds:
-                row = run_seed(entries[name], seed, Path(tmp))
+                try:
+                    row = run_seed(entries[name], seed, Path(tmp))
+                except (StackError, RunIncomplete) as exc:
+                    # A stack that could not start or a party gone (a port taken by another run on a
+                    # shared machine) is no outcome of the scenario: said, and the seed run again once.
+                    print(f"{name} seed {seed}: could not run ({exc}); once more", flush=True)
+                    row = run_seed(entries[name], seed, Path(tmp))
                 rows.append(row)
                 print(f"{name} seed {seed}: {'met' if row['met'] else 'MISSED'} in {row['seconds']} s "
                       + " ".join(f"{k}={v:.4g}" for k, v in row["values"].items()), flush=True)

@@ -148,7 +148,9 @@ async def _is_the_runs_stack(client: httpx.AsyncClient, urls: StackUrls, ctx: Ru
 
 
 def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON}, event_hooks={"request": [add_trace_headers, add_control_token]})
+    # Idle connections let go before uvicorn's 5 s keep-alive drops one under a request (harness/run/runner.py).
+    return httpx.AsyncClient(timeout=120, headers={"Accept": FHIR_JSON}, limits=httpx.Limits(keepalive_expiry=2.0),
+                             event_hooks={"request": [add_trace_headers, add_control_token]})
 
 
 async def _reconcile(job: ReconcileJob, ctx: RunContext) -> tuple[Reconciliation, dict]:

@@ -272,7 +272,11 @@ async def drive(opts: RunOptions, folder: Path, progress=None, embedded: bool = 
     scenario = opts.scenario
     opts.urls = urls_for(scenario, opts.urls)
     concurrency = scenario.workload.concurrency
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    # An idle connection is let go well before uvicorn's 5 s keep-alive drops it: at httpx's default
+    # (also 5 s) a request sent as the server closed the connection failed with "Server disconnected
+    # without sending a response" and stopped a virtual-clock run on a loaded machine.
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2,
+                          keepalive_expiry=2.0)
     stage = "discover"
     workload: Workload | None = None
     journal_since: int | None = None
