@@ -64,7 +64,8 @@ def run_seed(scenario: Scenario, seed: int, runs_dir: Path) -> dict:
                                      mllp_port=free_mllp_port(count=max(1, len(scenario.legacy_trusts)))))
     seconds = time.perf_counter() - started
     row = {"seed": seed, "met": summary["expectations"]["met"], "missed": summary["expectations"]["missed"],
-           "seconds": round(seconds, 1), "values": bounded_quantities(scenario, summary)}
+           "seconds": round(seconds, 1), "values": bounded_quantities(scenario, summary),
+           "clock": summary.get("clock"), "after_drain": summary.get("outbox_after_drain")}
     shutil.rmtree(folder, ignore_errors=True)
     return row
 
@@ -129,7 +130,8 @@ def main() -> int:
                     row = run_seed(entries[name], seed, Path(tmp))
                 rows.append(row)
                 print(f"{name} seed {seed}: {'met' if row['met'] else 'MISSED'} in {row['seconds']} s "
-                      + " ".join(f"{k}={v:.4g}" for k, v in row["values"].items()), flush=True)
+                      + " ".join(f"{k}={v:.4g}" for k, v in row["values"].items())
+                      + f" after drain: {row['after_drain']}", flush=True)
             report(name, entries[name], rows)
             if args.json:
                 args.json.write_text(json.dumps(results, indent=1))
