@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.arrivals import arrival_times
-from harness.replay.run import free_local_urls
+from harness.replay.run import free_local_urls, free_mllp_port
 from harness.run.runner import RunOptions, run
 from harness.scenario.library import library
 from tests.e2e.test_sockets import _free_ports, _port_args
@@ -48,7 +48,9 @@ def _into_outage(name: str) -> list[float]:
 
 def _run(name: str, tmp_path: Path) -> tuple[dict, Path]:
     scenario = _scenario(name)
+    # Free MLLP ports too (one per legacy trust): 2575 may be held by a stack or run beside this one.
     summary, folder = run(RunOptions(scenario=scenario, urls=free_local_urls(),
+                                     mllp_port=free_mllp_port(count=max(1, len(scenario.legacy_trusts))),
                                      runs_dir=tmp_path / "runs"))
     assert summary["run"]["stack"] == "embedded"
     assert summary["expectations"]["met"], summary["expectations"]["missed"]
@@ -102,7 +104,8 @@ def test_tactical_pas_without_its_slow_pas_loses_nothing(tmp_path):
     assert slow.legacy is not None and slow.legacy.pas.ack_delay_ms > 0
     pas = slow.legacy.pas.model_copy(update={"ack_delay_ms": 0})
     fast = slow.model_copy(update={"legacy": slow.legacy.model_copy(update={"pas": pas}), "expect": None})
-    summary, _ = run(RunOptions(scenario=fast, urls=free_local_urls(), runs_dir=tmp_path / "runs"))
+    summary, _ = run(RunOptions(scenario=fast, urls=free_local_urls(), runs_dir=tmp_path / "runs",
+                                mllp_port=free_mllp_port(count=max(1, len(fast.legacy_trusts)))))
     assert summary["bookings"]["accepted"] > 150
     assert summary["reconciliation"]["counts"].get("missing_at_pas", 0) == 0
     assert summary["reconciliation"]["error_rate"] == 0
