@@ -25,6 +25,7 @@ from party_common.links.courier import Courier
 from booking_broker.metrics import BrokerMetrics
 from booking_broker.models import OutboxMessage
 from party_common.links.outcomes import DELIVERED, RETRYABLE, Delivery
+from party_common.reaping import reap
 from booking_broker.retries import clocked_retrying, keep_result
 
 log = structlog.get_logger("outbox")
@@ -77,13 +78,7 @@ class Outbox:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        for task in [self._task, *self._workers]:
-            if task:
-                task.cancel()
-        for task in [self._task, *self._workers]:
-            if task:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await reap(self._task, *self._workers)
 
     def notify(self) -> None:
         self._wake.set()

@@ -29,7 +29,6 @@ time only when nothing here is under way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 
 import structlog
@@ -38,6 +37,7 @@ from party_common.clock import Clock
 from party_common.links.courier import ORIGIN, Courier
 from party_common.links.outcomes import DELIVERED, REJECTED, TIMEOUT, Delivery
 from party_common.messaging import BOOKING_CANCEL
+from party_common.reaping import reap
 
 from middleware.mllp import exchange
 from middleware.queue import ACKED, REFUSED, UNDELIVERED, Item, Queue
@@ -77,12 +77,7 @@ class Forwarder:
         self._spawn()
 
     async def stop(self) -> None:
-        workers = list(self._workers)
-        for task in workers:
-            task.cancel()
-        for task in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await reap(*self._workers)
 
     def _spawn(self) -> None:
         task = asyncio.get_running_loop().create_task(self._run(self._generation))

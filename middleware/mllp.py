@@ -23,6 +23,7 @@ from hl7.mllp import InvalidBlockError, open_hl7_connection
 
 from party_common.clock import Clock
 from party_common.links.outcomes import DELIVERED, FAILED, REJECTED, TIMEOUT, UNREACHABLE, Delivery
+from party_common.reaping import reap
 
 from middleware.v2 import Answer, read_answer
 
@@ -89,11 +90,10 @@ async def exchange(address: str, er7: str, control_id: str, clock: Clock, timeou
             # Read, or given up on: the legacy PAS answers every block, so an answer given up on is
             # one it wrote (or will write) that nobody will read, and the harness must not wait for it.
             clock.answers_received += 1
-        for task in (reading, timer):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        try:
+            # The answer given up on, whatever became of its reading.
+            await reap(*(t for t in (reading, timer) if t is not None and not t.done()), errors=False)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from party_common.clock import SYSTEM_CLOCK, Clock
 from party_common.database import Database, table_of
+from party_common.reaping import reap
 
 
 
@@ -71,10 +72,7 @@ class Journal:
         self._task = asyncio.create_task(self._flusher())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await reap(self._task)
         await self.flush()
 
     def append(self, **fields) -> int:
